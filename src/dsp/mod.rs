@@ -1,0 +1,2 @@
+//! Signal processing: constant-Q filterbank, peak picking, onset metrics.
+pub mod cqt_basis;

@@ -1,0 +1,1 @@
+//! Synthetic drum performances with exact ground truth.

@@ -1,0 +1,34 @@
+//! Drum kits: K named drum-component waveforms at 16 kHz, loaded from WAV folders or generated.
+
+pub mod components;
+pub mod folder;
+pub mod procedural;
+
+pub use components::{Component, DrumClass, COMPONENTS};
+
+/// One drum component's waveform.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KitComponent {
+    /// Component name, e.g. `KD_KD` (see [`components::COMPONENTS`]).
+    pub name: String,
+    /// Mono samples at [`crate::audio::SAMPLE_RATE`].
+    pub samples: Vec<f32>,
+}
+
+/// A drum kit: one waveform per component, in the order the caller asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kit {
+    /// Human-readable name, e.g. `drum_sources#3` or `procedural#42`.
+    pub name: String,
+    pub components: Vec<KitComponent>,
+}
+
+impl Kit {
+    pub fn component(&self, name: &str) -> Option<&KitComponent> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    pub fn component_names(&self) -> Vec<String> {
+        self.components.iter().map(|c| c.name.clone()).collect()
+    }
+}

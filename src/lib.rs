@@ -1,0 +1,13 @@
+//! drummernet: unsupervised drum transcription (DrummerNet, Choi & Cho, ISMIR 2019) as a library,
+//! a command-line tool and a terminal workbench. See `README.md` for the tour.
+
+pub mod atomic_file;
+pub mod audio;
+pub mod dsp;
+pub mod error;
+pub mod groove;
+pub mod kit;
+pub mod midi;
+pub mod model;
+
+pub use error::{Error, Result};

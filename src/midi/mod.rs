@@ -1,0 +1,1 @@
+//! Standard MIDI files: reading, writing, tick/time arithmetic.

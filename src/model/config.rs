@@ -1,0 +1,120 @@
+//! Hyper-parameters of the DrummerNet analysis module and synthesizer. The defaults reproduce
+//! the authors' release exactly (spec sections 2-4); the switches cover the paper's variants.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Which recurrent head follows the U-Net (spec section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecurrentKind {
+    /// Bi-GRU and GRU along time, then a scalar GRU scanning the components (release default).
+    Gru,
+    /// The paper's CONV ablation: three k=3 'same' convolutions, no activations.
+    Conv,
+}
+
+/// How the dense activations become sparse ones (spec section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BranchKind {
+    /// Sparsemax over components times sparsemax over 64-frame windows (release default).
+    Sparsemax,
+    /// The same with softmax in both branches (paper's `softsoftmul`).
+    Softmax,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Channels of every U-Net conv (n).
+    pub channels: usize,
+    /// Output channels of the first conv (release: min(128, n) = 50; paper: 128).
+    pub first_conv_channels: usize,
+    pub kernel_size: usize,
+    /// Max-pool and up-sampling factor.
+    pub scale: usize,
+    pub encoder_layers: usize,
+    pub decoder_layers: usize,
+    pub recurrent: RecurrentKind,
+    pub branches: BranchKind,
+    /// Frames per time-sparsemax window (64 frames = 64 ms).
+    pub sparsemax_window: usize,
+    /// Component names in channel order; K = their count.
+    pub components: Vec<String>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            channels: 50,
+            first_conv_channels: 50,
+            kernel_size: 3,
+            scale: 2,
+            encoder_layers: 10,
+            decoder_layers: 6,
+            recurrent: RecurrentKind::Gru,
+            branches: BranchKind::Sparsemax,
+            sparsemax_window: 64,
+            components: crate::kit::components::default_component_names(),
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Number of drum components K.
+    pub fn n_components(&self) -> usize {
+        self.components.len()
+    }
+
+    /// Input lengths are padded to a multiple of this (scale^encoder_layers = 1024).
+    pub fn compress_ratio(&self) -> usize {
+        self.scale.pow(self.encoder_layers as u32)
+    }
+
+    /// Samples per activation frame (scale^(encoder-decoder) = 16).
+    pub fn frame_hop(&self) -> usize {
+        self.scale
+            .pow((self.encoder_layers - self.decoder_layers) as u32)
+    }
+
+    pub fn validate(&self, prefix: &str) -> Result<()> {
+        let key = |k: &str| format!("{prefix}.{k}");
+        let positive = [
+            ("channels", self.channels),
+            ("first_conv_channels", self.first_conv_channels),
+            ("sparsemax_window", self.sparsemax_window),
+        ];
+        for (k, v) in positive {
+            if v == 0 {
+                return Err(Error::config(key(k), "must be at least 1"));
+            }
+        }
+        if self.kernel_size < 1 || self.kernel_size % 2 == 0 {
+            return Err(Error::config(
+                key("kernel_size"),
+                "must be an odd number >= 1",
+            ));
+        }
+        if self.scale < 2 {
+            return Err(Error::config(key("scale"), "must be at least 2"));
+        }
+        if !(1..=14).contains(&self.encoder_layers) {
+            return Err(Error::config(key("encoder_layers"), "must be in 1..=14"));
+        }
+        if self.decoder_layers > self.encoder_layers {
+            return Err(Error::config(
+                key("decoder_layers"),
+                "must be <= encoder_layers",
+            ));
+        }
+        if self.components.is_empty() {
+            return Err(Error::config(
+                key("components"),
+                "needs at least one component",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,13 @@
+//! The DrummerNet model: analysis U-Net, recurrent head, sparsemax branches, zero-insertion
+//! up-sampler, synthesizer and the multi-resolution constant-Q loss.
+
+pub mod config;
+pub mod loss;
+pub mod ops;
+pub mod recurrent;
+pub mod sparsemax;
+pub mod synthesizer;
+pub mod unet;
+pub mod upsampler;
+
+pub use config::ModelConfig;

@@ -1,0 +1,12 @@
+//! Custom candle ops with hand-written backward passes. candle 0.11.1's own conv1d weight
+//! gradient and max-pool backward are wrong on CPU, and op-by-op GRUs are quadratic, so every
+//! hot path of the model is one of these, each tested against finite differences.
+
+pub mod conv1d;
+pub mod cqt_stft;
+pub mod elu;
+pub mod gru;
+pub mod maxpool;
+pub mod sparsemax;
+pub mod synth_fft;
+pub mod upsample_linear;
