@@ -3,11 +3,13 @@
 
 pub mod atomic_file;
 pub mod audio;
+pub mod config;
 pub mod dsp;
 pub mod error;
 pub mod groove;
 pub mod kit;
 pub mod midi;
 pub mod model;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -1,0 +1,116 @@
+//! Model and checkpoint files: safetensors whose metadata carries the hyper-parameters and
+//! component names, so that a file alone is enough to run inference and a file made with another
+//! configuration is refused with a clear message instead of producing garbage.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use crate::atomic_file::{write_bytes_atomic, Overwrite};
+use crate::error::{Error, Result};
+use crate::model::ModelConfig;
+
+/// Metadata key holding the file kind and version.
+pub const FORMAT_KEY: &str = "format";
+pub const MODEL_FORMAT: &str = "drummernet-model/1";
+pub const CHECKPOINT_FORMAT: &str = "drummernet-checkpoint/1";
+/// Metadata key holding the `ModelConfig` as JSON.
+pub const CONFIG_KEY: &str = "model_config";
+
+/// The tensors and metadata of a model or checkpoint file.
+pub struct TensorFile {
+    pub tensors: HashMap<String, Tensor>,
+    pub metadata: HashMap<String, String>,
+}
+
+impl TensorFile {
+    pub fn format(&self) -> Option<&str> {
+        self.metadata.get(FORMAT_KEY).map(String::as_str)
+    }
+
+    /// The model configuration stored in the file.
+    pub fn model_config(&self, path: &Path) -> Result<ModelConfig> {
+        let json = self
+            .metadata
+            .get(CONFIG_KEY)
+            .ok_or_else(|| Error::model_file(path, "no model configuration in its metadata"))?;
+        serde_json::from_str(json)
+            .map_err(|e| Error::model_file(path, format!("unreadable model configuration: {e}")))
+    }
+}
+
+/// Writes tensors plus metadata atomically.
+pub fn save_tensor_file(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    metadata: HashMap<String, String>,
+    overwrite: Overwrite,
+) -> Result<()> {
+    let cpu: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(n, t)| Ok((n.clone(), t.to_device(&Device::Cpu)?.contiguous()?)))
+        .collect::<Result<_>>()?;
+    let bytes = safetensors::serialize(cpu.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
+        .map_err(|e| Error::model_file(path, format!("cannot serialise: {e}")))?;
+    write_bytes_atomic(path, &bytes, overwrite)
+}
+
+/// Reads a whole tensor file onto `device`; truncated or corrupt files are a one-line error.
+pub fn load_tensor_file(path: &Path, device: &Device) -> Result<TensorFile> {
+    if path.is_dir() {
+        return Err(Error::model_file(path, "is a directory, expected a .safetensors file"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let corrupt = |e: &dyn std::fmt::Display| {
+        Error::model_file(path, format!("not a valid safetensors file (truncated or corrupt: {e})"))
+    };
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(&e))?;
+    let metadata = header.metadata().clone().unwrap_or_default();
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device).map_err(|e| corrupt(&e))?;
+    Ok(TensorFile { tensors, metadata })
+}
+
+/// Metadata every model file carries.
+pub fn model_metadata(cfg: &ModelConfig, format: &str) -> Result<HashMap<String, String>> {
+    let mut m = HashMap::new();
+    m.insert(FORMAT_KEY.to_string(), format.to_string());
+    m.insert(
+        CONFIG_KEY.to_string(),
+        serde_json::to_string(cfg).map_err(|e| Error::Invalid(e.to_string()))?,
+    );
+    m.insert("components".to_string(), cfg.components.join(","));
+    m.insert("sample_rate".to_string(), crate::audio::SAMPLE_RATE.to_string());
+    m.insert("producer".to_string(), format!("drummernet {}", env!("CARGO_PKG_VERSION")));
+    Ok(m)
+}
+
+/// Checks that `file` holds every expected tensor with the expected shape.
+pub fn check_tensors(
+    path: &Path,
+    file: &TensorFile,
+    expected: &[(String, Vec<usize>)],
+) -> Result<()> {
+    for (name, shape) in expected {
+        match file.tensors.get(name) {
+            None => {
+                return Err(Error::model_file(
+                    path,
+                    format!("made with a different configuration: tensor `{name}` is missing"),
+                ))
+            }
+            Some(t) if t.dims() != shape.as_slice() => {
+                return Err(Error::model_file(
+                    path,
+                    format!(
+                        "made with a different configuration: `{name}` has shape {:?}, expected {:?}",
+                        t.dims(),
+                        shape
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}

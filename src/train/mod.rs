@@ -1,0 +1,8 @@
+//! Unsupervised training: data, optimizer, sessions (checkpoints, loss log) and the background
+//! trainer that the CLI and the workbench share.
+
+pub mod adam;
+pub mod session;
+pub mod settings;
+
+pub use settings::TrainSettings;

@@ -1,0 +1,96 @@
+//! The `[train]` section of the config.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSettings {
+    /// Items per optimizer step (release: 32; 16 keeps a CPU step short).
+    pub batch_size: usize,
+    /// Adam learning rate (release: 4e-4).
+    pub learning_rate: f64,
+    pub adam_beta1: f64,
+    pub adam_beta2: f64,
+    pub adam_eps: f64,
+    /// Optimizer steps to train for (a resumed session counts from its step).
+    pub steps: u64,
+    /// Write `checkpoint-<step>.safetensors` and `latest.safetensors` every this many steps.
+    pub checkpoint_every: u64,
+    /// Numbered checkpoints to keep (the latest is always kept); 0 keeps all.
+    pub keep_checkpoints: usize,
+    /// Seed of everything random in training (data, kit draws, initialisation).
+    pub seed: u64,
+    /// Send the synthesizer's waveforms to listeners every this many steps.
+    pub waveforms_every: u64,
+    /// Share of items drawn from the synthetic groove generator when stem folders are given too
+    /// (1.0 = grooves only, 0.0 = stems only). Without stem folders every item is synthetic.
+    pub synthetic_share: f64,
+    /// Procedural kit seeds used for training: `[first, first + count)`. Seeds below
+    /// `procedural_seed_first` are held out for evaluation.
+    pub procedural_seed_first: u64,
+    pub procedural_seed_count: u64,
+    /// Kit indices used from drum-source folders (`N)CLASS_SUB.wav`); kit 12 is held out.
+    pub source_kit_indices: Vec<u32>,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        TrainSettings {
+            batch_size: 16,
+            learning_rate: 4e-4,
+            adam_beta1: 0.9,
+            adam_beta2: 0.999,
+            adam_eps: 1e-8,
+            steps: 100_000,
+            checkpoint_every: 200,
+            keep_checkpoints: 5,
+            seed: 0,
+            waveforms_every: 50,
+            synthetic_share: 0.5,
+            procedural_seed_first: 1000,
+            procedural_seed_count: 1_000_000,
+            source_kit_indices: (1..=11).collect(),
+        }
+    }
+}
+
+impl TrainSettings {
+    pub fn validate(&self, prefix: &str) -> Result<()> {
+        let key = |k: &str| format!("{prefix}.{k}");
+        if !(1..=4096).contains(&self.batch_size) {
+            return Err(Error::config(key("batch_size"), "must be in 1..=4096"));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
+            return Err(Error::config(key("learning_rate"), "must be in (0, 1]"));
+        }
+        for (k, v) in [("adam_beta1", self.adam_beta1), ("adam_beta2", self.adam_beta2)] {
+            if !(0.0..1.0).contains(&v) {
+                return Err(Error::config(key(k), "must be in [0, 1)"));
+            }
+        }
+        if !(self.adam_eps > 0.0 && self.adam_eps < 1.0) {
+            return Err(Error::config(key("adam_eps"), "must be in (0, 1)"));
+        }
+        if self.checkpoint_every == 0 {
+            return Err(Error::config(key("checkpoint_every"), "must be at least 1"));
+        }
+        if self.waveforms_every == 0 {
+            return Err(Error::config(key("waveforms_every"), "must be at least 1"));
+        }
+        if !(0.0..=1.0).contains(&self.synthetic_share) {
+            return Err(Error::config(key("synthetic_share"), "must be in 0..=1"));
+        }
+        if self.procedural_seed_count == 0 {
+            return Err(Error::config(key("procedural_seed_count"), "must be at least 1"));
+        }
+        if self.source_kit_indices.contains(&12) {
+            return Err(Error::config(
+                key("source_kit_indices"),
+                "kit 12 is the held-out evaluation kit and may not be trained on",
+            ));
+        }
+        Ok(())
+    }
+}
