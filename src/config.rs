@@ -34,7 +34,10 @@ pub struct AudioSettings {
 
 impl Default for AudioSettings {
     fn default() -> Self {
-        AudioSettings { sample_rate: crate::audio::SAMPLE_RATE, segment_seconds: 2.0 }
+        AudioSettings {
+            sample_rate: crate::audio::SAMPLE_RATE,
+            segment_seconds: 2.0,
+        }
     }
 }
 
@@ -79,14 +82,20 @@ pub struct DeviceSettings {
 
 impl Default for DeviceSettings {
     fn default() -> Self {
-        DeviceSettings { device: DeviceKind::Cpu, threads: 0 }
+        DeviceSettings {
+            device: DeviceKind::Cpu,
+            threads: 0,
+        }
     }
 }
 
 impl DeviceSettings {
     pub fn validate(&self, prefix: &str) -> Result<()> {
         if self.threads > 1024 {
-            return Err(Error::config(format!("{prefix}.threads"), "must be in 0..=1024"));
+            return Err(Error::config(
+                format!("{prefix}.threads"),
+                "must be in 0..=1024",
+            ));
         }
         Ok(())
     }
@@ -104,7 +113,9 @@ impl DeviceSettings {
                     ));
                 }
                 candle_core::Device::new_cuda(0).map_err(|e| {
-                    Error::Invalid(format!("device cuda: no usable GPU ({e}); use --device cpu"))
+                    Error::Invalid(format!(
+                        "device cuda: no usable GPU ({e}); use --device cpu"
+                    ))
                 })
             }
         }
@@ -164,9 +175,9 @@ impl Config {
 }
 
 fn parse_toml(text: &str, what: &str) -> Result<toml::Value> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        Error::config(what, e.message().to_string())
-    })?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| Error::config(what, e.message().to_string()))?;
     Ok(toml::Value::Table(table))
 }
 
@@ -198,7 +209,11 @@ fn merge(base: &mut toml::Value, over: toml::Value, path: &str) -> Result<()> {
     match (base, over) {
         (toml::Value::Table(b), toml::Value::Table(o)) => {
             for (k, v) in o {
-                let key = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let key = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match b.get_mut(&k) {
                     Some(slot) => merge(slot, v, &key)?,
                     None => return Err(Error::config(key, "unknown key")),
@@ -261,14 +276,25 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_key_and_range() {
-        let err = Config::load(None, &["train.batch_size=0".into()]).unwrap_err().to_string();
+        let err = Config::load(None, &["train.batch_size=0".into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("train.batch_size"), "{err}");
-        let err = Config::load(None, &["audio.sample_rate=0".into()]).unwrap_err().to_string();
+        let err = Config::load(None, &["audio.sample_rate=0".into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("audio.sample_rate"), "{err}");
-        let err = Config::load(None, &["train.batch_size=-4".into()]).unwrap_err().to_string();
+        let err = Config::load(None, &["train.batch_size=-4".into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("batch_size"), "{err}");
-        let err = Config::load(None, &["train.learning_rate=\"fast\"".into()]).unwrap_err().to_string();
-        assert!(err.contains("learning_rate") || err.contains("invalid type"), "{err}");
+        let err = Config::load(None, &["train.learning_rate=\"fast\"".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("learning_rate") || err.contains("invalid type"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -40,6 +40,19 @@ impl TensorFile {
     }
 }
 
+/// Serialises tensors plus metadata to safetensors bytes.
+pub fn tensor_file_bytes(
+    tensors: &[(String, Tensor)],
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let cpu: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(n, t)| Ok((n.clone(), t.to_device(&Device::Cpu)?.contiguous()?)))
+        .collect::<Result<_>>()?;
+    safetensors::serialize(cpu.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
+        .map_err(|e| Error::Invalid(format!("cannot serialise tensors: {e}")))
+}
+
 /// Writes tensors plus metadata atomically.
 pub fn save_tensor_file(
     path: &Path,
@@ -47,23 +60,23 @@ pub fn save_tensor_file(
     metadata: HashMap<String, String>,
     overwrite: Overwrite,
 ) -> Result<()> {
-    let cpu: Vec<(String, Tensor)> = tensors
-        .iter()
-        .map(|(n, t)| Ok((n.clone(), t.to_device(&Device::Cpu)?.contiguous()?)))
-        .collect::<Result<_>>()?;
-    let bytes = safetensors::serialize(cpu.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
-        .map_err(|e| Error::model_file(path, format!("cannot serialise: {e}")))?;
-    write_bytes_atomic(path, &bytes, overwrite)
+    write_bytes_atomic(path, &tensor_file_bytes(tensors, metadata)?, overwrite)
 }
 
 /// Reads a whole tensor file onto `device`; truncated or corrupt files are a one-line error.
 pub fn load_tensor_file(path: &Path, device: &Device) -> Result<TensorFile> {
     if path.is_dir() {
-        return Err(Error::model_file(path, "is a directory, expected a .safetensors file"));
+        return Err(Error::model_file(
+            path,
+            "is a directory, expected a .safetensors file",
+        ));
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let corrupt = |e: &dyn std::fmt::Display| {
-        Error::model_file(path, format!("not a valid safetensors file (truncated or corrupt: {e})"))
+        Error::model_file(
+            path,
+            format!("not a valid safetensors file (truncated or corrupt: {e})"),
+        )
     };
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(&e))?;
     let metadata = header.metadata().clone().unwrap_or_default();
@@ -80,8 +93,14 @@ pub fn model_metadata(cfg: &ModelConfig, format: &str) -> Result<HashMap<String,
         serde_json::to_string(cfg).map_err(|e| Error::Invalid(e.to_string()))?,
     );
     m.insert("components".to_string(), cfg.components.join(","));
-    m.insert("sample_rate".to_string(), crate::audio::SAMPLE_RATE.to_string());
-    m.insert("producer".to_string(), format!("drummernet {}", env!("CARGO_PKG_VERSION")));
+    m.insert(
+        "sample_rate".to_string(),
+        crate::audio::SAMPLE_RATE.to_string(),
+    );
+    m.insert(
+        "producer".to_string(),
+        format!("drummernet {}", env!("CARGO_PKG_VERSION")),
+    );
     Ok(m)
 }
 
@@ -99,16 +118,14 @@ pub fn check_tensors(
                     format!("made with a different configuration: tensor `{name}` is missing"),
                 ))
             }
-            Some(t) if t.dims() != shape.as_slice() => {
-                return Err(Error::model_file(
-                    path,
-                    format!(
-                        "made with a different configuration: `{name}` has shape {:?}, expected {:?}",
-                        t.dims(),
-                        shape
-                    ),
-                ))
-            }
+            Some(t) if t.dims() != shape.as_slice() => return Err(Error::model_file(
+                path,
+                format!(
+                    "made with a different configuration: `{name}` has shape {:?}, expected {:?}",
+                    t.dims(),
+                    shape
+                ),
+            )),
             Some(_) => {}
         }
     }

@@ -26,9 +26,18 @@ pub struct Adam {
 
 impl Adam {
     pub fn new(vars: Vec<(String, Var)>, params: AdamParams) -> Result<Self> {
-        let m = vars.iter().map(|(_, v)| v.zeros_like()).collect::<candle_core::Result<Vec<_>>>()?;
+        let m = vars
+            .iter()
+            .map(|(_, v)| v.zeros_like())
+            .collect::<candle_core::Result<Vec<_>>>()?;
         let v = m.clone();
-        Ok(Adam { params, vars, m, v, t: 0 })
+        Ok(Adam {
+            params,
+            vars,
+            m,
+            v,
+            t: 0,
+        })
     }
 
     pub fn steps_taken(&self) -> u64 {
@@ -43,11 +52,18 @@ impl Adam {
     /// are left alone (their moments are not decayed, as in PyTorch).
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.t += 1;
-        let AdamParams { lr, beta1, beta2, eps } = self.params;
+        let AdamParams {
+            lr,
+            beta1,
+            beta2,
+            eps,
+        } = self.params;
         let bc1 = 1.0 - beta1.powi(self.t as i32);
         let bc2 = 1.0 - beta2.powi(self.t as i32);
         for (i, (_, var)) in self.vars.iter().enumerate() {
-            let Some(g) = grads.get(var.as_tensor()) else { continue };
+            let Some(g) = grads.get(var.as_tensor()) else {
+                continue;
+            };
             let m = ((&self.m[i] * beta1)? + (g * (1.0 - beta1))?)?;
             let v = ((&self.v[i] * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
             let denom = ((&v / bc2)?.sqrt()? + eps)?;
@@ -78,9 +94,9 @@ impl Adam {
         for (i, (name, var)) in self.vars.iter().enumerate() {
             for (kind, slot) in [("m", &mut self.m[i]), ("v", &mut self.v[i])] {
                 let key = format!("adam.{kind}.{name}");
-                let t = tensors
-                    .get(&key)
-                    .ok_or_else(|| Error::Invalid(format!("checkpoint lacks optimizer state `{key}`")))?;
+                let t = tensors.get(&key).ok_or_else(|| {
+                    Error::Invalid(format!("checkpoint lacks optimizer state `{key}`"))
+                })?;
                 if t.dims() != var.dims() {
                     return Err(Error::Invalid(format!(
                         "checkpoint optimizer state `{key}` has shape {:?}, expected {:?}",
@@ -106,13 +122,28 @@ mod tests {
     #[test]
     fn first_step_is_lr_times_sign_and_converges() {
         let x = Var::from_tensor(&Tensor::new(&[0.0f32, 5.0], &Device::Cpu).unwrap()).unwrap();
-        let params = AdamParams { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+        let params = AdamParams {
+            lr: 0.1,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        };
         let mut adam = Adam::new(vec![("x".into(), x.clone())], params).unwrap();
-        let loss = |x: &Var| (x.as_tensor() - 3.0).unwrap().sqr().unwrap().sum_all().unwrap();
+        let loss = |x: &Var| {
+            (x.as_tensor() - 3.0)
+                .unwrap()
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+        };
         let grads = loss(&x).backward().unwrap();
         adam.step(&grads).unwrap();
         let v = x.as_tensor().to_vec1::<f32>().unwrap();
-        assert!((v[0] - 0.1).abs() < 1e-6 && (v[1] - 4.9).abs() < 1e-6, "{v:?}");
+        assert!(
+            (v[0] - 0.1).abs() < 1e-6 && (v[1] - 4.9).abs() < 1e-6,
+            "{v:?}"
+        );
         for _ in 0..500 {
             let grads = loss(&x).backward().unwrap();
             adam.step(&grads).unwrap();
@@ -123,8 +154,14 @@ mod tests {
 
     #[test]
     fn state_round_trip_continues_identically() {
-        let make = || Var::from_tensor(&Tensor::new(&[1.0f32, -2.0, 0.5], &Device::Cpu).unwrap()).unwrap();
-        let params = AdamParams { lr: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+        let make =
+            || Var::from_tensor(&Tensor::new(&[1.0f32, -2.0, 0.5], &Device::Cpu).unwrap()).unwrap();
+        let params = AdamParams {
+            lr: 0.05,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        };
         let loss = |x: &Var| x.as_tensor().sqr().unwrap().sum_all().unwrap();
         let (a, b) = (make(), make());
         let mut oa = Adam::new(vec![("p".into(), a.clone())], params).unwrap();
@@ -139,7 +176,10 @@ mod tests {
             oa.step(&loss(&a).backward().unwrap()).unwrap();
             ob.step(&loss(&b).backward().unwrap()).unwrap();
         }
-        let (va, vb) = (a.as_tensor().to_vec1::<f32>().unwrap(), b.as_tensor().to_vec1::<f32>().unwrap());
+        let (va, vb) = (
+            a.as_tensor().to_vec1::<f32>().unwrap(),
+            b.as_tensor().to_vec1::<f32>().unwrap(),
+        );
         assert_eq!(va, vb);
         assert_eq!(a.as_tensor().dtype(), DType::F32);
     }

@@ -54,10 +54,15 @@ impl Session {
     /// an existing one would mix two runs' checkpoints, so that is refused.
     pub fn open(root: &Path, name: &str, resume: bool) -> Result<Session> {
         if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
-            return Err(Error::Invalid(format!("session name `{name}`: use a plain folder name")));
+            return Err(Error::Invalid(format!(
+                "session name `{name}`: use a plain folder name"
+            )));
         }
         let dir = root.join(name);
-        let session = Session { name: name.to_string(), dir };
+        let session = Session {
+            name: name.to_string(),
+            dir,
+        };
         if resume {
             if !session.latest().exists() {
                 return Err(Error::Invalid(format!(
@@ -88,7 +93,11 @@ impl Session {
     }
 
     pub fn write_config(&self, toml_text: &str) -> Result<()> {
-        write_bytes_atomic(&self.dir.join(CONFIG_FILE), toml_text.as_bytes(), Overwrite::Allow)
+        write_bytes_atomic(
+            &self.dir.join(CONFIG_FILE),
+            toml_text.as_bytes(),
+            Overwrite::Allow,
+        )
     }
 
     /// Writes `checkpoint-<step>` and then `latest` (both atomic: a crash at any moment leaves
@@ -141,7 +150,8 @@ impl Session {
             text.push_str(&r.to_csv());
             text.push('\n');
         }
-        f.write_all(text.as_bytes()).map_err(|e| Error::io(&path, e))
+        f.write_all(text.as_bytes())
+            .map_err(|e| Error::io(&path, e))
     }
 
     /// On resume: drop rows logged after the checkpoint we resume from (a killed run may have
@@ -172,9 +182,18 @@ pub fn read_loss_csv(path: &Path) -> Result<Vec<LossRow>> {
         if line.trim().is_empty() {
             continue;
         }
-        let bad = || Error::Invalid(format!("{}: line {}: malformed loss row", path.display(), i + 1));
-        let fields: Vec<f64> =
-            line.split(',').map(|f| f.trim().parse::<f64>()).collect::<std::result::Result<_, _>>().map_err(|_| bad())?;
+        let bad = || {
+            Error::Invalid(format!(
+                "{}: line {}: malformed loss row",
+                path.display(),
+                i + 1
+            ))
+        };
+        let fields: Vec<f64> = line
+            .split(',')
+            .map(|f| f.trim().parse::<f64>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| bad())?;
         if fields.len() < 4 {
             return Err(bad());
         }
@@ -194,7 +213,13 @@ mod tests {
     use super::*;
 
     fn row(step: u64) -> LossRow {
-        LossRow { step, seconds: step as f64, loss: 1.0 / step as f64, per_scale: vec![0.5, 0.25], items_per_second: 3.0 }
+        LossRow {
+            step,
+            seconds: step as f64,
+            loss: 1.0 / step as f64,
+            per_scale: vec![0.5, 0.25],
+            items_per_second: 3.0,
+        }
     }
 
     #[test]
@@ -204,7 +229,10 @@ mod tests {
         s.append_loss(&[row(1), row(2)]).unwrap();
         s.append_loss(&[row(3)]).unwrap();
         let rows = read_loss_csv(&s.loss_csv()).unwrap();
-        assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            rows.iter().map(|r| r.step).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
         assert!((rows[1].loss - 0.5).abs() < 1e-9 && rows[1].per_scale == vec![0.5, 0.25]);
         s.truncate_loss_after(2).unwrap();
         assert_eq!(read_loss_csv(&s.loss_csv()).unwrap().len(), 2);
@@ -214,11 +242,17 @@ mod tests {
     fn refuses_to_restart_over_an_existing_session_and_to_resume_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let s = Session::open(dir.path(), "run", false).unwrap();
-        assert!(Session::open(dir.path(), "other", true).unwrap_err().to_string().contains("cannot resume"));
+        assert!(Session::open(dir.path(), "other", true)
+            .unwrap_err()
+            .to_string()
+            .contains("cannot resume"));
         s.save_checkpoint(10, b"ten", 2).unwrap();
         s.save_checkpoint(20, b"twenty", 2).unwrap();
         s.save_checkpoint(30, b"thirty", 2).unwrap();
-        assert!(Session::open(dir.path(), "run", false).unwrap_err().to_string().contains("--resume"));
+        assert!(Session::open(dir.path(), "run", false)
+            .unwrap_err()
+            .to_string()
+            .contains("--resume"));
         assert_eq!(fs::read(s.latest()).unwrap(), b"thirty");
         assert!(!s.checkpoint_path(10).exists() && s.checkpoint_path(20).exists());
         Session::open(dir.path(), "run", true).unwrap();

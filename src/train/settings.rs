@@ -65,7 +65,10 @@ impl TrainSettings {
         if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
             return Err(Error::config(key("learning_rate"), "must be in (0, 1]"));
         }
-        for (k, v) in [("adam_beta1", self.adam_beta1), ("adam_beta2", self.adam_beta2)] {
+        for (k, v) in [
+            ("adam_beta1", self.adam_beta1),
+            ("adam_beta2", self.adam_beta2),
+        ] {
             if !(0.0..1.0).contains(&v) {
                 return Err(Error::config(key(k), "must be in [0, 1)"));
             }
@@ -83,7 +86,10 @@ impl TrainSettings {
             return Err(Error::config(key("synthetic_share"), "must be in 0..=1"));
         }
         if self.procedural_seed_count == 0 {
-            return Err(Error::config(key("procedural_seed_count"), "must be at least 1"));
+            return Err(Error::config(
+                key("procedural_seed_count"),
+                "must be at least 1",
+            ));
         }
         if self.source_kit_indices.contains(&12) {
             return Err(Error::config(

@@ -1,0 +1,167 @@
+//! Training items: random crops of drum stems (files of any format) and an endless stream of
+//! synthetic grooves rendered through training kits. Labels are never produced: training is
+//! unsupervised, the grooves' MIDI is thrown away.
+
+use std::path::{Path, PathBuf};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::audio;
+use crate::error::{Error, Result};
+use crate::groove::{self, GrooveSettings};
+use crate::kit::{procedural::procedural_kit, Kit};
+
+/// Audio file extensions picked up from stem folders.
+pub const AUDIO_EXTENSIONS: [&str; 8] = ["wav", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc"];
+
+/// A stem file and its duration.
+#[derive(Debug, Clone)]
+pub struct Stem {
+    pub path: PathBuf,
+    pub seconds: f64,
+}
+
+/// Lists the audio files below `dirs` (recursively), with their durations. Unreadable files are
+/// skipped with a warning: one bad file must not stop a long training run.
+pub fn find_stems(dirs: &[PathBuf]) -> Result<Vec<Stem>> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        if dir.is_file() {
+            files.push(dir.clone());
+            continue;
+        }
+        if !dir.is_dir() {
+            return Err(Error::io(dir, std::io::Error::from(std::io::ErrorKind::NotFound)));
+        }
+        collect_audio_files(dir, &mut files)?;
+    }
+    files.sort();
+    let mut stems = Vec::new();
+    for path in files {
+        match audio::probe(&path) {
+            Ok(info) => {
+                let seconds = info.frames.map(|f| f as f64 / info.sample_rate as f64).unwrap_or(0.0);
+                if seconds > 0.0 {
+                    stems.push(Stem { path, seconds });
+                }
+            }
+            Err(e) => tracing::warn!("skipping {}: {e}", path.display()),
+        }
+    }
+    Ok(stems)
+}
+
+fn collect_audio_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_audio_files(&path, out)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Divides by the peak (the release's `librosa.util.normalize`); near-silent items get faint
+/// noise instead, as the release does for short reads, so the loss never sees all-zeros.
+pub fn peak_normalise(samples: &mut [f32], rng: &mut ChaCha8Rng) {
+    let peak = samples.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
+    if peak > 1e-4 {
+        samples.iter_mut().for_each(|x| *x /= peak);
+    } else {
+        samples.iter_mut().for_each(|x| *x = rng.random_range(-0.01..0.01));
+    }
+}
+
+/// Where the training items come from.
+pub struct ItemSource {
+    stems: Vec<Stem>,
+    /// Share of synthetic items when stems exist.
+    synthetic_share: f64,
+    groove: GrooveSettings,
+    /// Kits the grooves are rendered with: loaded source kits plus procedural ones made on demand.
+    source_kits: Vec<Kit>,
+    procedural_seeds: (u64, u64),
+    kit_length: usize,
+    rng: ChaCha8Rng,
+}
+
+impl ItemSource {
+    pub fn new(
+        stems: Vec<Stem>,
+        synthetic_share: f64,
+        groove: GrooveSettings,
+        source_kits: Vec<Kit>,
+        procedural_seeds: (u64, u64),
+        kit_length: usize,
+        seed: u64,
+    ) -> Self {
+        ItemSource {
+            stems,
+            synthetic_share,
+            groove,
+            source_kits,
+            procedural_seeds,
+            kit_length,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// The generator's position, saved in checkpoints so a resumed run draws the same items.
+    pub fn rng_word_pos(&self) -> u128 {
+        self.rng.get_word_pos()
+    }
+
+    pub fn set_rng_word_pos(&mut self, pos: u128) {
+        self.rng.set_word_pos(pos);
+    }
+
+    /// One mono item of `samples` samples at 16 kHz, peak-normalised.
+    pub fn next_item(&mut self, samples: usize) -> Result<Vec<f32>> {
+        let synthetic = self.stems.is_empty() || self.rng.random_bool(self.synthetic_share);
+        let mut item = if synthetic { self.groove_item(samples) } else { self.stem_item(samples)? };
+        item.resize(samples, 0.0);
+        peak_normalise(&mut item, &mut self.rng);
+        Ok(item)
+    }
+
+    fn groove_item(&mut self, samples: usize) -> Vec<f32> {
+        let seconds = samples as f64 / audio::SAMPLE_RATE as f64;
+        let use_source = !self.source_kits.is_empty() && self.rng.random_bool(0.5);
+        let kit = if use_source {
+            self.source_kits[self.rng.random_range(0..self.source_kits.len())].clone()
+        } else {
+            let (first, count) = self.procedural_seeds;
+            procedural_kit(first + self.rng.random_range(0..count), self.kit_length)
+        };
+        // Start somewhere inside a longer performance so items do not all begin on a downbeat.
+        let lead_in = self.rng.random_range(0.0..2.0);
+        let perf = groove::generate_performance(self.rng.random(), seconds + lead_in, &self.groove);
+        let mut audio = groove::render(&perf.notes, &kit, audio::SAMPLE_RATE, seconds + lead_in);
+        groove::augment(&mut audio, self.rng.random(), &self.groove.augment, audio::SAMPLE_RATE);
+        let skip = ((lead_in * audio::SAMPLE_RATE as f64) as usize).min(audio.len());
+        audio.drain(..skip);
+        audio
+    }
+
+    fn stem_item(&mut self, samples: usize) -> Result<Vec<f32>> {
+        let stem = &self.stems[self.rng.random_range(0..self.stems.len())];
+        let seconds = samples as f64 / audio::SAMPLE_RATE as f64;
+        let latest_start = (stem.seconds - seconds).max(0.0);
+        let start = if latest_start > 0.0 { self.rng.random_range(0.0..latest_start) } else { 0.0 };
+        match audio::load_mono_segment(&stem.path, audio::SAMPLE_RATE, start, seconds) {
+            Ok(x) => Ok(x),
+            Err(e) => {
+                tracing::warn!("{e}; using a synthetic item instead");
+                Ok(self.groove_item(samples))
+            }
+        }
+    }
+}

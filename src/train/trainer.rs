@@ -1,0 +1,304 @@
+//! One training run: model, synthesizer, loss, optimizer and data, advanced one optimizer step at
+//! a time. [`Training`] is synchronous (tests and benchmarks drive it directly);
+//! [`crate::train::background`] runs it on a thread for the CLI and the workbench.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::kit::folder::load_kit;
+use crate::kit::procedural::procedural_kit;
+use crate::kit::Kit;
+use crate::model::drummernet::DrummerNet;
+use crate::model::file::{self, CHECKPOINT_FORMAT};
+use crate::model::loss::CqtLoss;
+use crate::model::synthesizer::{KitPool, Synthesizer};
+use crate::train::adam::{Adam, AdamParams};
+use crate::train::dataset::{find_stems, ItemSource};
+
+/// Where a run's data and kits come from.
+#[derive(Debug, Clone, Default)]
+pub struct DataSpec {
+    /// Folders (or files) of drum stems; empty = synthetic grooves only.
+    pub stems: Vec<PathBuf>,
+    /// Drum-source folders (`N)CLASS_SUB.wav`); `train.source_kit_indices` picks the kits.
+    pub kit_dirs: Vec<PathBuf>,
+    /// Extra fixed kits (tests use these to train on one known kit).
+    pub kits: Vec<Kit>,
+    /// Procedural kits added to the synthesizer pool and the groove renderer.
+    pub procedural_kits: usize,
+}
+
+/// Metrics of one optimizer step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepReport {
+    pub step: u64,
+    pub loss: f64,
+    pub per_scale: Vec<f64>,
+    /// False when the loss was NaN or infinite: the update was skipped.
+    pub finite: bool,
+    pub seconds: f64,
+    pub items_per_second: f64,
+}
+
+/// Everything besides tensors that a checkpoint must restore for an exact continuation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TrainState {
+    step: u64,
+    seconds: f64,
+    data_rng_word_pos: String,
+    kit_rng_word_pos: String,
+}
+
+const TRAIN_STATE_KEY: &str = "train_state";
+const WAVEFORMS: &str = "synth.waveforms";
+
+pub struct Training {
+    cfg: Config,
+    device: Device,
+    varmap: VarMap,
+    net: DrummerNet,
+    synth: Synthesizer,
+    pool: KitPool,
+    trainable_waveforms: Option<Var>,
+    loss: CqtLoss,
+    adam: Adam,
+    items: ItemSource,
+    kit_rng: ChaCha8Rng,
+    step: u64,
+    seconds: f64,
+}
+
+impl Training {
+    pub fn new(cfg: &Config, data: &DataSpec, device: &Device) -> Result<Training> {
+        let t = &cfg.train;
+        let kit_len = cfg.kit.length_samples();
+        let mut kits: Vec<Kit> = data.kits.clone();
+        for dir in &data.kit_dirs {
+            for &index in &t.source_kit_indices {
+                kits.push(load_kit(dir, Some(index), &cfg.model.components, kit_len)?);
+            }
+        }
+        let mut seed_rng = ChaCha8Rng::seed_from_u64(t.seed ^ 0x6b69_7473);
+        for _ in 0..data.procedural_kits {
+            use rand::Rng;
+            let seed = t.procedural_seed_first + seed_rng.random_range(0..t.procedural_seed_count);
+            kits.push(procedural_kit(seed, kit_len));
+        }
+        if kits.is_empty() {
+            return Err(Error::Invalid("training needs at least one kit".into()));
+        }
+        let pool = KitPool::new(kits.clone(), &cfg.model.components, cfg.kit.norm)?;
+
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+        // Initialisation draws from candle's global RNG; seed it so runs are reproducible.
+        device.set_seed(t.seed)?;
+        let net = DrummerNet::new(&cfg.model, vb.clone())?;
+        let trainable_waveforms = if cfg.synth.trainable {
+            let init = pool.draw_first()?.to_device(device)?;
+            let var = varmap.get(init.dims(), WAVEFORMS, candle_nn::Init::Const(0.0), DType::F32, device)?;
+            let var_handle = varmap
+                .data()
+                .lock()
+                .map_err(|_| Error::Invalid("variable map lock poisoned".into()))?
+                .get(WAVEFORMS)
+                .cloned()
+                .ok_or_else(|| Error::Invalid("waveform variable missing".into()))?;
+            let _ = var;
+            var_handle.set(&init)?;
+            Some(var_handle)
+        } else {
+            None
+        };
+        let synth = Synthesizer::new(cfg.synth.clone());
+        let loss = CqtLoss::new(&cfg.loss, device)?;
+        let mut vars: Vec<(String, Var)> =
+            varmap.data().lock().map_err(|_| Error::Invalid("lock".into()))?.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let adam = Adam::new(
+            vars,
+            AdamParams { lr: t.learning_rate, beta1: t.adam_beta1, beta2: t.adam_beta2, eps: t.adam_eps },
+        )?;
+        let stems = find_stems(&data.stems)?;
+        if !data.stems.is_empty() && stems.is_empty() {
+            return Err(Error::Invalid("no readable audio files in the --data folders".into()));
+        }
+        let items = ItemSource::new(
+            stems,
+            t.synthetic_share,
+            cfg.groove.clone(),
+            kits,
+            (t.procedural_seed_first, t.procedural_seed_count),
+            kit_len,
+            t.seed,
+        );
+        Ok(Training {
+            cfg: cfg.clone(),
+            device: device.clone(),
+            varmap,
+            net,
+            synth,
+            pool,
+            trainable_waveforms,
+            loss,
+            adam,
+            items,
+            kit_rng: ChaCha8Rng::seed_from_u64(t.seed ^ 0x0064_7261_77),
+            step: 0,
+            seconds: 0.0,
+        })
+    }
+
+    pub fn step_count(&self) -> u64 {
+        self.step
+    }
+
+    pub fn seconds(&self) -> f64 {
+        self.seconds
+    }
+
+    pub fn model(&self) -> &DrummerNet {
+        &self.net
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// One batch of training audio (B, segment) on the device.
+    pub fn next_batch(&mut self) -> Result<Tensor> {
+        let b = self.cfg.train.batch_size;
+        let n = self.cfg.audio.segment_samples();
+        let mut data = Vec::with_capacity(b * n);
+        for _ in 0..b {
+            data.extend(self.items.next_item(n)?);
+        }
+        Ok(Tensor::from_vec(data, (b, n), &self.device)?)
+    }
+
+    /// Forward pass and loss for a batch, without an update (used by tests and the bench).
+    pub fn loss_of(&mut self, batch: &Tensor) -> Result<(Tensor, Vec<f64>)> {
+        let waveforms = match &self.trainable_waveforms {
+            Some(v) => v.as_tensor().clone(),
+            None => self.pool.draw(&mut self.kit_rng, self.cfg.synth.draw)?.to_device(&self.device)?,
+        };
+        let padded = self.net.pad(batch)?;
+        let analysis = self.net.analyse(&padded)?;
+        let frames = analysis.activations.dim(2)?;
+        let estimate = self.synth.forward(&analysis.activations, &waveforms)?;
+        let target = self.net.aligned_target(&padded, frames)?;
+        let out = self.loss.forward(&target, &estimate)?;
+        Ok((out.total, out.per_scale.iter().map(|&v| v as f64).collect()))
+    }
+
+    /// One optimizer step on a fresh batch.
+    pub fn step(&mut self) -> Result<StepReport> {
+        let started = Instant::now();
+        let batch = self.next_batch()?;
+        let (loss, per_scale) = self.loss_of(&batch)?;
+        let value = loss.to_scalar::<f32>()? as f64;
+        let finite = value.is_finite();
+        if finite {
+            let grads = loss.backward()?;
+            self.adam.step(&grads)?;
+            if let Some(w) = &self.trainable_waveforms {
+                w.set(&self.synth.project_norm(w.as_tensor())?)?;
+            }
+            self.step += 1;
+        } else {
+            tracing::warn!("step {}: loss is {value}; update skipped", self.step + 1);
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        self.seconds += elapsed;
+        Ok(StepReport {
+            step: self.step,
+            loss: value,
+            per_scale,
+            finite,
+            seconds: self.seconds,
+            items_per_second: self.cfg.train.batch_size as f64 / elapsed.max(1e-9),
+        })
+    }
+
+    /// The synthesizer's waveforms as the workbench shows them: the learned ones when they are
+    /// trainable, else the first kit of the pool.
+    pub fn waveforms(&self) -> Result<Vec<Vec<f32>>> {
+        let t = match &self.trainable_waveforms {
+            Some(v) => v.as_tensor().clone(),
+            None => self.pool.draw_first()?,
+        };
+        Ok(t.to_device(&Device::Cpu)?.to_vec2::<f32>()?)
+    }
+
+    /// The checkpoint (model + optimizer + training state) as safetensors bytes.
+    pub fn checkpoint_bytes(&self) -> Result<Vec<u8>> {
+        let mut tensors: Vec<(String, Tensor)> =
+            self.adam.vars().iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+        tensors.extend(self.adam.state_tensors());
+        let mut meta = file::model_metadata(&self.cfg.model, CHECKPOINT_FORMAT)?;
+        let state = TrainState {
+            step: self.step,
+            seconds: self.seconds,
+            data_rng_word_pos: self.items.rng_word_pos().to_string(),
+            kit_rng_word_pos: self.kit_rng.get_word_pos().to_string(),
+        };
+        meta.insert(TRAIN_STATE_KEY.into(), serde_json::to_string(&state).map_err(|e| Error::Invalid(e.to_string()))?);
+        meta.insert("train_config".into(), self.cfg.to_toml()?);
+        file::tensor_file_bytes(&tensors, meta)
+    }
+
+    /// Restores a checkpoint written by [`Training::save_checkpoint`] with the same model config.
+    pub fn resume_from(&mut self, path: &Path) -> Result<()> {
+        let f = file::load_tensor_file(path, &self.device)?;
+        let stored = f.model_config(path)?;
+        if stored != self.cfg.model {
+            return Err(Error::model_file(
+                path,
+                "made with a different model configuration than the current config ([model] section)",
+            ));
+        }
+        let expected: Vec<(String, Vec<usize>)> =
+            self.adam.vars().iter().map(|(n, v)| (n.clone(), v.dims().to_vec())).collect();
+        file::check_tensors(path, &f, &expected)?;
+        let state: TrainState = f
+            .metadata
+            .get(TRAIN_STATE_KEY)
+            .and_then(|s| serde_json::from_str(s).ok())
+            .ok_or_else(|| Error::model_file(path, "not a training checkpoint (no training state)"))?;
+        for (name, var) in self.adam.vars() {
+            var.set(&f.tensors[name])?;
+        }
+        self.adam.load_state(&f.tensors, state.step).map_err(|e| Error::model_file(path, e.to_string()))?;
+        let parse = |s: &str| s.parse::<u128>().map_err(|_| Error::model_file(path, "corrupt training state"));
+        self.items.set_rng_word_pos(parse(&state.data_rng_word_pos)?);
+        self.kit_rng.set_word_pos(parse(&state.kit_rng_word_pos)?);
+        self.step = state.step;
+        self.seconds = state.seconds;
+        Ok(())
+    }
+
+    /// Named model tensors (for exporting a model file).
+    pub fn model_tensors(&self) -> Vec<(String, Tensor)> {
+        self.adam.vars().iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect()
+    }
+
+    pub fn var_map(&self) -> &VarMap {
+        &self.varmap
+    }
+}
+
+/// Checkpoint metadata helper for tools that only need the step.
+pub fn checkpoint_step(meta: &HashMap<String, String>) -> Option<u64> {
+    meta.get(TRAIN_STATE_KEY)
+        .and_then(|s| serde_json::from_str::<TrainState>(s).ok())
+        .map(|s| s.step)
+}
