@@ -204,11 +204,7 @@ impl Decoded {
             if let Some(msg) = pending_error.take() {
                 return Err(Error::audio(&self.path, msg));
             }
-            if self.position == u64::MAX {
-                let first = packet.pts.get() + packet.trim_start.get() as i64;
-                self.position = self.ts_to_frame(first);
-                self.discard = self.discard.saturating_sub(self.position);
-            }
+            let first_ts = packet.pts.get() + packet.trim_start.get() as i64;
             let buf = match self.decoder.decode(&packet) {
                 Ok(buf) => buf,
                 Err(SymphoniaError::DecodeError(msg)) => {
@@ -238,7 +234,13 @@ impl Decoded {
             check_channels(&self.path, channels)?;
             let frames = buf.frames();
             if frames == 0 {
+                // Decoders that need an overlap (Vorbis) give nothing for the first packet after
+                // a seek: the position is learnt from the first packet that yields audio.
                 continue;
+            }
+            if self.position == u64::MAX {
+                self.position = ts_to_frame(self.time_base, self.info.sample_rate, first_ts);
+                self.discard = self.discard.saturating_sub(self.position);
             }
             buf.copy_to_vec_interleaved(&mut self.interleaved);
             let skip = self.discard.min(frames as u64) as usize;
@@ -280,19 +282,20 @@ impl Decoded {
         }
         self.position as f64 / self.info.sample_rate as f64
     }
+}
 
-    fn ts_to_frame(&self, ts: i64) -> u64 {
-        if ts <= 0 {
-            return 0;
+/// Converts a track timestamp to a frame index at the native rate.
+fn ts_to_frame(time_base: Option<TimeBase>, rate: u32, ts: i64) -> u64 {
+    if ts <= 0 {
+        return 0;
+    }
+    match time_base {
+        Some(tb) => {
+            let num = ts as u128 * tb.numer.get() as u128 * rate as u128;
+            let frame = (num + tb.denom.get() as u128 / 2) / tb.denom.get() as u128;
+            frame.min(u64::MAX as u128 - 1) as u64
         }
-        match self.time_base {
-            Some(tb) => {
-                let num = ts as u128 * tb.numer.get() as u128 * self.info.sample_rate as u128;
-                let frame = (num + tb.denom.get() as u128 / 2) / tb.denom.get() as u128;
-                frame.min(u64::MAX as u128 - 1) as u64
-            }
-            None => ts as u64,
-        }
+        None => ts as u64,
     }
 }
 
