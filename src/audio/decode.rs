@@ -61,12 +61,7 @@ pub fn open(path: &Path) -> Result<Decoded> {
             FormatOptions::default(),
             MetadataOptions::default(),
         )
-        .map_err(|e| match e {
-            SymphoniaError::IoError(ref io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
-                Error::audio(path, format!("cannot read: {io}"))
-            }
-            _ => Error::audio(path, "not an audio file (unsupported format)"),
-        })?;
+        .map_err(|e| probe_error(path, e))?;
     let track = format
         .default_track(TrackType::Audio)
         .ok_or_else(|| Error::audio(path, "no audio track"))?;
@@ -111,6 +106,20 @@ pub fn open(path: &Path) -> Result<Decoded> {
         interleaved: Vec::new(),
         finished: false,
     })
+}
+
+fn probe_error(path: &Path, e: SymphoniaError) -> Error {
+    match e {
+        SymphoniaError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Error::audio(path, "truncated header (file ends too early)")
+        }
+        SymphoniaError::IoError(io) => Error::audio(path, format!("cannot read: {io}")),
+        SymphoniaError::DecodeError(msg) => Error::audio(path, format!("corrupt header: {msg}")),
+        SymphoniaError::Unsupported(msg) if !msg.contains("no suitable format reader") => {
+            Error::audio(path, format!("unsupported: {msg}"))
+        }
+        _ => Error::audio(path, "not an audio file (unsupported format)"),
+    }
 }
 
 fn check_channels(path: &Path, channels: usize) -> Result<()> {
@@ -272,6 +281,17 @@ impl Decoded {
                 out.push(sum * scale);
             }
             return Ok(true);
+        }
+        if let Some(promised) = self.info.frames {
+            if self.position < promised && self.discard == 0 {
+                let rate = self.info.sample_rate as f64;
+                tracing::warn!(
+                    "{}: audio ends at {:.3} s but the header promised {:.3} s (truncated file?)",
+                    self.path.display(),
+                    self.position as f64 / rate,
+                    promised as f64 / rate
+                );
+            }
         }
         Ok(false)
     }
