@@ -130,7 +130,7 @@ fn wav_variants_decode_to_the_written_signal() {
         (32, true, 0.0),
     ] {
         let p = dir.path().join(format!("s{bits}{float}.wav"));
-        write_hound(&p, 16_000, 1, bits, float, &[x.clone()]);
+        write_hound(&p, 16_000, 1, bits, float, std::slice::from_ref(&x));
         let y = load_mono(&p, 16_000).unwrap();
         let err = max_abs_diff(&x, &y);
         assert!(err <= tol, "{bits}-bit float={float}: max error {err}");
@@ -547,7 +547,7 @@ fn truncated_files_decode_what_is_there() {
     // WAV cut mid-data (and mid-frame): the header promises more than the file holds.
     let p = dir.path().join("cut.wav");
     let x = sine(16_000, 440.0, 0.5, 1.0);
-    write_hound(&p, 16_000, 1, 16, false, &[x.clone()]);
+    write_hound(&p, 16_000, 1, 16, false, std::slice::from_ref(&x));
     let bytes = std::fs::read(&p).unwrap();
     std::fs::write(&p, &bytes[..44 + 2 * 6_000 + 1]).unwrap();
     let y = load_mono(&p, 16_000).unwrap();
@@ -630,4 +630,22 @@ fn write_wav_round_trips_and_respects_overwrite() {
     .unwrap_err();
     assert_names_file(&err, &bad, "non-finite");
     assert!(!bad.exists());
+}
+
+#[test]
+fn reader_can_move_to_a_worker_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<MonoReader>();
+    let p = fixture("sine_click.flac");
+    let mut reader = MonoReader::open(&p, SAMPLE_RATE).unwrap();
+    let n = std::thread::spawn(move || {
+        let mut n = 0;
+        while let Some(c) = reader.next_chunk().unwrap() {
+            n += c.len();
+        }
+        n
+    })
+    .join()
+    .unwrap();
+    assert_eq!(n, 8_000);
 }
