@@ -425,6 +425,17 @@ fn segments_are_the_matching_slice_of_the_whole_file() {
             );
         }
     }
+    let far = load_mono_segment(&p, 16_000, 1e12, 1e12).unwrap();
+    assert!(far.is_empty());
+    for (start, secs) in [
+        (-1.0, 1.0),
+        (f64::NAN, 1.0),
+        (0.0, f64::INFINITY),
+        (0.0, -0.5),
+    ] {
+        let err = load_mono_segment(&p, 16_000, start, secs).unwrap_err();
+        assert_names_file(&err, &p, "invalid segment");
+    }
     // Compressed formats seek too.
     for name in ["sine_click.flac", "sine_click.mp3", "sine_click.ogg"] {
         let f = fixture(name);

@@ -34,6 +34,16 @@ pub fn write_wav(
             format!("refusing to write non-finite samples at {at:.3} s"),
         ));
     }
+    let bytes_per_sample = match format {
+        WavFormat::Pcm16 => 2,
+        WavFormat::Float32 => 4,
+    };
+    if samples.len() as u64 * bytes_per_sample > u32::MAX as u64 - 64 {
+        return Err(Error::audio(
+            path,
+            "too long for a WAV file (over 4 GiB of samples)",
+        ));
+    }
     let (bits_per_sample, sample_format) = match format {
         WavFormat::Pcm16 => (16, hound::SampleFormat::Int),
         WavFormat::Float32 => (32, hound::SampleFormat::Float),
