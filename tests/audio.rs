@@ -660,3 +660,34 @@ fn reader_can_move_to_a_worker_thread() {
     .unwrap();
     assert_eq!(n, 8_000);
 }
+
+#[test]
+fn shared_drum_sources_load_at_the_model_rate() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/drum_sources");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        println!("skipped: {} not found", dir.display());
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    files.sort();
+    for p in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+        .take(12)
+    {
+        let info = probe(p).unwrap();
+        let x = load_mono(p, SAMPLE_RATE).unwrap();
+        let frames = info.frames.unwrap();
+        let expected = (frames as f64 * 16_000.0 / info.sample_rate as f64).round() as usize;
+        assert_eq!(x.len(), expected, "{}", p.display());
+        let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(peak > 0.01 && peak <= 1.05, "{}: peak {peak}", p.display());
+        // The hit is at the start of each sample.
+        let first_loud = x.iter().position(|v| v.abs() > 0.1 * peak).unwrap();
+        assert!(
+            first_loud < 800,
+            "{}: onset at sample {first_loud}",
+            p.display()
+        );
+    }
+}

@@ -176,7 +176,8 @@ impl Decoded {
         Ok(())
     }
 
-    /// The next decoded packet as mono samples at the native rate; `None` at the end.
+    /// Fills `out` with the next decoded packet as mono samples at the native rate; returns
+    /// false (and leaves `out` empty) at the end.
     /// A truncated last packet ends the stream quietly; a bad packet in the middle is an error.
     pub fn next_mono(&mut self, out: &mut Vec<f32>) -> Result<bool> {
         out.clear();
