@@ -133,7 +133,10 @@ pub fn augment(
     let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
     if peak > AUGMENT_CEILING {
         let g = AUGMENT_CEILING / peak;
-        samples.iter_mut().for_each(|s| *s *= g);
+        // The clamp only catches the last ulp of rounding in the product.
+        samples
+            .iter_mut()
+            .for_each(|s| *s = (*s * g).clamp(-AUGMENT_CEILING, AUGMENT_CEILING));
         applied.limiter_gain = f64::from(g);
     }
     applied
