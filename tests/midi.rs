@@ -43,7 +43,10 @@ fn assert_same_notes(written: &[MidiNote], read: &[MidiNote], half_tick: f64) {
     a.sort_by_key(|n| key(n));
     b.sort_by_key(|n| key(n));
     for (w, r) in a.iter().zip(&b) {
-        assert_eq!((w.note, w.velocity, w.channel), (r.note, r.velocity, r.channel));
+        assert_eq!(
+            (w.note, w.velocity, w.channel),
+            (r.note, r.velocity, r.channel)
+        );
         assert!(
             (w.time - r.time).abs() <= half_tick + 1e-9,
             "onset {} read back as {}",
@@ -75,7 +78,10 @@ fn round_trip_single_track_keeps_every_note() {
     let tick = tick_seconds(&opts);
     assert_same_notes(&notes, &read, tick / 2.0);
     for (w, r) in notes.iter().zip(&read) {
-        assert!((w.duration - r.duration).abs() <= tick + 1e-9, "{w:?} vs {r:?}");
+        assert!(
+            (w.duration - r.duration).abs() <= tick + 1e-9,
+            "{w:?} vs {r:?}"
+        );
     }
     // Quantising predicts the file exactly.
     let predicted = quantize_to_ticks(&notes, &opts);
@@ -128,7 +134,10 @@ fn ten_minutes_at_odd_tempi_do_not_drift() {
         let half = tick_seconds(&opts) / 2.0;
         assert_eq!(read.len(), notes.len());
         for (w, r) in notes.iter().zip(&read) {
-            assert!((w.time - r.time).abs() <= half + 1e-9, "{bpm}/{ppq}: {w:?} {r:?}");
+            assert!(
+                (w.time - r.time).abs() <= half + 1e-9,
+                "{bpm}/{ppq}: {w:?} {r:?}"
+            );
         }
         assert!((read.last().unwrap().time - last).abs() <= half + 1e-9);
     }
@@ -155,7 +164,10 @@ fn note_on(delta: u32, key: u8, vel: u8) -> TrackEvent<'static> {
 }
 
 fn tempo(delta: u32, micros: u32) -> TrackEvent<'static> {
-    ev(delta, TrackEventKind::Meta(MetaMessage::Tempo(u24::new(micros))))
+    ev(
+        delta,
+        TrackEventKind::Meta(MetaMessage::Tempo(u24::new(micros))),
+    )
 }
 
 fn end() -> TrackEvent<'static> {
@@ -165,8 +177,12 @@ fn end() -> TrackEvent<'static> {
 #[test]
 fn format1_tempo_map_applies_across_tracks() {
     // 480 ppq. Track 0: 120 BPM, at beat 2 -> 60 BPM. Track 2 (not the first!): at beat 4 -> 240 BPM.
-    let mut smf = Smf::new(Header::new(Format::Parallel, Timing::Metrical(u15::new(480))));
-    smf.tracks.push(vec![tempo(0, 500_000), tempo(960, 1_000_000), end()]);
+    let mut smf = Smf::new(Header::new(
+        Format::Parallel,
+        Timing::Metrical(u15::new(480)),
+    ));
+    smf.tracks
+        .push(vec![tempo(0, 500_000), tempo(960, 1_000_000), end()]);
     let mut notes_track = vec![note_on(0, 36, 100)];
     for _ in 0..6 {
         notes_track.push(note_on(480, 38, 80));
@@ -248,7 +264,10 @@ fn zero_tempo_is_an_error_naming_the_file() {
     let err = parse_midi(&smf_bytes(0, [0, 96], &track), Path::new("zero.mid")).unwrap_err();
     assert!(matches!(err, Error::Midi { .. }));
     let msg = err.to_string();
-    assert!(msg.starts_with("zero.mid:") && msg.contains("tempo"), "{msg}");
+    assert!(
+        msg.starts_with("zero.mid:") && msg.contains("tempo"),
+        "{msg}"
+    );
 }
 
 #[test]

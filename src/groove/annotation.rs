@@ -69,8 +69,11 @@ pub fn parse_annotations(text: &str, path: &Path) -> Result<Vec<(f64, DrumClass)
             .ok()
             .filter(|t: &f64| t.is_finite() && *t >= 0.0)
             .ok_or_else(|| bad(format!("`{time}` is not a time in seconds")))?;
-        let class = DrumClass::from_label(label)
-            .ok_or_else(|| bad(format!("unknown label `{label}` (expected KD, SD, HH, TT, CY or OT)")))?;
+        let class = DrumClass::from_label(label).ok_or_else(|| {
+            bad(format!(
+                "unknown label `{label}` (expected KD, SD, HH, TT, CY or OT)"
+            ))
+        })?;
         events.push((time, class));
     }
     events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));

@@ -147,7 +147,9 @@ mod tests {
     use super::*;
 
     fn clicks(n: usize) -> Vec<f32> {
-        (0..n).map(|i| if i % 4000 == 100 { 0.9 } else { 0.0 }).collect()
+        (0..n)
+            .map(|i| if i % 4000 == 100 { 0.9 } else { 0.0 })
+            .collect()
     }
 
     #[test]

@@ -79,7 +79,10 @@ mod tests {
         bar.add(0.5, Piece::Kick, ACCENT);
         assert_eq!(bar.hits.len(), 2);
         assert!(bar.has(0.5, Piece::OpenHat) && !bar.has(0.5, Piece::ClosedHat));
-        assert!(bar.hits.iter().any(|h| h.piece == Piece::Kick && h.level == ACCENT));
+        assert!(bar
+            .hits
+            .iter()
+            .any(|h| h.piece == Piece::Kick && h.level == ACCENT));
         bar.add(3.0, Piece::Snare, ACCENT);
         bar.clear_from(2.0);
         assert_eq!(bar.hits.len(), 2);

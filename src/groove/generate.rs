@@ -48,8 +48,16 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
     };
     let lo = clamp_or(settings.bpm_min, 20.0, 400.0, 60.0);
     let hi = clamp_or(settings.bpm_max, lo, 400.0, lo);
-    let bpm = if hi > lo { rng.random_range(lo..=hi) } else { lo };
-    let seconds = if seconds.is_finite() { seconds.max(0.0) } else { 0.0 };
+    let bpm = if hi > lo {
+        rng.random_range(lo..=hi)
+    } else {
+        lo
+    };
+    let seconds = if seconds.is_finite() {
+        seconds.max(0.0)
+    } else {
+        0.0
+    };
     let fill_probability = clamp_or(settings.fill_probability, 0.0, 1.0, 0.0);
     let ride_probability = clamp_or(settings.ride_probability, 0.0, 1.0, 0.0);
     let tambourine_probability = clamp_or(settings.tambourine_probability, 0.0, 1.0, 0.0);
@@ -103,7 +111,12 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
                 .round()
                 .clamp(1.0, 127.0) as u8;
             if time < seconds {
-                notes.push(MidiNote::drum(time, hit.piece.gm_note(), velocity, NOTE_SECONDS));
+                notes.push(MidiNote::drum(
+                    time,
+                    hit.piece.gm_note(),
+                    velocity,
+                    NOTE_SECONDS,
+                ));
             }
         }
         index += 1;

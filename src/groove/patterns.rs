@@ -46,13 +46,13 @@ pub(crate) fn new_section(
 ) -> Section {
     // Feet are busy with the double kick: no hi-hat pedal, so stay on the hats.
     let ride = feel.style != Style::DoubleKick && rng.random_bool(ride_probability);
-    let tambourine = rng.random_bool(tambourine_probability).then(|| {
-        match rng.random_range(0..3) {
-            0 => Tambourine::Quarters,
-            1 => Tambourine::Backbeat,
-            _ => Tambourine::Eighths,
-        }
-    });
+    let tambourine =
+        rng.random_bool(tambourine_probability)
+            .then(|| match rng.random_range(0..3) {
+                0 => Tambourine::Quarters,
+                1 => Tambourine::Backbeat,
+                _ => Tambourine::Eighths,
+            });
     Section {
         ride,
         variant: rng.random_range(0..1_000_000),
@@ -199,7 +199,12 @@ fn shuffle(bar: &mut Bar, feel: &Feel, section: &Section, rng: &mut impl Rng) {
     let middles: Vec<f64> = (0..4).map(|b| b as f64 + TRIPLET).collect();
     ghosts(bar, feel, &middles, 0.5, rng);
     keep_time(bar, section, &swung());
-    open_hat(bar, section, &[3.0 + 2.0 * TRIPLET, 1.0 + 2.0 * TRIPLET], rng);
+    open_hat(
+        bar,
+        section,
+        &[3.0 + 2.0 * TRIPLET, 1.0 + 2.0 * TRIPLET],
+        rng,
+    );
 }
 
 fn half_time(bar: &mut Bar, feel: &Feel, section: &Section, rng: &mut impl Rng) {

@@ -48,7 +48,8 @@ pub fn render(notes: &[MidiNote], kit: &Kit, sample_rate: u32, seconds: f64) -> 
         if n.note > 127 || !n.time.is_finite() || n.time < 0.0 {
             continue;
         }
-        let index = *lookup[usize::from(n.note)].get_or_insert_with(|| kit_index_for_note(kit, n.note));
+        let index =
+            *lookup[usize::from(n.note)].get_or_insert_with(|| kit_index_for_note(kit, n.note));
         let Some(index) = index else { continue };
         let start = (n.time * f64::from(sample_rate)).round() as usize;
         if start >= len {

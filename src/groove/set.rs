@@ -81,7 +81,12 @@ pub fn make_groove(
     let mut audio = render(&performance.notes, kit, SAMPLE_RATE, seconds);
     let peak = 10f64.powf(settings.peak_dbfs.min(-0.1) / 20.0) as f32;
     let mix_gain = normalize_peak(&mut audio, peak);
-    let augmentation = augment(&mut audio, mix(seed ^ 0x61_7567), &settings.augment, SAMPLE_RATE);
+    let augmentation = augment(
+        &mut audio,
+        mix(seed ^ 0x61_7567),
+        &settings.augment,
+        SAMPLE_RATE,
+    );
     Ok(GrooveTake {
         performance,
         midi_options,

@@ -106,7 +106,10 @@ fn range(min: f64, max: f64, lo: f64, hi: f64, key_min: String, key_max: String)
         return Err(Error::config(key_max, format!("must be in {lo}..={hi}")));
     }
     if min > max {
-        return Err(Error::config(key_max, format!("must not be below {key_min}")));
+        return Err(Error::config(
+            key_max,
+            format!("must not be below {key_min}"),
+        ));
     }
     Ok(())
 }
@@ -118,7 +121,14 @@ impl GrooveSettings {
         if self.styles.is_empty() {
             return Err(Error::config(key("styles"), "must name at least one style"));
         }
-        range(self.bpm_min, self.bpm_max, 30.0, 300.0, key("bpm_min"), key("bpm_max"))?;
+        range(
+            self.bpm_min,
+            self.bpm_max,
+            30.0,
+            300.0,
+            key("bpm_min"),
+            key("bpm_max"),
+        )?;
         probability(self.fill_probability, key("fill_probability"))?;
         probability(self.ride_probability, key("ride_probability"))?;
         probability(self.tambourine_probability, key("tambourine_probability"))?;
@@ -166,7 +176,10 @@ impl AugmentSettings {
         probability(self.reverb_probability, key("reverb_probability"))?;
         if !(self.reverb_seconds_max.is_finite() && (0.2..=5.0).contains(&self.reverb_seconds_max))
         {
-            return Err(Error::config(key("reverb_seconds_max"), "must be in 0.2..=5 seconds"));
+            return Err(Error::config(
+                key("reverb_seconds_max"),
+                "must be in 0.2..=5 seconds",
+            ));
         }
         if !(self.reverb_wet_max.is_finite() && (0.0..=1.0).contains(&self.reverb_wet_max)) {
             return Err(Error::config(key("reverb_wet_max"), "must be in 0..=1"));

@@ -79,7 +79,10 @@ impl FromStr for Style {
             .find(|st| st.name() == wanted)
             .ok_or_else(|| {
                 let names: Vec<&str> = Style::ALL.iter().map(|st| st.name()).collect();
-                format!("unknown groove style `{s}` (expected one of {})", names.join(", "))
+                format!(
+                    "unknown groove style `{s}` (expected one of {})",
+                    names.join(", ")
+                )
             })
     }
 }

@@ -32,8 +32,14 @@ struct KeyEvent {
     velocity: u8,
 }
 
-/// Absolute-tick note events and tempo changes of one track, in file order.
-fn scan_track(track: &[TrackEvent], path: &Path) -> Result<(Vec<KeyEvent>, Vec<(u64, u32)>)> {
+/// Absolute-tick note events and tempo changes `(tick, microseconds per beat)` of one track,
+/// in file order.
+struct ScannedTrack {
+    keys: Vec<KeyEvent>,
+    tempi: Vec<(u64, u32)>,
+}
+
+fn scan_track(track: &[TrackEvent], path: &Path) -> Result<ScannedTrack> {
     let mut tick = 0u64;
     let mut keys = Vec::new();
     let mut tempi = Vec::new();
@@ -66,7 +72,7 @@ fn scan_track(track: &[TrackEvent], path: &Path) -> Result<(Vec<KeyEvent>, Vec<(
             _ => {}
         }
     }
-    Ok((keys, tempi))
+    Ok(ScannedTrack { keys, tempi })
 }
 
 /// Pairs note-ons with note-offs (first in, first out per channel and key) and converts ticks
@@ -95,7 +101,8 @@ fn notes_from(events: &[KeyEvent], map: &TempoMap) -> Vec<MidiNote> {
 /// Parses MIDI bytes like [`read_midi`]; `path_for_errors` only names the source in errors.
 pub fn parse_midi(bytes: &[u8], path_for_errors: &Path) -> Result<Vec<MidiNote>> {
     let path = path_for_errors;
-    let smf = Smf::parse(bytes).map_err(|e| Error::midi(path, format!("not a valid MIDI file ({e})")))?;
+    let smf =
+        Smf::parse(bytes).map_err(|e| Error::midi(path, format!("not a valid MIDI file ({e})")))?;
     let map_for = |changes: &[(u64, u32)]| -> Result<TempoMap> {
         match smf.header.timing {
             Timing::Metrical(ppq) => {
@@ -118,13 +125,19 @@ pub fn parse_midi(bytes: &[u8], path_for_errors: &Path) -> Result<Vec<MidiNote>>
     }
     let mut notes = Vec::new();
     if smf.header.format == Format::Sequential {
-        for (keys, tempi) in &scanned {
-            notes.extend(notes_from(keys, &map_for(tempi)?));
+        for track in &scanned {
+            notes.extend(notes_from(&track.keys, &map_for(&track.tempi)?));
         }
     } else {
-        let tempi: Vec<(u64, u32)> = scanned.iter().flat_map(|(_, t)| t.iter().copied()).collect();
+        let tempi: Vec<(u64, u32)> = scanned
+            .iter()
+            .flat_map(|t| t.tempi.iter().copied())
+            .collect();
         let map = map_for(&tempi)?;
-        let mut keys: Vec<KeyEvent> = scanned.iter().flat_map(|(k, _)| k.iter().copied()).collect();
+        let mut keys: Vec<KeyEvent> = scanned
+            .iter()
+            .flat_map(|t| t.keys.iter().copied())
+            .collect();
         // Stable: events at one tick keep their order within (and across) tracks.
         keys.sort_by_key(|e| e.tick);
         notes = notes_from(&keys, &map);

@@ -55,7 +55,10 @@ impl MidiSettings {
                 ));
             }
             if name.trim().is_empty() {
-                return Err(Error::config(key("notes"), "component names must not be empty"));
+                return Err(Error::config(
+                    key("notes"),
+                    "component names must not be empty",
+                ));
             }
         }
         if !(1..=16).contains(&self.channel) {

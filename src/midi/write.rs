@@ -180,7 +180,11 @@ fn delta(from: u64, to: u64) -> Result<u28> {
     u32::try_from(d)
         .ok()
         .and_then(u28::try_from)
-        .ok_or_else(|| Error::Invalid(format!("MIDI: a gap of {d} ticks does not fit a delta time")))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "MIDI: a gap of {d} ticks does not fit a delta time"
+            ))
+        })
 }
 
 fn track_from<'a>(head: Vec<TrackEventKind<'a>>, events: &[Event]) -> Result<Vec<TrackEvent<'a>>> {
@@ -250,7 +254,10 @@ pub fn midi_bytes(notes: &[MidiNote], opts: &MidiWriteOptions) -> Result<Vec<u8>
             names = keys
                 .iter()
                 .map(|&k| {
-                    let name = given.get(&k).cloned().unwrap_or_else(|| format!("note {k}"));
+                    let name = given
+                        .get(&k)
+                        .cloned()
+                        .unwrap_or_else(|| format!("note {k}"));
                     (k, name.into_bytes())
                 })
                 .collect();
