@@ -61,12 +61,7 @@ pub fn open(path: &Path) -> Result<Decoded> {
             FormatOptions::default(),
             MetadataOptions::default(),
         )
-        .map_err(|e| match e {
-            SymphoniaError::IoError(ref io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
-                Error::audio(path, format!("cannot read: {io}"))
-            }
-            _ => Error::audio(path, "not an audio file (unsupported format)"),
-        })?;
+        .map_err(|e| probe_error(path, e))?;
     let track = format
         .default_track(TrackType::Audio)
         .ok_or_else(|| Error::audio(path, "no audio track"))?;
@@ -111,6 +106,20 @@ pub fn open(path: &Path) -> Result<Decoded> {
         interleaved: Vec::new(),
         finished: false,
     })
+}
+
+fn probe_error(path: &Path, e: SymphoniaError) -> Error {
+    match e {
+        SymphoniaError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Error::audio(path, "truncated header (file ends too early)")
+        }
+        SymphoniaError::IoError(io) => Error::audio(path, format!("cannot read: {io}")),
+        SymphoniaError::DecodeError(msg) => Error::audio(path, format!("corrupt header: {msg}")),
+        SymphoniaError::Unsupported(msg) if !msg.contains("no suitable format reader") => {
+            Error::audio(path, format!("unsupported: {msg}"))
+        }
+        _ => Error::audio(path, "not an audio file (unsupported format)"),
+    }
 }
 
 fn check_channels(path: &Path, channels: usize) -> Result<()> {
@@ -167,7 +176,8 @@ impl Decoded {
         Ok(())
     }
 
-    /// The next decoded packet as mono samples at the native rate; `None` at the end.
+    /// Fills `out` with the next decoded packet as mono samples at the native rate; returns
+    /// false (and leaves `out` empty) at the end.
     /// A truncated last packet ends the stream quietly; a bad packet in the middle is an error.
     pub fn next_mono(&mut self, out: &mut Vec<f32>) -> Result<bool> {
         out.clear();
@@ -204,11 +214,7 @@ impl Decoded {
             if let Some(msg) = pending_error.take() {
                 return Err(Error::audio(&self.path, msg));
             }
-            if self.position == u64::MAX {
-                let first = packet.pts.get() + packet.trim_start.get() as i64;
-                self.position = self.ts_to_frame(first);
-                self.discard = self.discard.saturating_sub(self.position);
-            }
+            let first_ts = packet.pts.get() + packet.trim_start.get() as i64;
             let buf = match self.decoder.decode(&packet) {
                 Ok(buf) => buf,
                 Err(SymphoniaError::DecodeError(msg)) => {
@@ -238,7 +244,13 @@ impl Decoded {
             check_channels(&self.path, channels)?;
             let frames = buf.frames();
             if frames == 0 {
+                // Decoders that need an overlap (Vorbis) give nothing for the first packet after
+                // a seek: the position is learnt from the first packet that yields audio.
                 continue;
+            }
+            if self.position == u64::MAX {
+                self.position = ts_to_frame(self.time_base, self.info.sample_rate, first_ts);
+                self.discard = self.discard.saturating_sub(self.position);
             }
             buf.copy_to_vec_interleaved(&mut self.interleaved);
             let skip = self.discard.min(frames as u64) as usize;
@@ -271,6 +283,17 @@ impl Decoded {
             }
             return Ok(true);
         }
+        if let Some(promised) = self.info.frames {
+            if self.position < promised && self.discard == 0 {
+                let rate = self.info.sample_rate as f64;
+                tracing::warn!(
+                    "{}: audio ends at {:.3} s but the header promised {:.3} s (truncated file?)",
+                    self.path.display(),
+                    self.position as f64 / rate,
+                    promised as f64 / rate
+                );
+            }
+        }
         Ok(false)
     }
 
@@ -280,19 +303,20 @@ impl Decoded {
         }
         self.position as f64 / self.info.sample_rate as f64
     }
+}
 
-    fn ts_to_frame(&self, ts: i64) -> u64 {
-        if ts <= 0 {
-            return 0;
+/// Converts a track timestamp to a frame index at the native rate.
+fn ts_to_frame(time_base: Option<TimeBase>, rate: u32, ts: i64) -> u64 {
+    if ts <= 0 {
+        return 0;
+    }
+    match time_base {
+        Some(tb) => {
+            let num = ts as u128 * tb.numer.get() as u128 * rate as u128;
+            let frame = (num + tb.denom.get() as u128 / 2) / tb.denom.get() as u128;
+            frame.min(u64::MAX as u128 - 1) as u64
         }
-        match self.time_base {
-            Some(tb) => {
-                let num = ts as u128 * tb.numer.get() as u128 * self.info.sample_rate as u128;
-                let frame = (num + tb.denom.get() as u128 / 2) / tb.denom.get() as u128;
-                frame.min(u64::MAX as u128 - 1) as u64
-            }
-            None => ts as u64,
-        }
+        None => ts as u64,
     }
 }
 

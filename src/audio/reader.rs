@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 
 /// Output samples gathered before `next_chunk` returns (fewer at the end).
 const CHUNK_TARGET: usize = 16_384;
+/// Headers and callers can claim any length; reserve at most this many samples up front.
+const MAX_PREALLOCATION: usize = 1 << 22;
 
 /// Streams a file as chunks of mono samples at `target_rate`, holding only a few packets in
 /// memory. The chunks concatenated are exactly what [`load_mono`] returns.
@@ -77,7 +79,7 @@ pub fn load_mono(path: &Path, target_rate: u32) -> Result<Vec<f32>> {
         .frames
         .map(|n| output_len(n, reader.info().sample_rate, target_rate) as usize)
         .unwrap_or(0);
-    let mut all = Vec::with_capacity(expected.min(1 << 28));
+    let mut all = Vec::with_capacity(expected.min(MAX_PREALLOCATION));
     while let Some(chunk) = reader.next_chunk()? {
         all.extend_from_slice(&chunk);
     }
@@ -114,15 +116,18 @@ pub fn load_mono_segment(
     let g = gcd(from as u64, to as u64);
     let (from_r, to_r) = (from as u64 / g, to as u64 / g);
     let run_in = 4096 + from as u64 / 50;
-    let wanted_in = (out_start as u128 * from as u128 / to as u128) as u64;
+    let wanted_in = (out_start as u128 * from as u128 / to as u128).min(u64::MAX as u128) as u64;
+    if source.info().frames.is_some_and(|n| wanted_in >= n) {
+        return Ok(Vec::new());
+    }
     let first_in = wanted_in.saturating_sub(run_in) / from_r * from_r;
     let first_out = first_in / from_r * to_r;
     source.seek_to_frame(first_in)?;
 
     let mut resampler = new_resampler(path, from, to)?;
     let skip = (out_start - first_out) as usize;
-    let needed = skip + out_len as usize;
-    let mut out = Vec::with_capacity(needed.min(1 << 28));
+    let needed = skip.saturating_add(usize::try_from(out_len).unwrap_or(usize::MAX));
+    let mut out = Vec::with_capacity(needed.min(MAX_PREALLOCATION));
     let mut native = Vec::new();
     while out.len() < needed {
         let more = source.next_mono(&mut native)?;

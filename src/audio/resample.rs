@@ -191,11 +191,51 @@ mod tests {
         ] {
             let expected = at as f64 * to as f64 / from as f64;
             let got = click_position(from, to, at);
-            eprintln!("{from}->{to}: click at {expected:.3}, found {got:.3}");
             assert!(
                 (got - expected).abs() < 0.05,
                 "{from}->{to}: {got} vs {expected}"
             );
         }
+    }
+
+    #[test]
+    fn output_does_not_depend_on_how_input_is_split() {
+        let x: Vec<f32> = (0..30_000)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+            .collect();
+        for &(from, to) in &[(44_100u32, 16_000u32), (8_000, 16_000), (16_000, 16_000)] {
+            let whole = resample(&x, from, to).unwrap();
+            let mut r = StreamResampler::new(from, to).unwrap();
+            let mut pieces = Vec::new();
+            let mut start = 0;
+            for size in [1usize, 0, 7, 1023, 1024, 1025, 3000, 5].iter().cycle() {
+                if start >= x.len() {
+                    break;
+                }
+                let end = (start + size).min(x.len());
+                r.push(&x[start..end], &mut pieces).unwrap();
+                start = end;
+            }
+            r.finish(&mut pieces).unwrap();
+            assert_eq!(whole, pieces, "{from}->{to}");
+        }
+    }
+
+    #[test]
+    fn rejects_zero_rates() {
+        assert!(resample(&[0.0; 10], 0, 16_000).is_err());
+        assert!(resample(&[0.0; 10], 16_000, 0).is_err());
+    }
+
+    #[test]
+    fn output_len_rounds_half_up() {
+        assert_eq!(output_len(441, 44_100, 16_000), 160);
+        assert_eq!(output_len(1, 32_000, 16_000), 1); // 0.5 rounds up
+        assert_eq!(output_len(3, 48_000, 16_000), 1);
+        assert_eq!(output_len(0, 8_000, 16_000), 0);
+        assert_eq!(
+            output_len(u32::MAX as u64 * 4, 8_000, 192_000),
+            u32::MAX as u64 * 96
+        );
     }
 }

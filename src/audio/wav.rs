@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 /// Sample encoding of a written WAV file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WavFormat {
-    /// 16-bit integer PCM; samples are clipped to [-1, 1].
+    /// 16-bit integer PCM, full scale 32768 (the convention decoders use, so a round trip is
+    /// exact to the quantisation step); samples beyond [-1, 1) are clipped.
     #[default]
     Pcm16,
     /// 32-bit IEEE float, stored as given.
@@ -33,6 +34,16 @@ pub fn write_wav(
             format!("refusing to write non-finite samples at {at:.3} s"),
         ));
     }
+    let bytes_per_sample = match format {
+        WavFormat::Pcm16 => 2,
+        WavFormat::Float32 => 4,
+    };
+    if samples.len() as u64 * bytes_per_sample > u32::MAX as u64 - 64 {
+        return Err(Error::audio(
+            path,
+            "too long for a WAV file (over 4 GiB of samples)",
+        ));
+    }
     let (bits_per_sample, sample_format) = match format {
         WavFormat::Pcm16 => (16, hound::SampleFormat::Int),
         WavFormat::Float32 => (32, hound::SampleFormat::Float),
@@ -53,7 +64,7 @@ pub fn write_wav(
             WavFormat::Pcm16 => {
                 let mut w16 = writer.get_i16_writer(samples.len() as u32);
                 for &s in samples {
-                    w16.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16);
+                    w16.write_sample((s * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16);
                 }
                 w16.flush().map_err(wav_err)?;
             }
