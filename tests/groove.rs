@@ -432,3 +432,143 @@ fn rendered_onsets_match_the_midi_file() {
         );
     }
 }
+
+/// Kit 1 of the paper's drum sources, loaded at 16 kHz (first second of each file).
+fn drum_sources_kit() -> Option<Kit> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/drum_sources");
+    if !dir.is_dir() {
+        println!("skipped: {} not found", dir.display());
+        return None;
+    }
+    let components = COMPONENTS
+        .iter()
+        .map(|c| {
+            let path = dir.join(format!("1){}.wav", c.name));
+            let mut samples = drummernet::audio::load_mono(&path, SR).unwrap();
+            samples.truncate(SR as usize);
+            KitComponent {
+                name: c.name.to_string(),
+                samples,
+            }
+        })
+        .collect();
+    Some(Kit {
+        name: "drum_sources#1".into(),
+        components,
+    })
+}
+
+#[test]
+fn real_kit_groove_has_energy_rising_at_annotated_onsets() {
+    let Some(kit) = drum_sources_kit() else {
+        return;
+    };
+    let settings = GrooveSettings {
+        augment: AugmentSettings {
+            enabled: false,
+            ..AugmentSettings::default()
+        },
+        ..GrooveSettings::default()
+    };
+    let started = std::time::Instant::now();
+    let take = make_groove(3, 30.0, std::slice::from_ref(&kit), &settings).unwrap();
+    println!(
+        "30-s {} groove at {:.1} BPM ({} notes) rendered in {:?}",
+        take.performance.style,
+        take.performance.bpm,
+        take.performance.notes.len(),
+        started.elapsed()
+    );
+    let peak = take.audio.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    assert!(peak <= 0.9 && peak > 0.85);
+    // Energy in the 10 ms after each kick or snare onset exceeds the 10 ms before it.
+    let energy = |a: usize, b: usize| -> f64 {
+        take.audio[a..b.min(take.audio.len())]
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum()
+    };
+    let (mut rising, mut total) = (0, 0);
+    for n in take
+        .performance
+        .notes
+        .iter()
+        .filter(|n| n.note == 36 || n.note == 38)
+    {
+        let at = (n.time * f64::from(SR)).round() as usize;
+        if at < 160 || n.velocity < 80 {
+            continue;
+        }
+        total += 1;
+        if energy(at, at + 160) > 1.5 * energy(at - 160, at) {
+            rising += 1;
+        }
+    }
+    assert!(total > 20);
+    assert!(rising * 10 >= total * 9, "{rising} of {total} onsets");
+}
+
+#[test]
+fn midi_files_render_to_wav_through_a_kit() {
+    use drummernet::audio::WavFormat;
+    use drummernet::groove::render_midi_file;
+    use drummernet::midi::{write_midi, MidiWriteOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let mid = dir.path().join("pattern.mid");
+    let notes = [
+        MidiNote::drum(0.0, 36, 127, 0.05),
+        MidiNote::drum(0.5, 38, 64, 0.05),
+        MidiNote::drum(0.75, 100, 64, 0.05), // not a drum
+    ];
+    write_midi(
+        &mid,
+        &notes,
+        &MidiWriteOptions::default(),
+        Overwrite::Refuse,
+    )
+    .unwrap();
+    let wav = dir.path().join("out.wav");
+    let kit = impulse_kit();
+    let r = render_midi_file(
+        &mid,
+        &kit,
+        &wav,
+        -6.0,
+        WavFormat::Float32,
+        Overwrite::Refuse,
+    )
+    .unwrap();
+    assert_eq!((r.notes, r.unplayable), (3, 1));
+    assert!((r.seconds - (0.5 + 1.0 / 16_000.0)).abs() < 1e-9);
+    let samples: Vec<f32> = hound::WavReader::open(&wav)
+        .unwrap()
+        .into_samples::<f32>()
+        .map(|s| s.unwrap())
+        .collect();
+    assert_eq!(samples.len(), 8001);
+    let peak = 10f32.powf(-6.0 / 20.0);
+    assert!((samples[0] - peak).abs() < 1e-6);
+    assert!((samples[8000] - peak * velocity_gain(64)).abs() < 1e-6);
+    assert_eq!(samples.iter().filter(|s| **s != 0.0).count(), 2);
+    // Existing output is refused; a MIDI file the kit cannot play is an error naming it.
+    let again = render_midi_file(&mid, &kit, &wav, -6.0, WavFormat::Pcm16, Overwrite::Refuse);
+    assert!(matches!(again, Err(Error::OutputExists { .. })));
+    let odd = dir.path().join("odd.mid");
+    write_midi(
+        &odd,
+        &notes[2..],
+        &MidiWriteOptions::default(),
+        Overwrite::Refuse,
+    )
+    .unwrap();
+    let err = render_midi_file(
+        &odd,
+        &kit,
+        &dir.path().join("o.wav"),
+        -6.0,
+        WavFormat::Pcm16,
+        Overwrite::Refuse,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("odd.mid"), "{err}");
+}

@@ -65,6 +65,23 @@ pub fn render(notes: &[MidiNote], kit: &Kit, sample_rate: u32, seconds: f64) -> 
     out
 }
 
+/// Seconds needed to hold every note of `notes` rendered through `kit` until its waveform
+/// ends (0 for no playable note): the natural output length when rendering a MIDI file.
+pub fn natural_length(notes: &[MidiNote], kit: &Kit, sample_rate: u32) -> f64 {
+    if sample_rate == 0 {
+        return 0.0;
+    }
+    notes
+        .iter()
+        .filter(|n| n.note <= 127 && n.time.is_finite() && n.time >= 0.0)
+        .filter_map(|n| {
+            let index = kit_index_for_note(kit, n.note)?;
+            let wave = kit.components[index].samples.len() as f64 / f64::from(sample_rate);
+            Some(n.time + wave)
+        })
+        .fold(0.0, f64::max)
+}
+
 /// Scales `samples` so that the largest magnitude is `peak` (a linear amplitude) and returns
 /// the gain applied (1.0 for silence). Record it to relate amplitudes back to velocities.
 pub fn normalize_peak(samples: &mut [f32], peak: f32) -> f32 {
@@ -124,6 +141,20 @@ mod tests {
         expected[6] = 1.0;
         expected[9] = 1.0;
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn natural_length_covers_the_longest_tail() {
+        let k = kit(&["KD_KD", "SD_SD"]); // two-sample waveforms
+        let notes = [
+            MidiNote::drum(0.5, 36, 100, 0.05),
+            MidiNote::drum(0.25, 38, 100, 0.05),
+            MidiNote::drum(9.0, 100, 100, 0.05), // not a drum: ignored
+        ];
+        let len = natural_length(&notes, &k, 16_000);
+        assert!((len - (0.5 + 2.0 / 16_000.0)).abs() < 1e-12);
+        let audio = render(&notes, &k, 16_000, len);
+        assert_eq!(audio[audio.len() - 1], 0.5 * velocity_gain(100));
     }
 
     #[test]

@@ -12,7 +12,8 @@ use crate::kit::components::COMPONENTS;
 #[serde(deny_unknown_fields, default)]
 pub struct MidiSettings {
     /// Component name -> MIDI key. Defaults to the General MIDI drum map of the 11 components
-    /// (spec section 9). Names outside the default set are allowed (custom kits).
+    /// (spec section 9). Names outside the default set are allowed (custom kits). A
+    /// `[midi.notes]` table in a config file replaces the whole map.
     pub notes: BTreeMap<String, u8>,
     /// MIDI channel, 1-based as musicians count (10 = General MIDI drums).
     pub channel: u8,
