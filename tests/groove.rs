@@ -572,3 +572,48 @@ fn midi_files_render_to_wav_through_a_kit() {
     .unwrap_err();
     assert!(err.to_string().contains("odd.mid"), "{err}");
 }
+
+#[test]
+fn degenerate_requests_do_not_panic() {
+    let s = GrooveSettings::default();
+    assert!(generate_performance(1, 0.0, &s).notes.is_empty());
+    assert!(generate_performance(1, f64::NAN, &s).notes.is_empty());
+    let odd = GrooveSettings {
+        bpm_min: f64::NAN,
+        bpm_max: -5.0,
+        styles: vec![],
+        fill_probability: 7.0,
+        ..GrooveSettings::default()
+    };
+    assert!(odd.validate("groove").is_err());
+    let p = generate_performance(1, 4.0, &odd);
+    assert!(p.bpm.is_finite() && p.bpm > 0.0);
+    let kits = [impulse_kit()];
+    assert!(make_groove(1, 0.0, &kits, &s).is_err());
+    assert_eq!(make_groove(1, 0.001, &kits, &s).unwrap().audio.len(), 16);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Any seed and length: notes inside the performance, sorted, valid; the annotation keeps
+    /// every evaluated note at its time (to the printed microsecond).
+    #[test]
+    fn performances_are_well_formed(seed in proptest::prelude::any::<u64>(), seconds in 0.01f64..30.0) {
+        let p = generate_performance(seed, seconds, &GrooveSettings::default());
+        proptest::prop_assert!((60.0..=200.0).contains(&p.bpm));
+        proptest::prop_assert!(p.notes.windows(2).all(|w| w[0].time <= w[1].time));
+        proptest::prop_assert!(p.notes.iter().all(|n| n.time >= 0.0 && n.time < seconds));
+        proptest::prop_assert!(p.notes.iter().all(|n| (1..=127).contains(&n.velocity)));
+        let parsed = parse_annotations(&annotation_lines(&p.notes), Path::new("p")).unwrap();
+        let mut expected: Vec<(f64, DrumClass)> = p
+            .notes
+            .iter()
+            .filter_map(|n| DrumClass::from_gm_note(n.note).filter(|c| *c != DrumClass::OT).map(|c| (n.time, c)))
+            .collect();
+        expected.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        proptest::prop_assert_eq!(parsed.len(), expected.len());
+        for (a, b) in parsed.iter().zip(&expected) {
+            proptest::prop_assert!((a.0 - b.0).abs() <= 5e-7 && a.1 == b.1);
+        }
+    }
+}

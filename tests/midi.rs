@@ -319,6 +319,10 @@ fn write_and_read_files_atomically() {
     let read = read_midi(&path).unwrap();
     assert_eq!(read.len(), 1);
     assert!((read[0].time - 0.25).abs() < 1e-3);
+    let empty = midi_bytes(&[], &opts).unwrap();
+    assert!(parse_midi(&empty, Path::new("empty.mid"))
+        .unwrap()
+        .is_empty());
     let missing = read_midi(&dir.path().join("missing.mid")).unwrap_err();
     assert!(missing.to_string().contains("missing.mid"));
     // Bad input is an error naming the file, and nothing is written.
