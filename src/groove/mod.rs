@@ -1,1 +1,24 @@
-//! Synthetic drum performances with exact ground truth.
+//! Synthetic drum performances with exact ground truth: musically plausible grooves in several
+//! styles, rendered through drum kits, with their MIDI files and onset annotations.
+
+mod annotation;
+mod augment;
+mod bar;
+mod generate;
+mod patterns;
+mod render;
+mod render_file;
+mod set;
+mod settings;
+mod style;
+
+pub use annotation::{
+    annotated_class, annotation_lines, parse_annotations, read_annotations, write_annotations,
+};
+pub use augment::{augment, Augmentation, AUGMENT_CEILING};
+pub use generate::{generate_performance, Performance, NOTE_SECONDS};
+pub use render::{kit_index_for_note, natural_length, normalize_peak, render, velocity_gain};
+pub use render_file::{render_midi_file, RenderedFile};
+pub use set::{groove_paths, item_seed, make_groove, write_groove_set, GrooveTake};
+pub use settings::{AugmentSettings, GrooveSettings};
+pub use style::Style;

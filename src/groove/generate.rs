@@ -1,0 +1,187 @@
+//! Whole performances: phrases of bars, fills, crashes, humanised timing and velocity.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::patterns::{add_fill, crash_downbeat, groove_bar, new_section, Feel};
+use super::settings::GrooveSettings;
+use super::style::Style;
+use crate::midi::MidiNote;
+
+/// Length given to every generated note (drum hits have no musical end).
+pub const NOTE_SECONDS: f64 = 0.05;
+
+/// A generated drum performance: what was played, exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Performance {
+    pub style: Style,
+    pub bpm: f64,
+    /// Length of the performance; every note starts in `[0, seconds)`.
+    pub seconds: f64,
+    /// General MIDI drum notes on channel index 9, sorted by time.
+    pub notes: Vec<MidiNote>,
+}
+
+/// A standard normal sample (Box-Muller), so that no distribution crate is needed.
+pub(crate) fn gaussian(rng: &mut impl Rng) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: ln stays finite
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// Draws a performance of `seconds` from the settings, deterministically from `seed`.
+///
+/// A 4/4 groove in one style and tempo, built of 4- or 8-bar phrases. Each phrase may change
+/// section (hats or ride, pattern variant, tambourine); the last bar of a phrase gets a tom fill
+/// with `fill_probability`, followed by a crash on the next downbeat. Timing is humanised with
+/// clipped gaussian noise, velocities with gaussian noise around the accent pattern. The
+/// groove starts up to half a beat after 0 s, so bar lines do not always fall on sample 0.
+/// Settings are expected to be valid ([`GrooveSettings::validate`]); out-of-range values are
+/// clamped rather than trusted.
+pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) -> Performance {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let style = if settings.styles.is_empty() {
+        Style::Rock
+    } else {
+        settings.styles[rng.random_range(0..settings.styles.len())]
+    };
+    let lo = clamp_or(settings.bpm_min, 20.0, 400.0, 60.0);
+    let hi = clamp_or(settings.bpm_max, lo, 400.0, lo);
+    let bpm = if hi > lo {
+        rng.random_range(lo..=hi)
+    } else {
+        lo
+    };
+    let seconds = if seconds.is_finite() {
+        seconds.max(0.0)
+    } else {
+        0.0
+    };
+    let fill_probability = clamp_or(settings.fill_probability, 0.0, 1.0, 0.0);
+    let ride_probability = clamp_or(settings.ride_probability, 0.0, 1.0, 0.0);
+    let tambourine_probability = clamp_or(settings.tambourine_probability, 0.0, 1.0, 0.0);
+    let std_s = clamp_or(settings.humanize_std_ms, 0.0, 1000.0, 0.0) / 1000.0;
+    let max_s = clamp_or(settings.humanize_max_ms, 0.0, 1000.0, 0.0) / 1000.0;
+    let velocity_std = clamp_or(settings.velocity_std, 0.0, 127.0, 0.0);
+
+    let feel = Feel {
+        style,
+        bpm,
+        ghost_notes: settings.ghost_notes,
+    };
+    let beat_seconds = 60.0 / bpm;
+    let bar_seconds = 4.0 * beat_seconds;
+    let phrase_bars: u64 = if rng.random_bool(0.5) { 4 } else { 8 };
+    let start = rng.random::<f64>() * 0.5 * beat_seconds;
+    let mut section = new_section(&feel, ride_probability, tambourine_probability, &mut rng);
+    let mut crash_next = rng.random_bool(0.5);
+    let mut notes = Vec::new();
+    let mut index: u64 = 0;
+    while start + index as f64 * bar_seconds < seconds {
+        let phrase_start = index > 0 && index % phrase_bars == 0;
+        if phrase_start && rng.random_bool(0.5) {
+            section = new_section(&feel, ride_probability, tambourine_probability, &mut rng);
+        }
+        let mut bar = groove_bar(&feel, &section, &mut rng);
+        if crash_next || (phrase_start && rng.random_bool(0.25)) {
+            crash_downbeat(&mut bar);
+        }
+        crash_next = false;
+        let phrase_end = (index + 1) % phrase_bars == 0;
+        if phrase_end && rng.random_bool(fill_probability) {
+            let beats = if bpm >= 100.0 {
+                [1, 2, 2, 4][rng.random_range(0..4)]
+            } else {
+                [1, 2][rng.random_range(0..2)]
+            };
+            add_fill(&mut bar, &feel, beats, &mut rng);
+            crash_next = true;
+        } else if (index + 1) % 4 == 2 && rng.random_bool(0.15 * fill_probability) {
+            // A short pickup fill in the middle of a phrase.
+            add_fill(&mut bar, &feel, 1, &mut rng);
+            crash_next = rng.random_bool(0.5);
+        }
+        bar.sort();
+        let bar_start = start + index as f64 * bar_seconds;
+        for hit in &bar.hits {
+            let jitter = (gaussian(&mut rng) * std_s).clamp(-max_s, max_s);
+            let time = (bar_start + hit.beat * beat_seconds + jitter).max(0.0);
+            let velocity = (hit.level * 127.0 + gaussian(&mut rng) * velocity_std)
+                .round()
+                .clamp(1.0, 127.0) as u8;
+            if time < seconds {
+                notes.push(MidiNote::drum(
+                    time,
+                    hit.piece.gm_note(),
+                    velocity,
+                    NOTE_SECONDS,
+                ));
+            }
+        }
+        index += 1;
+    }
+    notes.sort_by(|a, b| a.time.total_cmp(&b.time).then(a.note.cmp(&b.note)));
+    Performance {
+        style,
+        bpm,
+        seconds,
+        notes,
+    }
+}
+
+fn clamp_or(value: f64, lo: f64, hi: f64, fallback: f64) -> f64 {
+    if value.is_finite() {
+        value.clamp(lo, hi)
+    } else {
+        fallback
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaussian_has_unit_variance() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let xs: Vec<f64> = (0..20_000).map(|_| gaussian(&mut rng)).collect();
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
+        assert!(mean.abs() < 0.03, "{mean}");
+        assert!((var - 1.0).abs() < 0.05, "{var}");
+    }
+
+    #[test]
+    fn humanisation_stays_within_its_clip() {
+        let settings = GrooveSettings {
+            humanize_std_ms: 0.0,
+            humanize_max_ms: 0.0,
+            velocity_std: 0.0,
+            ..GrooveSettings::default()
+        };
+        let tight = generate_performance(5, 10.0, &settings);
+        let loose = generate_performance(
+            5,
+            10.0,
+            &GrooveSettings {
+                humanize_std_ms: 30.0,
+                humanize_max_ms: 7.0,
+                ..settings.clone()
+            },
+        );
+        // Same seed, same choices: only the timing differs, by at most the clip.
+        assert_eq!(tight.notes.len(), loose.notes.len());
+        let mut a: Vec<_> = tight.notes.iter().map(|n| (n.note, n.time)).collect();
+        let mut b: Vec<_> = loose.notes.iter().map(|n| (n.note, n.time)).collect();
+        a.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+        b.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x.1 - y.1).abs())
+            .fold(0.0, f64::max);
+        assert!(worst <= 0.007 + 1e-12, "{worst}");
+        assert!(worst > 0.003, "timing was not humanised: {worst}");
+    }
+}
