@@ -1,1 +1,417 @@
-//! (in progress)
+//! 'Valid' 1-D convolution (no padding, stride 1, no bias) with a hand-written backward pass.
+//!
+//! candle 0.11.1's CPU conv1d computes wrong weight gradients whenever batch or input channels
+//! exceed 1, and it is slow. On the CPU this op runs every product as `K` gemm calls on shifted
+//! views of the input (no im2col copy), tiled over time so that the output tile stays in cache
+//! while the `K` taps accumulate into it. Other devices compose candle's own conv1d.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor, WithDType};
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// Output columns per work item: big enough for efficient gemm panels, small enough that the
+/// output tile (channels x TILE) stays in L2 while the K taps accumulate.
+const TILE: usize = 1024;
+
+/// y[b, o, t] = sum_{c, k} w[o, c, k] * x[b, c, t + k]; x (B, Cin, T), w (Cout, Cin, K) ->
+/// (B, Cout, T - K + 1).
+pub fn conv1d_valid(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let (_, c_in, t) = x.dims3()?;
+    let (_, w_c_in, k) = w.dims3()?;
+    if c_in != w_c_in {
+        candle_core::bail!("conv1d_valid: input has {c_in} channels, kernel expects {w_c_in}");
+    }
+    if k == 0 || t < k {
+        candle_core::bail!("conv1d_valid: input length {t} shorter than kernel {k}");
+    }
+    match x.device() {
+        Device::Cpu => x.contiguous()?.apply_op2(&w.contiguous()?, Conv1dValid),
+        _ => x.conv1d(w, 0, 1, 1, 1),
+    }
+}
+
+struct Conv1dValid;
+
+/// Input gradient: the full correlation of the output gradient with the kernel.
+struct Conv1dGradInput {
+    t_in: usize,
+}
+
+/// Weight gradient: the correlation of the output gradient with the input, summed over batch.
+struct Conv1dGradWeight {
+    k: usize,
+}
+
+/// A gemm operand or destination: base pointer plus (row, column) strides in elements.
+#[derive(Clone, Copy)]
+struct Mat<T> {
+    ptr: *const T,
+    rs: isize,
+    cs: isize,
+}
+
+/// dst (m x n) = (accumulate ? dst : 0) + lhs (m x depth) * rhs (depth x n), single-threaded
+/// (parallelism comes from independent tiles).
+///
+/// # Safety
+/// Every addressed element of the three matrices must lie inside live allocations, and `dst`
+/// must not overlap the operands nor be written by another thread meanwhile.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_into<T: WithDType>(
+    m: usize,
+    n: usize,
+    depth: usize,
+    dst: Mat<T>,
+    accumulate: bool,
+    lhs: Mat<T>,
+    rhs: Mat<T>,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    gemm::gemm(
+        m,
+        n,
+        depth,
+        dst.ptr as *mut T,
+        dst.cs,
+        dst.rs,
+        accumulate,
+        lhs.ptr,
+        lhs.cs,
+        lhs.rs,
+        rhs.ptr,
+        rhs.cs,
+        rhs.rs,
+        T::from_f64(1.0),
+        T::from_f64(1.0),
+        false,
+        false,
+        false,
+        Parallelism::None,
+    );
+}
+
+/// A raw pointer that may cross into rayon workers; each worker writes a disjoint region.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
+fn dims3(l: &Layout, what: &str) -> Result<(usize, usize, usize)> {
+    match *l.dims() {
+        [a, b, c] => Ok((a, b, c)),
+        _ => candle_core::bail!("conv1d_valid: {what} must be 3-D, got {:?}", l.dims()),
+    }
+}
+
+/// (batch item, first column, column count) work items covering `len` columns per item.
+fn tiles(batch: usize, len: usize, tile: usize) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    for b in 0..batch {
+        let mut s = 0;
+        while s < len {
+            let n = tile.min(len - s);
+            out.push((b, s, n));
+            s += n;
+        }
+    }
+    out
+}
+
+fn forward<T: WithDType>(
+    x: &[T],
+    (batch, c_in, t_in): (usize, usize, usize),
+    w: &[T],
+    (c_out, _, k): (usize, usize, usize),
+) -> Vec<T> {
+    let t_out = t_in - k + 1;
+    let mut y = vec![T::from_f64(0.0); batch * c_out * t_out];
+    let y_ptr = SendPtr(y.as_mut_ptr());
+    tiles(batch, t_out, TILE).into_par_iter().for_each(|(b, s, n)| {
+        let y_ptr = y_ptr;
+        for tap in 0..k {
+            // SAFETY: tile (b, s..s+n) of y is written by this work item only; x columns read
+            // are s+tap..s+tap+n <= t_in; w reads stay inside (c_out, c_in, k).
+            unsafe {
+                gemm_into(
+                    c_out,
+                    n,
+                    c_in,
+                    Mat {
+                        ptr: y_ptr.0.add(b * c_out * t_out + s),
+                        rs: t_out as isize,
+                        cs: 1,
+                    },
+                    tap > 0,
+                    Mat {
+                        ptr: w.as_ptr().add(tap),
+                        rs: (c_in * k) as isize,
+                        cs: k as isize,
+                    },
+                    Mat {
+                        ptr: x.as_ptr().add(b * c_in * t_in + s + tap),
+                        rs: t_in as isize,
+                        cs: 1,
+                    },
+                );
+            }
+        }
+    });
+    y
+}
+
+/// dx[b, c, s] = sum_{o, k} w[o, c, k] gy[b, o, s - k] (terms with s - k outside the output
+/// dropped).
+fn grad_input<T: WithDType>(
+    gy: &[T],
+    (batch, c_out, t_out): (usize, usize, usize),
+    w: &[T],
+    (_, c_in, k): (usize, usize, usize),
+    t_in: usize,
+) -> Vec<T> {
+    let mut dx = vec![T::from_f64(0.0); batch * c_in * t_in];
+    let dx_ptr = SendPtr(dx.as_mut_ptr());
+    tiles(batch, t_in, TILE).into_par_iter().for_each(|(b, s0, n)| {
+        let dx_ptr = dx_ptr;
+        let mut first = true;
+        for tap in 0..k {
+            // Output columns s in s0..s0+n read gy[s - tap]; keep those with 0 <= s - tap < t_out.
+            let lo = s0.max(tap);
+            let hi = (s0 + n).min(t_out + tap);
+            if lo >= hi {
+                continue;
+            }
+            // The first tap to touch the tile may overwrite only if it covers the whole tile.
+            let accumulate = !first || lo != s0 || hi != s0 + n;
+            first = false;
+            // SAFETY: columns lo..hi of tile (b, s0..s0+n) belong to this work item alone;
+            // gy columns lo-tap..hi-tap lie in 0..t_out.
+            unsafe {
+                gemm_into(
+                    c_in,
+                    hi - lo,
+                    c_out,
+                    Mat {
+                        ptr: dx_ptr.0.add(b * c_in * t_in + lo),
+                        rs: t_in as isize,
+                        cs: 1,
+                    },
+                    accumulate,
+                    Mat {
+                        ptr: w.as_ptr().add(tap),
+                        rs: k as isize,
+                        cs: (c_in * k) as isize,
+                    },
+                    Mat {
+                        ptr: gy.as_ptr().add(b * c_out * t_out + lo - tap),
+                        rs: t_out as isize,
+                        cs: 1,
+                    },
+                );
+            }
+        }
+    });
+    dx
+}
+
+/// dw[o, c, k] = sum_{b, t} gy[b, o, t] x[b, c, t + k]: per-thread partial sums over tiles,
+/// then added together.
+fn grad_weight<T: WithDType>(
+    x: &[T],
+    (batch, c_in, t_in): (usize, usize, usize),
+    gy: &[T],
+    (_, c_out, t_out): (usize, usize, usize),
+    k: usize,
+) -> Vec<T> {
+    let size = c_out * c_in * k;
+    let zero = T::from_f64(0.0);
+    // Longer tiles than the forward: the reduction runs along time, and the tiny (Cout x Cin)
+    // destination stays in cache anyway.
+    tiles(batch, t_out, 4 * TILE)
+        .into_par_iter()
+        .fold(
+            || vec![zero; size],
+            |mut dw, (b, s, n)| {
+                for tap in 0..k {
+                    // SAFETY: dw is this fold's own buffer; gy columns s..s+n < t_out and x
+                    // columns s+tap..s+tap+n <= t_in.
+                    unsafe {
+                        gemm_into(
+                            c_out,
+                            c_in,
+                            n,
+                            Mat {
+                                ptr: dw.as_mut_ptr().add(tap),
+                                rs: (c_in * k) as isize,
+                                cs: k as isize,
+                            },
+                            true,
+                            Mat {
+                                ptr: gy.as_ptr().add(b * c_out * t_out + s),
+                                rs: t_out as isize,
+                                cs: 1,
+                            },
+                            Mat {
+                                ptr: x.as_ptr().add(b * c_in * t_in + s + tap),
+                                rs: 1,
+                                cs: t_in as isize,
+                            },
+                        );
+                    }
+                }
+                dw
+            },
+        )
+        .reduce(
+            || vec![zero; size],
+            |mut a, b| {
+                for (a, b) in a.iter_mut().zip(b) {
+                    *a += b;
+                }
+                a
+            },
+        )
+}
+
+fn dispatch2<F32, F64>(s1: &CpuStorage, s2: &CpuStorage, f32: F32, f64: F64) -> Result<CpuStorage>
+where
+    F32: FnOnce(&[f32], &[f32]) -> Result<Vec<f32>>,
+    F64: FnOnce(&[f64], &[f64]) -> Result<Vec<f64>>,
+{
+    match (s1, s2) {
+        (CpuStorage::F32(a), CpuStorage::F32(b)) => Ok(CpuStorage::F32(f32(a, b)?)),
+        (CpuStorage::F64(a), CpuStorage::F64(b)) => Ok(CpuStorage::F64(f64(a, b)?)),
+        _ => candle_core::bail!(
+            "conv1d_valid: f32 or f64 operands of one type required, got {:?} and {:?}",
+            s1.dtype(),
+            s2.dtype()
+        ),
+    }
+}
+
+impl candle_core::CustomOp2 for Conv1dValid {
+    fn name(&self) -> &'static str {
+        "conv1d-valid"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let xd = dims3(l1, "input")?;
+        let wd = dims3(l2, "kernel")?;
+        let out = Shape::from((xd.0, wd.0, xd.2 - wd.2 + 1));
+        fn run<T: WithDType>(
+            x: &[T],
+            l1: &Layout,
+            w: &[T],
+            l2: &Layout,
+            xd: (usize, usize, usize),
+            wd: (usize, usize, usize),
+        ) -> Result<Vec<T>> {
+            let x = contiguous_slice(x, l1, "input")?;
+            let w = contiguous_slice(w, l2, "kernel")?;
+            Ok(forward(x, xd, w, wd))
+        }
+        let storage = dispatch2(
+            s1,
+            s2,
+            |x, w| run(x, l1, w, l2, xd, wd),
+            |x, w| run(x, l1, w, l2, xd, wd),
+        )?;
+        Ok((storage, out))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _y: &Tensor,
+        gy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let gy = gy.contiguous()?;
+        let t_in = x.dim(2)?;
+        let k = w.dim(2)?;
+        let dx = gy.apply_op2_no_bwd(w, &Conv1dGradInput { t_in })?;
+        let dw = x.apply_op2_no_bwd(&gy, &Conv1dGradWeight { k })?;
+        Ok((Some(dx), Some(dw)))
+    }
+}
+
+fn contiguous_slice<'a, T>(data: &'a [T], l: &Layout, what: &str) -> Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("conv1d_valid: {what} must be contiguous"),
+    }
+}
+
+impl candle_core::CustomOp2 for Conv1dGradInput {
+    fn name(&self) -> &'static str {
+        "conv1d-valid-grad-input"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let gd = dims3(l1, "output gradient")?;
+        let wd = dims3(l2, "kernel")?;
+        let t_in = self.t_in;
+        let storage = dispatch2(
+            s1,
+            s2,
+            |g, w| {
+                let g = contiguous_slice(g, l1, "output gradient")?;
+                let w = contiguous_slice(w, l2, "kernel")?;
+                Ok(grad_input(g, gd, w, wd, t_in))
+            },
+            |g, w| {
+                let g = contiguous_slice(g, l1, "output gradient")?;
+                let w = contiguous_slice(w, l2, "kernel")?;
+                Ok(grad_input(g, gd, w, wd, t_in))
+            },
+        )?;
+        Ok((storage, Shape::from((gd.0, wd.1, t_in))))
+    }
+}
+
+impl candle_core::CustomOp2 for Conv1dGradWeight {
+    fn name(&self) -> &'static str {
+        "conv1d-valid-grad-weight"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let xd = dims3(l1, "input")?;
+        let gd = dims3(l2, "output gradient")?;
+        let k = self.k;
+        let storage = dispatch2(
+            s1,
+            s2,
+            |x, g| {
+                let x = contiguous_slice(x, l1, "input")?;
+                let g = contiguous_slice(g, l2, "output gradient")?;
+                Ok(grad_weight(x, xd, g, gd, k))
+            },
+            |x, g| {
+                let x = contiguous_slice(x, l1, "input")?;
+                let g = contiguous_slice(g, l2, "output gradient")?;
+                Ok(grad_weight(x, xd, g, gd, k))
+            },
+        )?;
+        Ok((storage, Shape::from((gd.1, xd.1, k))))
+    }
+}
