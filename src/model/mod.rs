@@ -2,6 +2,7 @@
 //! up-sampler, synthesizer and the multi-resolution constant-Q loss.
 
 pub mod config;
+pub mod gradcheck;
 pub mod loss;
 pub mod ops;
 pub mod recurrent;

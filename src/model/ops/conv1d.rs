@@ -129,36 +129,38 @@ fn forward<T: WithDType>(
     let t_out = t_in - k + 1;
     let mut y = vec![T::from_f64(0.0); batch * c_out * t_out];
     let y_ptr = SendPtr(y.as_mut_ptr());
-    tiles(batch, t_out, TILE).into_par_iter().for_each(|(b, s, n)| {
-        let y_ptr = y_ptr;
-        for tap in 0..k {
-            // SAFETY: tile (b, s..s+n) of y is written by this work item only; x columns read
-            // are s+tap..s+tap+n <= t_in; w reads stay inside (c_out, c_in, k).
-            unsafe {
-                gemm_into(
-                    c_out,
-                    n,
-                    c_in,
-                    Mat {
-                        ptr: y_ptr.0.add(b * c_out * t_out + s),
-                        rs: t_out as isize,
-                        cs: 1,
-                    },
-                    tap > 0,
-                    Mat {
-                        ptr: w.as_ptr().add(tap),
-                        rs: (c_in * k) as isize,
-                        cs: k as isize,
-                    },
-                    Mat {
-                        ptr: x.as_ptr().add(b * c_in * t_in + s + tap),
-                        rs: t_in as isize,
-                        cs: 1,
-                    },
-                );
+    tiles(batch, t_out, TILE)
+        .into_par_iter()
+        .for_each(|(b, s, n)| {
+            let y_ptr = y_ptr;
+            for tap in 0..k {
+                // SAFETY: tile (b, s..s+n) of y is written by this work item only; x columns read
+                // are s+tap..s+tap+n <= t_in; w reads stay inside (c_out, c_in, k).
+                unsafe {
+                    gemm_into(
+                        c_out,
+                        n,
+                        c_in,
+                        Mat {
+                            ptr: y_ptr.0.add(b * c_out * t_out + s),
+                            rs: t_out as isize,
+                            cs: 1,
+                        },
+                        tap > 0,
+                        Mat {
+                            ptr: w.as_ptr().add(tap),
+                            rs: (c_in * k) as isize,
+                            cs: k as isize,
+                        },
+                        Mat {
+                            ptr: x.as_ptr().add(b * c_in * t_in + s + tap),
+                            rs: t_in as isize,
+                            cs: 1,
+                        },
+                    );
+                }
             }
-        }
-    });
+        });
     y
 }
 
@@ -173,46 +175,48 @@ fn grad_input<T: WithDType>(
 ) -> Vec<T> {
     let mut dx = vec![T::from_f64(0.0); batch * c_in * t_in];
     let dx_ptr = SendPtr(dx.as_mut_ptr());
-    tiles(batch, t_in, TILE).into_par_iter().for_each(|(b, s0, n)| {
-        let dx_ptr = dx_ptr;
-        let mut first = true;
-        for tap in 0..k {
-            // Output columns s in s0..s0+n read gy[s - tap]; keep those with 0 <= s - tap < t_out.
-            let lo = s0.max(tap);
-            let hi = (s0 + n).min(t_out + tap);
-            if lo >= hi {
-                continue;
+    tiles(batch, t_in, TILE)
+        .into_par_iter()
+        .for_each(|(b, s0, n)| {
+            let dx_ptr = dx_ptr;
+            let mut first = true;
+            for tap in 0..k {
+                // Output columns s in s0..s0+n read gy[s - tap]; keep those with 0 <= s - tap < t_out.
+                let lo = s0.max(tap);
+                let hi = (s0 + n).min(t_out + tap);
+                if lo >= hi {
+                    continue;
+                }
+                // The first tap to touch the tile may overwrite only if it covers the whole tile.
+                let accumulate = !first || lo != s0 || hi != s0 + n;
+                first = false;
+                // SAFETY: columns lo..hi of tile (b, s0..s0+n) belong to this work item alone;
+                // gy columns lo-tap..hi-tap lie in 0..t_out.
+                unsafe {
+                    gemm_into(
+                        c_in,
+                        hi - lo,
+                        c_out,
+                        Mat {
+                            ptr: dx_ptr.0.add(b * c_in * t_in + lo),
+                            rs: t_in as isize,
+                            cs: 1,
+                        },
+                        accumulate,
+                        Mat {
+                            ptr: w.as_ptr().add(tap),
+                            rs: k as isize,
+                            cs: (c_in * k) as isize,
+                        },
+                        Mat {
+                            ptr: gy.as_ptr().add(b * c_out * t_out + lo - tap),
+                            rs: t_out as isize,
+                            cs: 1,
+                        },
+                    );
+                }
             }
-            // The first tap to touch the tile may overwrite only if it covers the whole tile.
-            let accumulate = !first || lo != s0 || hi != s0 + n;
-            first = false;
-            // SAFETY: columns lo..hi of tile (b, s0..s0+n) belong to this work item alone;
-            // gy columns lo-tap..hi-tap lie in 0..t_out.
-            unsafe {
-                gemm_into(
-                    c_in,
-                    hi - lo,
-                    c_out,
-                    Mat {
-                        ptr: dx_ptr.0.add(b * c_in * t_in + lo),
-                        rs: t_in as isize,
-                        cs: 1,
-                    },
-                    accumulate,
-                    Mat {
-                        ptr: w.as_ptr().add(tap),
-                        rs: k as isize,
-                        cs: (c_in * k) as isize,
-                    },
-                    Mat {
-                        ptr: gy.as_ptr().add(b * c_out * t_out + lo - tap),
-                        rs: t_out as isize,
-                        cs: 1,
-                    },
-                );
-            }
-        }
-    });
+        });
     dx
 }
 
@@ -413,5 +417,205 @@ impl candle_core::CustomOp2 for Conv1dGradWeight {
             },
         )?;
         Ok((storage, Shape::from((gd.1, xd.1, k))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::gradcheck::assert_gradients;
+    use candle_core::DType;
+
+    /// Deterministic pseudo-random values in [-1, 1).
+    fn values(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn tensor(dims: (usize, usize, usize), seed: u64) -> Tensor {
+        let n = dims.0 * dims.1 * dims.2;
+        Tensor::from_vec(values(n, seed), dims, &Device::Cpu).unwrap()
+    }
+
+    /// Straight loops: y[b, o, t] = sum_{c, k} w[o, c, k] x[b, c, t + k].
+    fn reference(x: &Tensor, w: &Tensor) -> Vec<f64> {
+        let (bn, cn, tn) = x.dims3().unwrap();
+        let (on, _, kn) = w.dims3().unwrap();
+        let xv = x.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let wv = w.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let t_out = tn - kn + 1;
+        let mut y = vec![0.0; bn * on * t_out];
+        for b in 0..bn {
+            for o in 0..on {
+                for t in 0..t_out {
+                    let mut acc = 0.0;
+                    for c in 0..cn {
+                        for k in 0..kn {
+                            acc += wv[(o * cn + c) * kn + k] * xv[(b * cn + c) * tn + t + k];
+                        }
+                    }
+                    y[(b * on + o) * t_out + t] = acc;
+                }
+            }
+        }
+        y
+    }
+
+    fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn forward_matches_loops_and_candle_across_tiles() {
+        // 2 600 columns span three time tiles, the last one partial.
+        for (dims, wd) in [
+            ((2, 3, 11), (4, 3, 3)),
+            ((3, 2, 2600), (5, 2, 3)),
+            ((2, 4, 9), (3, 4, 1)),
+            ((1, 3, 7), (2, 3, 5)),
+        ] {
+            let x = tensor(dims, 1);
+            let w = tensor(wd, 2);
+            let y = conv1d_valid(&x, &w).unwrap();
+            assert_eq!(y.dims3().unwrap(), (dims.0, wd.0, dims.2 - wd.2 + 1));
+            let got = y.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+            assert!(max_diff(&got, &reference(&x, &w)) < 1e-12);
+            let candle = x.conv1d(&w, 0, 1, 1, 1).unwrap();
+            let candle = candle.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+            assert!(max_diff(&got, &candle) < 1e-12);
+        }
+    }
+
+    #[test]
+    fn f32_forward_matches_f64() {
+        let x = tensor((2, 3, 50), 3);
+        let w = tensor((4, 3, 3), 4);
+        let y64 = conv1d_valid(&x, &w)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let y32 = conv1d_valid(
+            &x.to_dtype(DType::F32).unwrap(),
+            &w.to_dtype(DType::F32).unwrap(),
+        )
+        .unwrap()
+        .to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
+        assert!(max_diff(&y32, &y64) < 1e-5);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for (dims, wd) in [
+            ((2, 3, 9), (2, 3, 3)),
+            ((3, 2, 6), (3, 2, 1)),
+            ((2, 2, 8), (2, 2, 5)),
+        ] {
+            let x = tensor(dims, 5);
+            let w = tensor(wd, 6);
+            // A fixed random projection makes every output element matter differently.
+            let t_out = dims.2 - wd.2 + 1;
+            let proj = tensor((dims.0, wd.0, t_out), 7);
+            assert_gradients(
+                &[x, w],
+                |t| conv1d_valid(&t[0], &t[1])?.mul(&proj),
+                1e-6,
+                1e-7,
+            );
+        }
+    }
+
+    fn gradients(x: &Tensor, w: &Tensor, proj: &Tensor, candle: bool) -> (Vec<f64>, Vec<f64>) {
+        let x = candle_core::Var::from_tensor(x).unwrap();
+        let w = candle_core::Var::from_tensor(w).unwrap();
+        let y = if candle {
+            x.conv1d(&w, 0, 1, 1, 1).unwrap()
+        } else {
+            conv1d_valid(&x, &w).unwrap()
+        };
+        let grads = y.mul(proj).unwrap().sum_all().unwrap().backward().unwrap();
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        (flat(grads.get(&x).unwrap()), flat(grads.get(&w).unwrap()))
+    }
+
+    #[test]
+    fn long_gradients_match_loops() {
+        // Long enough for several grad-input tiles and two grad-weight tiles.
+        let (bn, cn, tn, on, kn) = (2, 3, 4500, 2, 3);
+        let t_out = tn - kn + 1;
+        let x = tensor((bn, cn, tn), 8);
+        let w = tensor((on, cn, kn), 9);
+        let proj = tensor((bn, on, t_out), 10);
+        let (dx, dw) = gradients(&x, &w, &proj, false);
+
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let (xv, wv, pv) = (flat(&x), flat(&w), flat(&proj));
+        let mut dx_ref = vec![0.0; bn * cn * tn];
+        let mut dw_ref = vec![0.0; on * cn * kn];
+        for b in 0..bn {
+            for o in 0..on {
+                for c in 0..cn {
+                    for k in 0..kn {
+                        for t in 0..t_out {
+                            let g = pv[(b * on + o) * t_out + t];
+                            dx_ref[(b * cn + c) * tn + t + k] += wv[(o * cn + c) * kn + k] * g;
+                            dw_ref[(o * cn + c) * kn + k] += g * xv[(b * cn + c) * tn + t + k];
+                        }
+                    }
+                }
+            }
+        }
+        assert!(max_diff(&dx, &dx_ref) < 1e-10);
+        assert!(max_diff(&dw, &dw_ref) < 1e-9);
+    }
+
+    #[test]
+    fn input_gradient_matches_candle_for_a_single_item() {
+        // candle 0.11.1's CPU conv1d input gradient is only right for batch 1 (or one output
+        // channel): with batch 2 and 2 output channels it is off by O(1) (see the next test).
+        let x = tensor((1, 4, 3000), 11);
+        let w = tensor((3, 4, 3), 12);
+        let proj = tensor((1, 3, 2998), 13);
+        let (dx, _) = gradients(&x, &w, &proj, false);
+        let (dx_candle, _) = gradients(&x, &w, &proj, true);
+        assert!(max_diff(&dx, &dx_candle) < 1e-10);
+    }
+
+    #[test]
+    fn candle_input_gradient_is_still_wrong_for_batches() {
+        // Documents the upstream bug this op exists for; if it starts failing, candle was
+        // fixed and the CUDA/other-device fallback's gradients can be trusted more.
+        let x = tensor((2, 3, 9), 8);
+        let w = tensor((2, 3, 3), 9);
+        let proj = tensor((2, 2, 7), 10);
+        let (dx, _) = gradients(&x, &w, &proj, false);
+        let (dx_candle, _) = gradients(&x, &w, &proj, true);
+        assert!(max_diff(&dx, &dx_candle) > 0.1);
+    }
+
+    #[test]
+    fn rejects_mismatched_channels_and_short_inputs() {
+        let x = tensor((1, 2, 5), 1);
+        assert!(conv1d_valid(&x, &tensor((1, 3, 3), 2)).is_err());
+        assert!(conv1d_valid(&x, &tensor((1, 2, 6), 2)).is_err());
     }
 }
