@@ -4,7 +4,7 @@
 //! known to be wrong, so autograd cannot be trusted blindly: each test compares the autograd
 //! gradient of a scalar loss with central differences, element by element, in f64.
 
-use candle_core::{DType, Result, Tensor, Var};
+use candle_core::{DType, Device, Result, Shape, Tensor, Var};
 
 /// The worst disagreement between autograd and central differences.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,10 +93,28 @@ where
     }
 }
 
+/// Deterministic pseudo-random f64 values in [-1, 1) (a 64-bit LCG), so that test inputs are
+/// reproducible without seeding a global generator.
+pub fn pseudo_random<S: Into<Shape>>(shape: S, seed: u64) -> Tensor {
+    let shape = shape.into();
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let data: Vec<f64> = (0..shape.elem_count())
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect();
+    // from_vec only fails on a length/shape mismatch, impossible here.
+    Tensor::from_vec(data, shape, &Device::Cpu).expect("length equals the shape's element count")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
 
     #[test]
     fn detects_a_wrong_gradient_and_accepts_a_right_one() {

@@ -423,27 +423,11 @@ impl candle_core::CustomOp2 for Conv1dGradWeight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::gradcheck::assert_gradients;
+    use crate::model::gradcheck::{assert_gradients, pseudo_random};
     use candle_core::DType;
 
-    /// Deterministic pseudo-random values in [-1, 1).
-    fn values(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-            })
-            .collect()
-    }
-
     fn tensor(dims: (usize, usize, usize), seed: u64) -> Tensor {
-        let n = dims.0 * dims.1 * dims.2;
-        Tensor::from_vec(values(n, seed), dims, &Device::Cpu).unwrap()
+        pseudo_random(dims, seed)
     }
 
     /// Straight loops: y[b, o, t] = sum_{c, k} w[o, c, k] x[b, c, t + k].
