@@ -596,6 +596,58 @@ mod tests {
         assert!(max_diff(&dx, &dx_candle) > 0.1);
     }
 
+    /// `cargo test --release --lib conv1d_kernel_speed -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn conv1d_kernel_speed() {
+        let (bn, c, t, k) = (16, 50, 32_766, 3);
+        let x = pseudo_random((bn, c, t), 1).to_dtype(DType::F32).unwrap();
+        let w = pseudo_random((c, c, k), 2).to_dtype(DType::F32).unwrap();
+        let gy = pseudo_random((bn, c, t - k + 1), 3)
+            .to_dtype(DType::F32)
+            .unwrap();
+        let (xs, ws, gs) = (
+            x.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            w.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            gy.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
+        let gflop = 2.0 * (bn * c * c * k * (t - k + 1)) as f64 / 1e9;
+        let cpu = || {
+            let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+            let f: Vec<f64> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(|v| v.parse().unwrap_or(0.0))
+                .collect();
+            (f[11] + f[12]) / 100.0
+        };
+        let time = |name: &str, f: &dyn Fn()| {
+            let (mut best, mut best_cpu) = (f64::MAX, f64::MAX);
+            for _ in 0..3 {
+                let (s, c) = (std::time::Instant::now(), cpu());
+                f();
+                best = best.min(s.elapsed().as_secs_f64());
+                best_cpu = best_cpu.min(cpu() - c);
+            }
+            println!(
+                "{name}: {best:.3} s wall, {best_cpu:.2} s cpu, {:.1} GFLOP/s wall, {:.1} GFLOP/cpu-s",
+                gflop / best,
+                gflop / best_cpu
+            );
+        };
+        time("forward", &|| {
+            drop(forward(&xs, (bn, c, t), &ws, (c, c, k)))
+        });
+        time("grad input", &|| {
+            drop(grad_input(&gs, (bn, c, t - k + 1), &ws, (c, c, k), t))
+        });
+        time("grad weight", &|| {
+            drop(grad_weight(&xs, (bn, c, t), &gs, (bn, c, t - k + 1), k))
+        });
+    }
+
     #[test]
     fn rejects_mismatched_channels_and_short_inputs() {
         let x = tensor((1, 2, 5), 1);
