@@ -120,7 +120,7 @@ mod tests {
     fn detects_a_wrong_gradient_and_accepts_a_right_one() {
         let x = Tensor::new(&[0.3f64, -1.2, 2.0], &Device::Cpu).unwrap();
         // d/dx sum(x^3) = 3x^2: candle's own powf backward is right.
-        let right = max_gradient_error(&[x.clone()], |t| t[0].powf(3.0), 1e-5).unwrap();
+        let right = max_gradient_error(std::slice::from_ref(&x), |t| t[0].powf(3.0), 1e-5).unwrap();
         assert!(right.error < 1e-6, "{right:?}");
         // detach() hides the x^2 factor from autograd: the gradient is wrong on purpose.
         let wrong = max_gradient_error(

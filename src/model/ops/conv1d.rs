@@ -99,6 +99,13 @@ struct SendPtr<T>(*mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 
+impl<T> SendPtr<T> {
+    /// A method (not the field) so that closures capture the whole Send wrapper.
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
 fn dims3(l: &Layout, what: &str) -> Result<(usize, usize, usize)> {
     match *l.dims() {
         [a, b, c] => Ok((a, b, c)),
@@ -132,7 +139,6 @@ fn forward<T: WithDType>(
     tiles(batch, t_out, TILE)
         .into_par_iter()
         .for_each(|(b, s, n)| {
-            let y_ptr = y_ptr;
             for tap in 0..k {
                 // SAFETY: tile (b, s..s+n) of y is written by this work item only; x columns read
                 // are s+tap..s+tap+n <= t_in; w reads stay inside (c_out, c_in, k).
@@ -142,7 +148,7 @@ fn forward<T: WithDType>(
                         n,
                         c_in,
                         Mat {
-                            ptr: y_ptr.0.add(b * c_out * t_out + s),
+                            ptr: y_ptr.get().add(b * c_out * t_out + s),
                             rs: t_out as isize,
                             cs: 1,
                         },
@@ -178,7 +184,6 @@ fn grad_input<T: WithDType>(
     tiles(batch, t_in, TILE)
         .into_par_iter()
         .for_each(|(b, s0, n)| {
-            let dx_ptr = dx_ptr;
             let mut first = true;
             for tap in 0..k {
                 // Output columns s in s0..s0+n read gy[s - tap]; keep those with 0 <= s - tap < t_out.
@@ -198,7 +203,7 @@ fn grad_input<T: WithDType>(
                         hi - lo,
                         c_out,
                         Mat {
-                            ptr: dx_ptr.0.add(b * c_in * t_in + lo),
+                            ptr: dx_ptr.get().add(b * c_in * t_in + lo),
                             rs: t_in as isize,
                             cs: 1,
                         },

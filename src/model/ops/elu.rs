@@ -30,7 +30,7 @@ impl ExpM1 for f32 {
     #[inline(always)]
     fn exp_m1_neg(self) -> Self {
         // Below -87 exp(x) underflows f32's normal range; ELU is -1 there anyway.
-        let x = self.max(-87.0).min(0.0);
+        let x = self.clamp(-87.0, 0.0);
         // Round to nearest by the 1.5 * 2^23 trick, which also leaves the integer in the low
         // mantissa bits: f32::round and `as i32` are calls or saturating sequences on baseline
         // x86-64 and would stop the loop from vectorising.
@@ -45,7 +45,7 @@ impl ExpM1 for f32 {
         let p = p * r + 8.333_452e-3;
         let p = p * r + 4.166_579_6e-2;
         let p = p * r + 1.666_666_5e-1;
-        let p = p * r + 5.000_000_1e-1;
+        let p = p * r + 0.5;
         let e = p * r * r + r + 1.0;
         let scale = f32::from_bits(n_int.wrapping_add(127) << 23);
         e * scale - 1.0
