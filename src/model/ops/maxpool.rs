@@ -18,11 +18,17 @@ pub fn max_pool2(x: &Tensor) -> Result<Tensor> {
     }
     match x.device() {
         Device::Cpu => x.contiguous()?.apply_op1(MaxPool2),
-        _ => x
-            .narrow(2, 0, l / 2 * 2)?
-            .reshape((b, c, l / 2, 2))?
-            .max(D::Minus1),
+        _ => composed(x, b, c, l),
     }
+}
+
+/// Pairs as a trailing axis of 2 and a max over it, whose candle autograd is right (unlike
+/// candle's max_pool; on exact ties it sends the gradient to both elements of the pair): the
+/// path for devices without the custom kernel.
+fn composed(x: &Tensor, b: usize, c: usize, l: usize) -> Result<Tensor> {
+    x.narrow(2, 0, l / 2 * 2)?
+        .reshape((b, c, l / 2, 2))?
+        .max(D::Minus1)
 }
 
 struct MaxPool2;
@@ -176,5 +182,15 @@ mod tests {
         let x = pseudo_random((2, 3, 9), 5);
         let proj = pseudo_random((2, 3, 4), 6);
         assert_gradients(&[x], |t| max_pool2(&t[0])?.mul(&proj), 1e-6, 1e-8);
+    }
+
+    #[test]
+    fn pooling_commutes_with_elu_exactly() {
+        // The U-Net pools before its ELU (half the ELU work); the release does ELU first.
+        let x = (pseudo_random((2, 3, 101), 12) * 3.0).unwrap();
+        let elu = crate::model::ops::elu::elu;
+        let a = max_pool2(&elu(&x).unwrap()).unwrap();
+        let b = elu(&max_pool2(&x).unwrap()).unwrap();
+        assert_eq!(a.to_vec3::<f64>().unwrap(), b.to_vec3::<f64>().unwrap());
     }
 }
