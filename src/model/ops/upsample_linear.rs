@@ -12,7 +12,7 @@ fn rows_per_item(row_len: usize) -> usize {
 
 /// (B, C, L) -> (B, C, 2L).
 pub fn upsample_linear2(x: &Tensor) -> Result<Tensor> {
-    let (b, c, l) = x.dims3()?;
+    let (_, _, l) = x.dims3()?;
     if l == 0 {
         candle_core::bail!("upsample_linear2: empty input");
     }
