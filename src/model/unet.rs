@@ -8,7 +8,7 @@ use candle_nn::{Init, VarBuilder};
 
 use crate::error::{Error, Result};
 use crate::model::config::ModelConfig;
-use crate::model::ops::conv1d::conv1d_valid;
+use crate::model::ops::conv1d::{conv1d_valid, conv1d_valid_elu};
 use crate::model::ops::elu::elu;
 use crate::model::ops::maxpool::max_pool2;
 use crate::model::ops::upsample_linear::upsample_linear2;
@@ -145,20 +145,17 @@ impl Unet {
             )));
         }
         self.check_length(len)?;
-        let mut y = elu(&conv1d_valid(x, &self.d_conv0)?)?;
+        let mut y = conv1d_valid_elu(x, &self.d_conv0)?;
         let mut skips = Vec::with_capacity(self.enc.len());
         for w in &self.enc {
-            // ELU is strictly increasing, so pooling first gives the same values and the same
-            // arg-max (hence the same gradient) as the release's conv -> ELU -> pool, at half
-            // the ELU work.
-            y = elu(&max_pool2(&conv1d_valid(&y, w)?)?)?;
+            y = max_pool2(&conv1d_valid_elu(&y, w)?)?;
             skips.push(y.clone());
         }
-        y = elu(&conv1d_valid(&y, &self.encode_conv)?)?;
+        y = conv1d_valid_elu(&y, &self.encode_conv)?;
         // The deepest skip fed encode_conv; the decoder pops the next deepest ones.
         skips.pop();
         for w in &self.dec {
-            let up = upsample_linear2(&elu(&conv1d_valid(&y, w)?)?)?;
+            let up = upsample_linear2(&conv1d_valid_elu(&y, w)?)?;
             let skip = skips
                 .pop()
                 .ok_or_else(|| Error::Invalid("U-Net: more decoder layers than skips".into()))?;

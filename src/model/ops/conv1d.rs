@@ -8,6 +8,8 @@
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor, WithDType};
 use gemm::Parallelism;
+
+use crate::model::ops::elu::{elu_grad_from_output, elu_in_place, ExpM1};
 use rayon::prelude::*;
 
 /// Output columns per work item: big enough for efficient gemm panels, small enough that the
@@ -17,6 +19,16 @@ const TILE: usize = 1024;
 /// y[b, o, t] = sum_{c, k} w[o, c, k] * x[b, c, t + k]; x (B, Cin, T), w (Cout, Cin, K) ->
 /// (B, Cout, T - K + 1).
 pub fn conv1d_valid(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    check_shapes(x, w)?;
+    match x.device() {
+        Device::Cpu => x
+            .contiguous()?
+            .apply_op2(&w.contiguous()?, Conv1dValid { elu: false }),
+        _ => x.conv1d(w, 0, 1, 1, 1),
+    }
+}
+
+fn check_shapes(x: &Tensor, w: &Tensor) -> Result<()> {
     let (_, c_in, t) = x.dims3()?;
     let (_, w_c_in, k) = w.dims3()?;
     if c_in != w_c_in {
@@ -25,13 +37,27 @@ pub fn conv1d_valid(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     if k == 0 || t < k {
         candle_core::bail!("conv1d_valid: input length {t} shorter than kernel {k}");
     }
+    Ok(())
+}
+
+/// elu(conv1d_valid(x, w)) as one op on the CPU: the ELU runs on each output tile while it is
+/// still in cache, and autograd sees one node instead of two (candle accumulates every node's
+/// gradient through a fresh zero tensor plus an add, a real cost at 16 x 50 x 32 766).
+pub fn conv1d_valid_elu(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     match x.device() {
-        Device::Cpu => x.contiguous()?.apply_op2(&w.contiguous()?, Conv1dValid),
-        _ => x.conv1d(w, 0, 1, 1, 1),
+        Device::Cpu => {
+            check_shapes(x, w)?;
+            x.contiguous()?
+                .apply_op2(&w.contiguous()?, Conv1dValid { elu: true })
+        }
+        _ => crate::model::ops::elu::elu(&conv1d_valid(x, w)?),
     }
 }
 
-struct Conv1dValid;
+struct Conv1dValid {
+    /// Apply ELU (alpha 1) to the output.
+    elu: bool,
+}
 
 /// Input gradient: the full correlation of the output gradient with the kernel.
 struct Conv1dGradInput {
@@ -127,11 +153,12 @@ fn tiles(batch: usize, len: usize, tile: usize) -> Vec<(usize, usize, usize)> {
     out
 }
 
-fn forward<T: WithDType>(
+fn forward<T: ExpM1>(
     x: &[T],
     (batch, c_in, t_in): (usize, usize, usize),
     w: &[T],
     (c_out, _, k): (usize, usize, usize),
+    elu: bool,
 ) -> Vec<T> {
     let t_out = t_in - k + 1;
     let mut y = vec![T::from_f64(0.0); batch * c_out * t_out];
@@ -164,6 +191,18 @@ fn forward<T: WithDType>(
                             cs: 1,
                         },
                     );
+                }
+            }
+            if elu {
+                for o in 0..c_out {
+                    // SAFETY: row o of this work item's tile, written by nobody else.
+                    let row = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            y_ptr.get().add((b * c_out + o) * t_out + s),
+                            n,
+                        )
+                    };
+                    elu_in_place(row);
                 }
             }
         });
@@ -302,7 +341,11 @@ where
 
 impl candle_core::CustomOp2 for Conv1dValid {
     fn name(&self) -> &'static str {
-        "conv1d-valid"
+        if self.elu {
+            "conv1d-valid-elu"
+        } else {
+            "conv1d-valid"
+        }
     }
 
     fn cpu_fwd(
@@ -315,23 +358,26 @@ impl candle_core::CustomOp2 for Conv1dValid {
         let xd = dims3(l1, "input")?;
         let wd = dims3(l2, "kernel")?;
         let out = Shape::from((xd.0, wd.0, xd.2 - wd.2 + 1));
-        fn run<T: WithDType>(
+        #[allow(clippy::too_many_arguments)]
+        fn run<T: ExpM1>(
             x: &[T],
             l1: &Layout,
             w: &[T],
             l2: &Layout,
             xd: (usize, usize, usize),
             wd: (usize, usize, usize),
+            elu: bool,
         ) -> Result<Vec<T>> {
             let x = contiguous_slice(x, l1, "input")?;
             let w = contiguous_slice(w, l2, "kernel")?;
-            Ok(forward(x, xd, w, wd))
+            Ok(forward(x, xd, w, wd, elu))
         }
+        let elu = self.elu;
         let storage = dispatch2(
             s1,
             s2,
-            |x, w| run(x, l1, w, l2, xd, wd),
-            |x, w| run(x, l1, w, l2, xd, wd),
+            |x, w| run(x, l1, w, l2, xd, wd, elu),
+            |x, w| run(x, l1, w, l2, xd, wd, elu),
         )?;
         Ok((storage, out))
     }
@@ -340,10 +386,14 @@ impl candle_core::CustomOp2 for Conv1dValid {
         &self,
         x: &Tensor,
         w: &Tensor,
-        _y: &Tensor,
+        y: &Tensor,
         gy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let gy = gy.contiguous()?;
+        let gy = if self.elu {
+            elu_grad_from_output(y, gy)?
+        } else {
+            gy.contiguous()?
+        };
         let t_in = x.dim(2)?;
         let k = w.dim(2)?;
         let dx = gy.apply_op2_no_bwd(w, &Conv1dGradInput { t_in })?;
@@ -547,6 +597,26 @@ mod tests {
     }
 
     #[test]
+    fn fused_elu_matches_the_two_ops_and_finite_differences() {
+        let x = tensor((3, 4, 2_500), 14);
+        let w = tensor((5, 4, 3), 15);
+        let fused = conv1d_valid_elu(&x, &w).unwrap();
+        let apart = crate::model::ops::elu::elu(&conv1d_valid(&x, &w).unwrap()).unwrap();
+        let diff = (fused - apart).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(diff.to_scalar::<f64>().unwrap() < 1e-14);
+
+        let x = tensor((2, 3, 9), 16);
+        let w = tensor((2, 3, 3), 17);
+        let proj = tensor((2, 2, 7), 18);
+        assert_gradients(
+            &[x, w],
+            |t| conv1d_valid_elu(&t[0], &t[1])?.mul(&proj),
+            1e-6,
+            1e-7,
+        );
+    }
+
+    #[test]
     fn long_gradients_match_loops() {
         // Long enough for several grad-input tiles and two grad-weight tiles.
         let (bn, cn, tn, on, kn) = (2, 3, 4500, 2, 3);
@@ -643,7 +713,7 @@ mod tests {
             );
         };
         time("forward", &|| {
-            drop(forward(&xs, (bn, c, t), &ws, (c, c, k)))
+            drop(forward(&xs, (bn, c, t), &ws, (c, c, k), false))
         });
         time("grad input", &|| {
             drop(grad_input(&gs, (bn, c, t - k + 1), &ws, (c, c, k), t))

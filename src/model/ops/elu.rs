@@ -20,7 +20,7 @@ struct Elu;
 struct EluGrad;
 
 /// exp(x) - 1 for x <= 0 (the ELU's negative branch) for the two float types the ops support.
-trait ExpM1: WithDType {
+pub(crate) trait ExpM1: WithDType {
     fn exp_m1_neg(self) -> Self;
 }
 
@@ -64,6 +64,20 @@ fn slice<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
         Some((a, b)) => Ok(&data[a..b]),
         None => candle_core::bail!("elu: operand must be contiguous"),
     }
+}
+
+/// ELU of every element, in place (for ops that fuse it into their own output tiles).
+pub(crate) fn elu_in_place<T: ExpM1>(xs: &mut [T]) {
+    let zero = T::from_f64(0.0);
+    for x in xs {
+        let neg = x.exp_m1_neg();
+        *x = if *x > zero { *x } else { neg };
+    }
+}
+
+/// The ELU backward from its output `y` and the output gradient `g`, without autograd.
+pub(crate) fn elu_grad_from_output(y: &Tensor, g: &Tensor) -> Result<Tensor> {
+    y.contiguous()?.apply_op2_no_bwd(&g.contiguous()?, &EluGrad)
 }
 
 fn forward<T: ExpM1>(x: &[T]) -> Vec<T> {
