@@ -222,4 +222,18 @@ fn speed_report_batch16_two_seconds() {
         gflop / fwd,
         3.0 * gflop / both
     );
+
+    // Inference on a 60-s file (one item: the parallelism has to come from time tiles).
+    let long = (pseudo_random((1, 1, 960_512), 4) * 0.3)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap();
+    let (t, c) = (std::time::Instant::now(), cpu_seconds());
+    let r = unet.forward(&long).unwrap();
+    let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
+    assert_eq!(r.dims3().unwrap(), (1, 100, 59_522));
+    println!(
+        "U-Net 1 x 960512 (60 s) forward: {wall:.3} s wall / {cpu:.2} s cpu ({:.1} GFLOP/s wall)",
+        conv_flops(&cfg, 960_512) / 1e9 / wall
+    );
 }
