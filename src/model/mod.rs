@@ -4,6 +4,7 @@
 pub mod config;
 //TMP pub mod drummernet;
 pub mod file;
+pub mod gradcheck;
 pub mod loss;
 pub mod ops;
 pub mod recurrent;

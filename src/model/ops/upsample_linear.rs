@@ -1,1 +1,178 @@
-//! (in progress)
+//! x2 linear up-sampling over the last axis as PyTorch's `interpolate(mode='linear',
+//! align_corners=False)`: out[2q] = 0.75 in[q] + 0.25 in[q-1], out[2q+1] = 0.75 in[q] +
+//! 0.25 in[q+1], indices clamped to the row (edge replication). The backward pass is the
+//! transpose of that fixed linear map (candle 0.11.1's up-sampling ops have none).
+
+use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor, WithDType, D};
+use rayon::prelude::*;
+
+fn rows_per_item(row_len: usize) -> usize {
+    (1 << 14) / row_len.max(1) + 1
+}
+
+/// (B, C, L) -> (B, C, 2L).
+pub fn upsample_linear2(x: &Tensor) -> Result<Tensor> {
+    let (_, _, l) = x.dims3()?;
+    if l == 0 {
+        candle_core::bail!("upsample_linear2: empty input");
+    }
+    match x.device() {
+        Device::Cpu => x.contiguous()?.apply_op1(UpsampleLinear2),
+        _ => composed(x),
+    }
+}
+
+/// The same map from candle ops (edge pad, three shifted views, interleave), whose autograd is
+/// right: the path for devices without the custom kernel.
+fn composed(x: &Tensor) -> Result<Tensor> {
+    let (b, c, l) = x.dims3()?;
+    let padded = x.pad_with_same(2, 1, 1)?;
+    let left = padded.narrow(2, 0, l)?;
+    let centre = padded.narrow(2, 1, l)?;
+    let right = padded.narrow(2, 2, l)?;
+    let even = ((&centre * 0.75)? + (left * 0.25)?)?;
+    let odd = ((centre * 0.75)? + (right * 0.25)?)?;
+    Tensor::stack(&[even, odd], D::Minus1)?.reshape((b, c, 2 * l))
+}
+
+struct UpsampleLinear2;
+
+/// Output gradient -> input gradient.
+struct UpsampleLinear2Grad;
+
+fn slice<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
+    let data = T::cpu_storage_as_slice(s)?;
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("upsample_linear2: operand must be contiguous"),
+    }
+}
+
+fn forward<T: WithDType>(x: &[T], len: usize) -> Vec<T> {
+    let (near, far) = (T::from_f64(0.75), T::from_f64(0.25));
+    let mut y = vec![T::from_f64(0.0); 2 * x.len()];
+    let per = rows_per_item(len);
+    y.par_chunks_mut(per * 2 * len)
+        .zip(x.par_chunks(per * len))
+        .for_each(|(y, x)| {
+            for (y, x) in y.chunks_mut(2 * len).zip(x.chunks(len)) {
+                for q in 0..len {
+                    let c = near * x[q];
+                    y[2 * q] = c + far * x[q.saturating_sub(1)];
+                    y[2 * q + 1] = c + far * x[(q + 1).min(len - 1)];
+                }
+            }
+        });
+    y
+}
+
+fn backward<T: WithDType>(g: &[T], len: usize) -> Vec<T> {
+    let (near, far) = (T::from_f64(0.75), T::from_f64(0.25));
+    let mut dx = vec![T::from_f64(0.0); g.len() / 2];
+    let per = rows_per_item(len);
+    dx.par_chunks_mut(per * len)
+        .zip(g.par_chunks(per * 2 * len))
+        .for_each(|(dx, g)| {
+            for (dx, g) in dx.chunks_mut(len).zip(g.chunks(2 * len)) {
+                for q in 0..len {
+                    let (ge, go) = (g[2 * q], g[2 * q + 1]);
+                    dx[q] += near * (ge + go);
+                    dx[q.saturating_sub(1)] += far * ge;
+                    dx[(q + 1).min(len - 1)] += far * go;
+                }
+            }
+        });
+    dx
+}
+
+impl candle_core::CustomOp1 for UpsampleLinear2 {
+    fn name(&self) -> &'static str {
+        "upsample-linear2"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c, len) = l.shape().dims3()?;
+        let out = match s {
+            CpuStorage::F32(_) => CpuStorage::F32(forward(slice::<f32>(s, l)?, len)),
+            CpuStorage::F64(_) => CpuStorage::F64(forward(slice::<f64>(s, l)?, len)),
+            _ => candle_core::bail!("upsample_linear2: f32 or f64 input required"),
+        };
+        Ok((out, Shape::from((b, c, 2 * len))))
+    }
+
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(
+            g.contiguous()?.apply_op1_no_bwd(&UpsampleLinear2Grad)?,
+        ))
+    }
+}
+
+impl candle_core::CustomOp1 for UpsampleLinear2Grad {
+    fn name(&self) -> &'static str {
+        "upsample-linear2-grad"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c, len2) = l.shape().dims3()?;
+        if len2 % 2 != 0 {
+            candle_core::bail!("upsample-linear2-grad: odd gradient length {len2}");
+        }
+        let len = len2 / 2;
+        let out = match s {
+            CpuStorage::F32(_) => CpuStorage::F32(backward(slice::<f32>(s, l)?, len)),
+            CpuStorage::F64(_) => CpuStorage::F64(backward(slice::<f64>(s, l)?, len)),
+            _ => candle_core::bail!("upsample-linear2-grad: f32 or f64 input required"),
+        };
+        Ok((out, Shape::from((b, c, len))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::gradcheck::{assert_gradients, pseudo_random};
+
+    #[test]
+    fn forward_matches_pytorch_linear_align_corners_false() {
+        // torch.nn.functional.interpolate(tensor([[[1., 2., 4.]]]), scale_factor=2,
+        // mode='linear', align_corners=False)
+        let x = Tensor::new(&[[[1.0f64, 2.0, 4.0]]], &Device::Cpu).unwrap();
+        let y = upsample_linear2(&x).unwrap().to_vec3::<f64>().unwrap();
+        assert_eq!(y, vec![vec![vec![1.0, 1.25, 1.75, 2.5, 3.5, 4.0]]]);
+        let one = Tensor::new(&[[[7.0f64]]], &Device::Cpu).unwrap();
+        assert_eq!(
+            upsample_linear2(&one).unwrap().to_vec3::<f64>().unwrap(),
+            vec![vec![vec![7.0, 7.0]]]
+        );
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        for len in [1, 2, 5] {
+            let x = pseudo_random((2, 3, len), 7);
+            let proj = pseudo_random((2, 3, 2 * len), 8);
+            assert_gradients(&[x], |t| upsample_linear2(&t[0])?.mul(&proj), 1e-6, 1e-8);
+        }
+    }
+
+    #[test]
+    fn long_rows_and_gradients_match_the_composed_version() {
+        let x = candle_core::Var::from_tensor(&pseudo_random((2, 2, 9_000), 9)).unwrap();
+        let proj = pseudo_random((2, 2, 18_000), 10);
+        let fast = upsample_linear2(&x).unwrap();
+        let slow = composed(&x).unwrap();
+        let diff = (&fast - &slow).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(diff.to_scalar::<f64>().unwrap() < 1e-15);
+        let grad = |y: Tensor| {
+            let g = y.mul(&proj).unwrap().sum_all().unwrap().backward().unwrap();
+            g.get(&x).unwrap().clone()
+        };
+        let diff = (grad(fast) - grad(slow))
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
+        assert!(diff.to_scalar::<f64>().unwrap() < 1e-12);
+    }
+}
