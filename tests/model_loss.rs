@@ -333,42 +333,52 @@ fn mismatched_shapes_and_short_signals_are_errors() {
     assert!(loss.forward(&a3, &b3).is_ok());
 }
 
+/// Process CPU seconds (user + system) from /proc, so timings on a shared machine can be read
+/// as work done rather than wall time; None off Linux.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// `cargo test --release --test model_loss -- --ignored --nocapture timing`
 #[test]
 #[ignore]
 fn timing_batch_16_of_24608_samples() {
     let (batch, n) = (16, 24_608);
-    let loss = loss_on_cpu();
-    let target = Tensor::from_vec(noise(batch, n, 0.5), (batch, n), &Device::Cpu)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap();
-    let base = Tensor::from_vec(noise(batch, n, 1.5), (batch, n), &Device::Cpu)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap();
+    let fused = loss_on_cpu();
+    let composed = loss_on_cpu().composed_only();
+    let signal = |seed| {
+        Tensor::from_vec(noise(batch, n, seed), (batch, n), &Device::Cpu)
+            .unwrap()
+            .to_dtype(DType::F32)
+            .unwrap()
+    };
+    let (target, base) = (signal(0.5), signal(1.5));
     let estimate = Var::from_tensor(&base).unwrap();
-    let runs = 3;
-    let mut forward = f64::MAX;
-    let mut both = f64::MAX;
-    for _ in 0..runs {
-        let t0 = Instant::now();
-        let out = loss.forward(&target, estimate.as_tensor()).unwrap();
-        forward = forward.min(t0.elapsed().as_secs_f64());
-        let t0 = Instant::now();
-        let out2 = loss.forward(&target, estimate.as_tensor()).unwrap();
-        let _ = out2.total.backward().unwrap();
-        both = both.min(t0.elapsed().as_secs_f64());
-        drop(out);
+    for (name, loss, runs) in [("fused", &fused, 10), ("composed", &composed, 2)] {
+        let (wall, cpu) = (Instant::now(), cpu_seconds());
+        for _ in 0..runs {
+            loss.forward(&target, estimate.as_tensor()).unwrap();
+        }
+        let forward = wall.elapsed().as_secs_f64() / runs as f64;
+        let forward_cpu = cpu_seconds().zip(cpu).map(|(b, a)| (b - a) / runs as f64);
+        let (wall, cpu) = (Instant::now(), cpu_seconds());
+        for _ in 0..runs {
+            let out = loss.forward(&target, estimate.as_tensor()).unwrap();
+            out.total.backward().unwrap();
+        }
+        let both = wall.elapsed().as_secs_f64() / runs as f64;
+        let both_cpu = cpu_seconds().zip(cpu).map(|(b, a)| (b - a) / runs as f64);
+        println!(
+            "CQT loss ({name}) B={batch} N={n}: forward {:.1} ms wall ({:.1} ms CPU), \
+             forward+backward {:.1} ms wall ({:.1} ms CPU), mean of {runs}, {} rayon threads",
+            forward * 1e3,
+            forward_cpu.unwrap_or(f64::NAN) * 1e3,
+            both * 1e3,
+            both_cpu.unwrap_or(f64::NAN) * 1e3,
+            rayon::current_num_threads()
+        );
     }
-    let t0 = Instant::now();
-    let _ = loss.cqt(&target).unwrap();
-    let one_side = t0.elapsed().as_secs_f64();
-    println!(
-        "CQT loss B={batch} N={n}: forward {:.1} ms, forward+backward {:.1} ms, one-signal CQT {:.1} ms (best of {runs}, {} rayon threads)",
-        forward * 1e3,
-        both * 1e3,
-        one_side * 1e3,
-        rayon::current_num_threads()
-    );
 }

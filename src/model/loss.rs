@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::audio::SAMPLE_RATE;
 use crate::dsp::cqt_basis::{cqt_scales, CqtScale, MAX_SCALES};
 use crate::error::{Error, Result};
-use crate::model::ops::cqt_stft::{is_supported, BinStft};
+use crate::model::ops::cqt_stft::{is_supported, BinStft, LogCqtOp};
 
 /// How the per-scale CQT difference is reduced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +102,8 @@ pub struct LossOutput {
 struct ScaleLoss {
     scale: CqtScale,
     stft: BinStft,
+    /// The fused CPU evaluation of the whole scale.
+    fused: LogCqtOp,
     /// (F, bins): |B_s|ᵀ restricted to the used bins, divided by sqrt(n_fft).
     projection: Tensor,
 }
@@ -131,9 +133,11 @@ impl CqtLoss {
                     }
                 }
                 let projection = Tensor::from_vec(projection, (used.len(), settings.bins), device)?;
+                let fused = LogCqtOp::new(&scale, stft.clone(), settings.eps);
                 Ok(ScaleLoss {
                     scale,
                     stft,
+                    fused,
                     projection,
                 })
             })
@@ -145,7 +149,8 @@ impl CqtLoss {
         })
     }
 
-    /// Use the composed candle-op STFT even on CPU (cross-checks and benchmarks).
+    /// Use the composed candle-op path (the one non-CPU devices take) even on CPU, for
+    /// cross-checks and benchmarks.
     pub fn composed_only(mut self) -> Self {
         self.composed_only = true;
         self
@@ -176,11 +181,12 @@ impl CqtLoss {
     }
 
     fn cqt_scale(&self, s: &ScaleLoss, y: &Tensor) -> Result<Tensor> {
-        let spec = if self.composed_only {
-            s.stft.forward_composed(y)?
-        } else {
-            s.stft.forward(y)?
-        };
+        s.stft.check(y)?;
+        if y.device().is_cpu() && !self.composed_only {
+            return Ok(y.contiguous()?.apply_op1(s.fused.clone())?);
+        }
+        // Other devices: the STFT as a strided conv1d, the rest from candle ops.
+        let spec = s.stft.forward_composed(y)?;
         let f = s.stft.n_bins();
         let re = spec.narrow(2, 0, f)?;
         let im = spec.narrow(2, f, f)?;

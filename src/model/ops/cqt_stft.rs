@@ -22,6 +22,11 @@ use rayon::prelude::*;
 use crate::dsp::cqt_basis::{periodic_hann, CqtScale};
 use crate::error::{Error, Result};
 
+mod hann_blocks;
+mod log_cqt;
+use hann_blocks::HannBlocks;
+pub use log_cqt::LogCqtOp;
+
 /// Maps y (B, N) to the spectrum at the used bins, (B, 1 + N/hop, 2F): F real parts, then F
 /// imaginary parts, bins ascending as [`CqtScale::used_bins`].
 #[derive(Debug, Clone)]
@@ -32,11 +37,21 @@ pub struct BinStft {
     n_bins: usize,
     /// L × 2F, row-major: w[m]·cos(2π f m'/n_fft) | −w[m]·sin(2π f m'/n_fft), m' = m − L/2.
     kernel64: Arc<Vec<f64>>,
-    kernel32: Arc<Vec<f32>>,
+    /// The exact block-sum evaluation, where the window is a whole number of hops.
+    blocks: Option<Arc<HannBlocks>>,
 }
 
 impl BinStft {
+    /// The fastest exact CPU evaluation for this scale (block sums where possible).
     pub fn new(scale: &CqtScale) -> Self {
+        let mut stft = Self::direct(scale);
+        stft.blocks = HannBlocks::new(scale.n_fft, scale.hop, stft.window_len, &scale.used_bins())
+            .map(Arc::new);
+        stft
+    }
+
+    /// The direct windowed DFT on CPU (one gemm over the n_fft/4 window samples per frame).
+    pub fn direct(scale: &CqtScale) -> Self {
         let bins = scale.used_bins();
         let window_len = scale.window_len();
         let window = periodic_hann(window_len);
@@ -50,14 +65,18 @@ impl BinStft {
                 kernel64[m * width + bins.len() + j] = -w * phase.sin();
             }
         }
-        let kernel32 = kernel64.iter().map(|&v| v as f32).collect();
         BinStft {
             window_len,
             hop: scale.hop,
             n_bins: bins.len(),
             kernel64: Arc::new(kernel64),
-            kernel32: Arc::new(kernel32),
+            blocks: None,
         }
+    }
+
+    /// Whether the CPU op uses the block-sum path.
+    pub fn uses_block_sums(&self) -> bool {
+        self.blocks.is_some()
     }
 
     /// Number of used bins F (the output has 2F columns).
@@ -74,7 +93,8 @@ impl BinStft {
         self.window_len / 2 + 1
     }
 
-    fn check(&self, y: &Tensor) -> Result<(usize, usize)> {
+    /// (B, N) of a legal input, or an error saying what is wrong with it.
+    pub fn check(&self, y: &Tensor) -> Result<(usize, usize)> {
         let (batch, n) = y.dims2()?;
         if n < self.min_samples() {
             return Err(Error::Invalid(format!(
@@ -118,41 +138,104 @@ impl BinStft {
         Ok(spec.transpose(1, 2)?.contiguous()?)
     }
 
-    fn forward_cpu<T: WithDType>(&self, y: &[T], batch: usize, n: usize, kernel: &[T]) -> Vec<T> {
+    /// One signal: `y` (N) -> `out` (frames × 2F), in f64.
+    pub(crate) fn spectrum_f64(&self, y: &[f64], out: &mut [f64]) {
+        let n = y.len();
         let (l, half, width) = (self.window_len, self.window_len / 2, 2 * self.n_bins);
         let frames = self.n_frames(n);
-        let mut out = vec![T::zero(); batch * frames * width];
-        out.par_chunks_mut(frames * width)
+        let padded: Vec<f64> = (0..n + l)
+            .map(|q| y[reflect(q as isize - half as isize, n)])
+            .collect();
+        if let Some(blocks) = &self.blocks {
+            blocks.forward(&padded, frames, out);
+            return;
+        }
+        // Frames overlap in memory: row t starts at t·hop (row stride hop).
+        // SAFETY: rows 0..frames of stride hop and length l fit in `padded` ((frames − 1)·hop + l
+        // ≤ n + l); the kernel is l × width; out is frames × width.
+        unsafe {
+            gemm::gemm(
+                frames,
+                width,
+                l,
+                out.as_mut_ptr(),
+                1,
+                width as isize,
+                false,
+                padded.as_ptr(),
+                1,
+                self.hop as isize,
+                self.kernel64.as_ptr(),
+                1,
+                width as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    }
+
+    /// The transpose of [`Self::spectrum_f64`]: `grad` (frames × 2F) -> `dy` (N), added.
+    pub(crate) fn adjoint_f64(&self, grad: &[f64], dy: &mut [f64]) {
+        let n = dy.len();
+        let (l, half, width) = (self.window_len, self.window_len / 2, 2 * self.n_bins);
+        let frames = self.n_frames(n);
+        let mut dpadded = vec![0.0; n + l];
+        if let Some(blocks) = &self.blocks {
+            blocks.adjoint(grad, frames, &mut dpadded);
+        } else {
+            let mut dframes = vec![0.0; frames * l];
+            // SAFETY: grad is frames × width, the kernel read transposed width × l, dframes
+            // frames × l, all in bounds.
+            unsafe {
+                gemm::gemm(
+                    frames,
+                    l,
+                    width,
+                    dframes.as_mut_ptr(),
+                    1,
+                    l as isize,
+                    false,
+                    grad.as_ptr(),
+                    1,
+                    width as isize,
+                    self.kernel64.as_ptr(),
+                    width as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            for (t, row) in dframes.chunks(l).enumerate() {
+                let start = t * self.hop;
+                for (d, &g) in dpadded[start..start + l].iter_mut().zip(row) {
+                    *d += g;
+                }
+            }
+        }
+        for (q, &g) in dpadded.iter().enumerate() {
+            dy[reflect(q as isize - half as isize, n)] += g;
+        }
+    }
+
+    fn forward_cpu<T: WithDType>(&self, y: &[T], batch: usize, n: usize) -> Vec<T> {
+        let width = 2 * self.n_bins * self.n_frames(n);
+        let mut out = vec![T::zero(); batch * width];
+        out.par_chunks_mut(width)
             .zip(y.par_chunks(n))
             .for_each(|(out, y)| {
-                let padded: Vec<T> = (0..n + l)
-                    .map(|q| y[reflect(q as isize - half as isize, n)])
-                    .collect();
-                // Frames overlap in memory: row t starts at t·hop (row stride hop).
-                // SAFETY: dims match the buffers: rows 0..frames of stride hop and length l fit in
-                // `padded` (frames−1)·hop + l ≤ n + l; kernel is l × width; out is frames × width.
-                unsafe {
-                    gemm::gemm(
-                        frames,
-                        width,
-                        l,
-                        out.as_mut_ptr(),
-                        1,
-                        width as isize,
-                        false,
-                        padded.as_ptr(),
-                        1,
-                        self.hop as isize,
-                        kernel.as_ptr(),
-                        1,
-                        width as isize,
-                        T::zero(),
-                        T::one(),
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
+                let y: Vec<f64> = y.iter().map(|v| v.to_f64()).collect();
+                let mut out64 = vec![0.0; width];
+                self.spectrum_f64(&y, &mut out64);
+                for (o, v) in out.iter_mut().zip(out64) {
+                    *o = T::from_f64(v);
                 }
             });
         out
@@ -198,11 +281,11 @@ impl CustomOp1 for BinStft {
         let out = match storage {
             CpuStorage::F32(data) => {
                 let y = contiguous_slice(data, layout, self.name())?;
-                CpuStorage::F32(self.forward_cpu(y, batch, n, &self.kernel32))
+                CpuStorage::F32(self.forward_cpu(y, batch, n))
             }
             CpuStorage::F64(data) => {
                 let y = contiguous_slice(data, layout, self.name())?;
-                CpuStorage::F64(self.forward_cpu(y, batch, n, &self.kernel64))
+                CpuStorage::F64(self.forward_cpu(y, batch, n))
             }
             other => candle_core::bail!("{}: unsupported dtype {:?}", self.name(), other.dtype()),
         };
@@ -231,54 +314,18 @@ struct BinStftAdjoint {
 }
 
 impl BinStftAdjoint {
-    fn run<T: WithDType>(&self, grad: &[T], batch: usize, kernel: &[T]) -> Vec<T> {
-        let stft = &self.stft;
-        let (l, half, width, n) = (
-            stft.window_len,
-            stft.window_len / 2,
-            2 * stft.n_bins,
-            self.n_samples,
-        );
-        let frames = stft.n_frames(n);
+    fn run<T: WithDType>(&self, grad: &[T], batch: usize) -> Vec<T> {
+        let n = self.n_samples;
+        let width = 2 * self.stft.n_bins * self.stft.n_frames(n);
         let mut out = vec![T::zero(); batch * n];
         out.par_chunks_mut(n)
-            .zip(grad.par_chunks(frames * width))
+            .zip(grad.par_chunks(width))
             .for_each(|(dy, grad)| {
-                let mut dframes = vec![T::zero(); frames * l];
-                // SAFETY: grad is frames × width, kernel (read transposed) width × l, dframes
-                // frames × l, all row-major and in bounds.
-                unsafe {
-                    gemm::gemm(
-                        frames,
-                        l,
-                        width,
-                        dframes.as_mut_ptr(),
-                        1,
-                        l as isize,
-                        false,
-                        grad.as_ptr(),
-                        1,
-                        width as isize,
-                        kernel.as_ptr(),
-                        width as isize,
-                        1,
-                        T::zero(),
-                        T::one(),
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-                let mut dpadded = vec![T::zero(); n + l];
-                for (t, row) in dframes.chunks(l).enumerate() {
-                    let start = t * stft.hop;
-                    for (d, &g) in dpadded[start..start + l].iter_mut().zip(row) {
-                        *d += g;
-                    }
-                }
-                for (q, &g) in dpadded.iter().enumerate() {
-                    dy[reflect(q as isize - half as isize, n)] += g;
+                let grad: Vec<f64> = grad.iter().map(|v| v.to_f64()).collect();
+                let mut dy64 = vec![0.0; n];
+                self.stft.adjoint_f64(&grad, &mut dy64);
+                for (d, v) in dy.iter_mut().zip(dy64) {
+                    *d = T::from_f64(v);
                 }
             });
         out
@@ -306,11 +353,11 @@ impl CustomOp1 for BinStftAdjoint {
         let out = match storage {
             CpuStorage::F32(data) => {
                 let g = contiguous_slice(data, layout, self.name())?;
-                CpuStorage::F32(self.run(g, batch, &self.stft.kernel32))
+                CpuStorage::F32(self.run(g, batch))
             }
             CpuStorage::F64(data) => {
                 let g = contiguous_slice(data, layout, self.name())?;
-                CpuStorage::F64(self.run(g, batch, &self.stft.kernel64))
+                CpuStorage::F64(self.run(g, batch))
             }
             other => candle_core::bail!("{}: unsupported dtype {:?}", self.name(), other.dtype()),
         };
@@ -364,10 +411,12 @@ mod tests {
     #[test]
     fn magnitudes_match_the_definition_at_every_used_bin() {
         let scales = cqt_scales(8, 12, 64, 16_000).unwrap();
-        for scale in [&scales[3], &scales[6], &scales[7]] {
+        for (scale, stft) in [&scales[3], &scales[6], &scales[7]]
+            .into_iter()
+            .flat_map(|s| [(s, BinStft::new(s)), (s, BinStft::direct(s))])
+        {
             let n = 1500;
             let y = signal(1, n, 0.3);
-            let stft = BinStft::new(scale);
             let out = stft
                 .forward(&Tensor::from_vec(y.clone(), (1, n), &Device::Cpu).unwrap())
                 .unwrap();
@@ -393,8 +442,10 @@ mod tests {
     fn backward_is_the_adjoint_of_forward() {
         // <A y, g> = <y, Aᵀ g> for random y, g: checks overlap-add and the reflection fold.
         let scales = cqt_scales(8, 12, 64, 16_000).unwrap();
-        for scale in [&scales[2], &scales[7]] {
-            let stft = BinStft::new(scale);
+        for stft in [&scales[2], &scales[6], &scales[7]]
+            .into_iter()
+            .flat_map(|s| [BinStft::new(s), BinStft::direct(s)])
+        {
             let (b, n) = (2, 700);
             let y = Var::from_vec(signal(b, n, 1.0), (b, n), &Device::Cpu).unwrap();
             let frames = stft.n_frames(n);
@@ -444,6 +495,42 @@ mod tests {
                 .to_scalar::<f64>()
                 .unwrap();
             assert!(diff < 1e-9, "max diff {diff}");
+        }
+    }
+
+    #[test]
+    fn block_sums_equal_the_direct_dft() {
+        let scales = cqt_scales(8, 12, 64, 16_000).unwrap();
+        let used: Vec<bool> = scales
+            .iter()
+            .map(|s| BinStft::new(s).uses_block_sums())
+            .collect();
+        assert_eq!(used, [true, true, true, true, true, true, true, false]);
+        let (b, n) = (2, 3000);
+        let y = Tensor::from_vec(signal(b, n, 7.0), (b, n), &Device::Cpu).unwrap();
+        for scale in &scales[..7] {
+            let blocks = BinStft::new(scale).forward(&y).unwrap();
+            let direct = BinStft::direct(scale).forward(&y).unwrap();
+            let peak = direct
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
+            let diff = (blocks - direct)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
+            assert!(
+                diff < 1e-10 * peak,
+                "n_fft {}: max diff {diff} (peak {peak})",
+                scale.n_fft
+            );
         }
     }
 
