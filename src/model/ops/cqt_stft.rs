@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::dsp::cqt_basis::{periodic_hann, CqtScale};
@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 
 mod hann_blocks;
 mod log_cqt;
-use hann_blocks::HannBlocks;
+use hann_blocks::{BlockFloat, HannBlocks};
 pub use log_cqt::LogCqtOp;
 
 /// Maps y (B, N) to the spectrum at the used bins, (B, 1 + N/hop, 2F): F real parts, then F
@@ -138,18 +138,19 @@ impl BinStft {
         Ok(spec.transpose(1, 2)?.contiguous()?)
     }
 
-    /// One signal: `y` (N) -> `out` (frames × 2F), in f64.
-    pub(crate) fn spectrum_f64(&self, y: &[f64], out: &mut [f64]) {
+    /// One signal: `y` (N) -> `out` (frames × 2F).
+    pub(crate) fn spectrum<T: BlockFloat>(&self, y: &[T], out: &mut [f64]) {
         let n = y.len();
         let (l, half, width) = (self.window_len, self.window_len / 2, 2 * self.n_bins);
         let frames = self.n_frames(n);
-        let padded: Vec<f64> = (0..n + l)
+        let padded: Vec<T> = (0..n + l)
             .map(|q| y[reflect(q as isize - half as isize, n)])
             .collect();
         if let Some(blocks) = &self.blocks {
             blocks.forward(&padded, frames, out);
             return;
         }
+        let padded: Vec<f64> = padded.iter().map(|v| v.to_f64()).collect();
         // Frames overlap in memory: row t starts at t·hop (row stride hop).
         // SAFETY: rows 0..frames of stride hop and length l fit in `padded` ((frames − 1)·hop + l
         // ≤ n + l); the kernel is l × width; out is frames × width.
@@ -178,14 +179,18 @@ impl BinStft {
         }
     }
 
-    /// The transpose of [`Self::spectrum_f64`]: `grad` (frames × 2F) -> `dy` (N), added.
-    pub(crate) fn adjoint_f64(&self, grad: &[f64], dy: &mut [f64]) {
+    /// The transpose of [`Self::spectrum`]: `grad` (frames × 2F) -> `dy` (N), added.
+    pub(crate) fn adjoint<T: BlockFloat>(&self, grad: &[f64], dy: &mut [T]) {
         let n = dy.len();
         let (l, half, width) = (self.window_len, self.window_len / 2, 2 * self.n_bins);
         let frames = self.n_frames(n);
         let mut dpadded = vec![0.0; n + l];
         if let Some(blocks) = &self.blocks {
-            blocks.adjoint(grad, frames, &mut dpadded);
+            let mut d = vec![T::zero(); n + l];
+            blocks.adjoint(grad, frames, &mut d);
+            for (a, b) in dpadded.iter_mut().zip(d) {
+                *a = b.to_f64();
+            }
         } else {
             let mut dframes = vec![0.0; frames * l];
             // SAFETY: grad is frames × width, the kernel read transposed width × l, dframes
@@ -221,19 +226,18 @@ impl BinStft {
             }
         }
         for (q, &g) in dpadded.iter().enumerate() {
-            dy[reflect(q as isize - half as isize, n)] += g;
+            dy[reflect(q as isize - half as isize, n)] += T::from_f64(g);
         }
     }
 
-    fn forward_cpu<T: WithDType>(&self, y: &[T], batch: usize, n: usize) -> Vec<T> {
+    fn forward_cpu<T: BlockFloat>(&self, y: &[T], batch: usize, n: usize) -> Vec<T> {
         let width = 2 * self.n_bins * self.n_frames(n);
         let mut out = vec![T::zero(); batch * width];
         out.par_chunks_mut(width)
             .zip(y.par_chunks(n))
             .for_each(|(out, y)| {
-                let y: Vec<f64> = y.iter().map(|v| v.to_f64()).collect();
                 let mut out64 = vec![0.0; width];
-                self.spectrum_f64(&y, &mut out64);
+                self.spectrum(y, &mut out64);
                 for (o, v) in out.iter_mut().zip(out64) {
                     *o = T::from_f64(v);
                 }
@@ -314,7 +318,7 @@ struct BinStftAdjoint {
 }
 
 impl BinStftAdjoint {
-    fn run<T: WithDType>(&self, grad: &[T], batch: usize) -> Vec<T> {
+    fn run<T: BlockFloat>(&self, grad: &[T], batch: usize) -> Vec<T> {
         let n = self.n_samples;
         let width = 2 * self.stft.n_bins * self.stft.n_frames(n);
         let mut out = vec![T::zero(); batch * n];
@@ -322,11 +326,7 @@ impl BinStftAdjoint {
             .zip(grad.par_chunks(width))
             .for_each(|(dy, grad)| {
                 let grad: Vec<f64> = grad.iter().map(|v| v.to_f64()).collect();
-                let mut dy64 = vec![0.0; n];
-                self.stft.adjoint_f64(&grad, &mut dy64);
-                for (d, v) in dy.iter_mut().zip(dy64) {
-                    *d = T::from_f64(v);
-                }
+                self.stft.adjoint(&grad, dy);
             });
         out
     }

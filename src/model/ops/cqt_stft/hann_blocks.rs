@@ -7,11 +7,12 @@
 //! An unwindowed DFT over hop-aligned frames is a sum of per-hop-block partial DFTs: one small
 //! gemm (blocks × hop) · (hop × ~60 frequencies) and running sums, instead of a
 //! (frames × L) · (L × ~100) gemm. Work drops from O(frames·L·F) to O(N·G): ~50x at c1.
-//! Internally f64 (the prefix sums would lose digits in f32); phases come from one table.
+//! The block gemm runs in the signal's dtype (f32 for training: half the cost); prefix sums,
+//! phases and everything after them are f64, as f32 running sums would lose digits.
 
 /// Precomputed constants of one scale.
 #[derive(Debug)]
-pub(super) struct HannBlocks {
+pub(crate) struct HannBlocks {
     n_fft: usize,
     hop: usize,
     window_len: usize,
@@ -23,6 +24,7 @@ pub(super) struct HannBlocks {
     taps: Vec<[(usize, f64); 3]>,
     /// hop × 2G row-major: cos(2π g u / n_fft) | −sin(2π g u / n_fft).
     block_kernel: Vec<f64>,
+    block_kernel32: Vec<f32>,
     /// e^{−2πi k / n_fft}, k = 0..n_fft.
     twiddle: Vec<(f64, f64)>,
 }
@@ -70,6 +72,7 @@ impl HannBlocks {
             blocks_per_frame: window_len / hop,
             freqs,
             taps,
+            block_kernel32: block_kernel.iter().map(|&v| v as f32).collect(),
             block_kernel,
             twiddle,
         })
@@ -99,11 +102,11 @@ impl HannBlocks {
     }
 
     /// `padded` (N + L reflect-padded samples) -> `out` (frames × 2F: Re | Im).
-    pub(super) fn forward(&self, padded: &[f64], frames: usize, out: &mut [f64]) {
+    pub(super) fn forward<E: BlockFloat>(&self, padded: &[E], frames: usize, out: &mut [f64]) {
         let g_count = self.freqs.len();
         let n_blocks = self.n_blocks(frames);
         // Per-block DFTs relative to each block's start.
-        let mut partial = vec![0.0; n_blocks * 2 * g_count];
+        let mut partial = vec![E::zero(); n_blocks * 2 * g_count];
         // SAFETY: padded holds ≥ n_blocks·hop samples ((frames − 1)·hop + L ≤ N + L), read as
         // n_blocks × hop; block_kernel is hop × 2G; partial is n_blocks × 2G.
         unsafe {
@@ -118,11 +121,11 @@ impl HannBlocks {
                 padded.as_ptr(),
                 1,
                 self.hop as isize,
-                self.block_kernel.as_ptr(),
+                E::block_kernel(self).as_ptr(),
                 1,
                 (2 * g_count) as isize,
-                0.0,
-                1.0,
+                E::zero(),
+                E::one(),
                 false,
                 false,
                 false,
@@ -135,8 +138,8 @@ impl HannBlocks {
         for b in 0..n_blocks {
             for i in 0..g_count {
                 let (pr, pi) = (
-                    partial[b * 2 * g_count + i],
-                    partial[b * 2 * g_count + g_count + i],
+                    partial[b * 2 * g_count + i].to_f64(),
+                    partial[b * 2 * g_count + g_count + i].to_f64(),
                 );
                 let (c, s) = self.twiddle[walk.index[i]];
                 let prev = prefix[b * g_count + i];
@@ -172,7 +175,7 @@ impl HannBlocks {
     }
 
     /// The transpose of [`Self::forward`]: `grad` (frames × 2F) -> `dpadded` (N + L), added.
-    pub(super) fn adjoint(&self, grad: &[f64], frames: usize, dpadded: &mut [f64]) {
+    pub(super) fn adjoint<E: BlockFloat>(&self, grad: &[f64], frames: usize, dpadded: &mut [E]) {
         let g_count = self.freqs.len();
         let f_count = self.taps.len();
         let n_blocks = self.n_blocks(frames);
@@ -199,7 +202,7 @@ impl HannBlocks {
             }
             walk.advance();
         }
-        let mut partial = vec![0.0; n_blocks * 2 * g_count];
+        let mut partial = vec![E::zero(); n_blocks * 2 * g_count];
         let mut walk = self.phase_walk(0, self.hop);
         for b in 0..n_blocks {
             let lo = (b + 1).saturating_sub(self.blocks_per_frame);
@@ -210,8 +213,8 @@ impl HannBlocks {
                 let (pr, pi) = (hr - lr, hi_ - li);
                 // conj(e^{−2πi g b·hop/n}).
                 let (c, s) = self.twiddle[walk.index[i]];
-                partial[b * 2 * g_count + i] = c * pr + s * pi;
-                partial[b * 2 * g_count + g_count + i] = c * pi - s * pr;
+                partial[b * 2 * g_count + i] = E::from_f64(c * pr + s * pi);
+                partial[b * 2 * g_count + g_count + i] = E::from_f64(c * pi - s * pr);
             }
             walk.advance();
         }
@@ -229,11 +232,11 @@ impl HannBlocks {
                 partial.as_ptr(),
                 1,
                 (2 * g_count) as isize,
-                self.block_kernel.as_ptr(),
+                E::block_kernel(self).as_ptr(),
                 (2 * g_count) as isize,
                 1,
-                1.0,
-                1.0,
+                E::one(),
+                E::one(),
                 false,
                 false,
                 false,
@@ -257,5 +260,22 @@ impl PhaseWalk {
                 *i -= self.n_fft;
             }
         }
+    }
+}
+
+/// The dtypes the block gemm runs in.
+pub(crate) trait BlockFloat: candle_core::WithDType {
+    fn block_kernel(blocks: &HannBlocks) -> &[Self];
+}
+
+impl BlockFloat for f32 {
+    fn block_kernel(blocks: &HannBlocks) -> &[f32] {
+        &blocks.block_kernel32
+    }
+}
+
+impl BlockFloat for f64 {
+    fn block_kernel(blocks: &HannBlocks) -> &[f64] {
+        &blocks.block_kernel
     }
 }

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous_slice, BinStft};
+use super::{contiguous_slice, BinStft, BlockFloat};
 use crate::dsp::cqt_basis::CqtScale;
 
 /// y (B, N) -> C_s(y) (B, bins, 1 + N/hop).
@@ -59,11 +59,11 @@ impl LogCqtOp {
         self.rows.len()
     }
 
-    fn item_state(&self, y: &[f64]) -> ItemState {
+    fn item_state<T: BlockFloat>(&self, y: &[T]) -> ItemState {
         let frames = self.stft.n_frames(y.len());
         let f = self.stft.n_bins();
         let mut spec = vec![0.0; frames * 2 * f];
-        self.stft.spectrum_f64(y, &mut spec);
+        self.stft.spectrum(y, &mut spec);
         let mut magnitude = vec![0.0; frames * f];
         for (t, m) in magnitude.chunks_mut(f).enumerate() {
             let row = &spec[t * 2 * f..(t + 1) * 2 * f];
@@ -86,15 +86,14 @@ impl LogCqtOp {
         }
     }
 
-    fn forward_cpu<T: WithDType>(&self, y: &[T], batch: usize, n: usize) -> Vec<T> {
+    fn forward_cpu<T: BlockFloat>(&self, y: &[T], batch: usize, n: usize) -> Vec<T> {
         let width = self.bins() * self.stft.n_frames(n);
         let offset = -self.eps.log10();
         let mut out = vec![T::zero(); batch * width];
         out.par_chunks_mut(width)
             .zip(y.par_chunks(n))
             .for_each(|(out, y)| {
-                let y: Vec<f64> = y.iter().map(|v| v.to_f64()).collect();
-                let state = self.item_state(&y);
+                let state = self.item_state(y);
                 for (o, cq) in out.iter_mut().zip(&state.cq) {
                     *o = T::from_f64((cq + self.eps).log10() + offset);
                 }
@@ -102,7 +101,7 @@ impl LogCqtOp {
         out
     }
 
-    fn backward_cpu<T: WithDType>(&self, y: &[T], grad: &[T], batch: usize, n: usize) -> Vec<T> {
+    fn backward_cpu<T: BlockFloat>(&self, y: &[T], grad: &[T], batch: usize, n: usize) -> Vec<T> {
         let frames = self.stft.n_frames(n);
         let f = self.stft.n_bins();
         let width = self.bins() * frames;
@@ -110,8 +109,7 @@ impl LogCqtOp {
         out.par_chunks_mut(n)
             .zip(y.par_chunks(n).zip(grad.par_chunks(width)))
             .for_each(|(dy, (y, grad))| {
-                let y: Vec<f64> = y.iter().map(|v| v.to_f64()).collect();
-                let state = self.item_state(&y);
+                let state = self.item_state(y);
                 let mut d_magnitude = vec![0.0; frames * f];
                 for (k, row) in self.rows.iter().enumerate() {
                     for t in 0..frames {
@@ -134,11 +132,7 @@ impl LogCqtOp {
                         d[f + j] = scale * spec[f + j];
                     }
                 }
-                let mut dy64 = vec![0.0; n];
-                self.stft.adjoint_f64(&d_spec, &mut dy64);
-                for (d, v) in dy.iter_mut().zip(dy64) {
-                    *d = T::from_f64(v);
-                }
+                self.stft.adjoint(&d_spec, dy);
             });
         out
     }
