@@ -262,6 +262,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_loss_can_move_to_a_trainer_thread() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<CqtLoss>();
+    }
+
+    #[test]
+    fn fewer_scales_and_bins_give_matching_shapes() {
+        let settings = LossSettings {
+            scales: 3,
+            bins: 7,
+            ..Default::default()
+        };
+        let loss = CqtLoss::new(&settings, &Device::Cpu).unwrap();
+        let y = Tensor::ones((2, 3000), DType::F32, &Device::Cpu).unwrap();
+        let c = loss.cqt(&y).unwrap();
+        assert_eq!(c.len(), 3);
+        assert!(c.iter().all(|c| c.dims() == [2, 7, 1 + 3000 / 64]));
+        assert_eq!(loss.min_samples(), 2049);
+    }
+
+    #[test]
     fn defaults_are_the_release_settings_and_validate() {
         let s = LossSettings::default();
         assert_eq!(

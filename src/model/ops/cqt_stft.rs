@@ -535,6 +535,64 @@ mod tests {
     }
 
     #[test]
+    fn other_hops_take_the_right_path_and_stay_adjoint() {
+        // hop 32: every window is whole hops; hop 48 and 100: none is, all take the direct path.
+        for (hop, expect_blocks) in [(32, 8), (48, 0), (100, 0)] {
+            let scales = cqt_scales(8, 12, hop, 16_000).unwrap();
+            let with_blocks = scales
+                .iter()
+                .filter(|s| BinStft::new(s).uses_block_sums())
+                .count();
+            assert_eq!(with_blocks, expect_blocks, "hop {hop}");
+            let (b, n) = (1, 2500);
+            let y = Var::from_vec(signal(b, n, 3.0), (b, n), &Device::Cpu).unwrap();
+            for scale in [&scales[1], &scales[4], &scales[7]] {
+                let fast = BinStft::new(scale);
+                let direct = BinStft::direct(scale);
+                let a = fast.forward(y.as_tensor()).unwrap();
+                let d = direct.forward(y.as_tensor()).unwrap();
+                assert_eq!(a.dims(), &[b, 1 + n / hop, 2 * fast.n_bins()]);
+                let peak = d
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f64>()
+                    .unwrap();
+                let diff = (&a - &d)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f64>()
+                    .unwrap();
+                assert!(
+                    diff < 1e-10 * peak,
+                    "hop {hop} n_fft {}: {diff}",
+                    scale.n_fft
+                );
+                let g = Tensor::from_vec(signal(1, a.elem_count(), 5.0), a.dims(), &Device::Cpu)
+                    .unwrap();
+                let lhs = (&a * &g).unwrap().sum_all().unwrap();
+                let grad = lhs.backward().unwrap();
+                let rhs = (grad.get(y.as_tensor()).unwrap() * y.as_tensor())
+                    .unwrap()
+                    .sum_all()
+                    .unwrap();
+                let (lhs, rhs) = (
+                    lhs.to_scalar::<f64>().unwrap(),
+                    rhs.to_scalar::<f64>().unwrap(),
+                );
+                assert!(
+                    (lhs - rhs).abs() < 1e-9 * lhs.abs().max(1.0),
+                    "hop {hop}: {lhs} vs {rhs}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn too_short_signals_are_refused() {
         let scales = cqt_scales(1, 12, 64, 16_000).unwrap();
         let stft = BinStft::new(&scales[0]);
