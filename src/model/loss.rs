@@ -4,8 +4,10 @@
 //!   C_s(y) = log10(|B_s|·sqrt(|STFT_s(y)|² + eps) / sqrt(n_fft_s) + eps) − log10(eps),
 //!
 //! over 8 octave scales of 12 constant-Q bins, each with its own STFT size and a hop of 64.
-//! The STFT is restricted to the bins the sparse basis uses ([`BinStft`]); the rest (magnitude,
-//! projection, log, metric) is composed from candle ops on small (B, frames, ~50) tensors.
+//! The STFT is restricted to the bins the sparse basis uses ([`BinStft`]). On CPU each scale is
+//! one fused op ([`LogCqtOp`]) with a hand-written backward; on other devices the STFT is a
+//! strided conv1d and the magnitude, projection and log are candle ops. The target's CQT is
+//! computed without gradient.
 
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
