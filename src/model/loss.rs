@@ -108,6 +108,8 @@ struct ScaleLoss {
     fused: LogCqtOp,
     /// (F, bins): |B_s|ᵀ restricted to the used bins, divided by sqrt(n_fft).
     projection: Tensor,
+    /// The composed path's conv1d weight, on the loss's device.
+    kernel_bank: Tensor,
 }
 
 /// The multi-resolution pseudo-CQT loss. Build once; it holds only constants.
@@ -136,11 +138,13 @@ impl CqtLoss {
                 }
                 let projection = Tensor::from_vec(projection, (used.len(), settings.bins), device)?;
                 let fused = LogCqtOp::new(&scale, stft.clone(), settings.eps);
+                let kernel_bank = stft.kernel_bank(device, DType::F32)?;
                 Ok(ScaleLoss {
                     scale,
                     stft,
                     fused,
                     projection,
+                    kernel_bank,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -188,7 +192,7 @@ impl CqtLoss {
             return Ok(y.contiguous()?.apply_op1(s.fused.clone())?);
         }
         // Other devices: the STFT as a strided conv1d, the rest from candle ops.
-        let spec = s.stft.forward_composed(y)?;
+        let spec = s.stft.forward_composed_with(y, &s.kernel_bank)?;
         let f = s.stft.n_bins();
         let re = spec.narrow(2, 0, f)?;
         let im = spec.narrow(2, f, f)?;

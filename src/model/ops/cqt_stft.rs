@@ -20,7 +20,7 @@
 use std::sync::Arc;
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::dsp::cqt_basis::{periodic_hann, CqtScale};
@@ -121,6 +121,20 @@ impl BinStft {
 
     /// The same map from candle ops only (any device); on CPU it serves as a cross-check.
     pub fn forward_composed(&self, y: &Tensor) -> Result<Tensor> {
+        let kernel = self.kernel_bank(y.device(), y.dtype())?;
+        self.forward_composed_with(y, &kernel)
+    }
+
+    /// The conv1d weight of the composed path, (2F, 1, L): build it once per device.
+    pub fn kernel_bank(&self, device: &Device, dtype: DType) -> Result<Tensor> {
+        let width = 2 * self.n_bins;
+        let kernel =
+            Tensor::from_slice(self.kernel64.as_slice(), (self.window_len, width), device)?;
+        Ok(kernel.to_dtype(dtype)?.t()?.contiguous()?.unsqueeze(1)?)
+    }
+
+    /// [`Self::forward_composed`] with a prebuilt [`Self::kernel_bank`].
+    pub fn forward_composed_with(&self, y: &Tensor, kernel: &Tensor) -> Result<Tensor> {
         let (_, n) = self.check(y)?;
         let half = self.window_len / 2;
         let index: Vec<u32> = (0..n + self.window_len)
@@ -128,17 +142,7 @@ impl BinStft {
             .collect();
         let index = Tensor::from_vec(index, n + self.window_len, y.device())?;
         let padded = y.index_select(&index, 1)?.unsqueeze(1)?;
-        let width = 2 * self.n_bins;
-        let kernel = Tensor::from_slice(
-            self.kernel64.as_slice(),
-            (self.window_len, width),
-            y.device(),
-        )?
-        .to_dtype(y.dtype())?
-        .t()?
-        .contiguous()?
-        .unsqueeze(1)?;
-        let spec = padded.conv1d(&kernel, 0, self.hop, 1, 1)?;
+        let spec = padded.conv1d(&kernel.to_dtype(y.dtype())?, 0, self.hop, 1, 1)?;
         Ok(spec.transpose(1, 2)?.contiguous()?)
     }
 

@@ -38,6 +38,7 @@ impl LogCqtOp {
             .map(|row| {
                 row.iter()
                     .map(|&(bin, w)| {
+                        // used_bins is sorted and holds every row's bins: always found.
                         let j = used.binary_search(&bin).unwrap_or_default();
                         (j, f64::from(w) / norm)
                     })
