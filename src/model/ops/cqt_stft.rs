@@ -600,6 +600,34 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// For any length, hop and scale: block sums equal the direct DFT, and the backward of
+        /// each is its exact transpose.
+        #[test]
+        fn any_length_and_hop(scale in 0usize..8, hop in proptest::sample::select(vec![16usize, 32, 64, 80, 128]), extra in 0usize..1500, seed in 0.0f64..10.0) {
+            let scales = cqt_scales(8, 12, hop, 16_000).unwrap();
+            let scale = &scales[scale];
+            let fast = BinStft::new(scale);
+            let direct = BinStft::direct(scale);
+            let n = fast.min_samples() + extra;
+            let y = Var::from_vec(signal(1, n, seed), (1, n), &Device::Cpu).unwrap();
+            let a = fast.forward(y.as_tensor()).unwrap();
+            let d = direct.forward(y.as_tensor()).unwrap();
+            let peak = d.abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+            let diff = (&a - &d).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+            proptest::prop_assert!(diff <= 1e-10 * peak, "n_fft {} n {n}: {diff}", scale.n_fft);
+            let g = Tensor::from_vec(signal(1, a.elem_count(), seed + 1.0), a.dims(), &Device::Cpu).unwrap();
+            for out in [&a, &d] {
+                let lhs = (out * &g).unwrap().sum_all().unwrap();
+                let grads = lhs.backward().unwrap();
+                let rhs = (grads.get(y.as_tensor()).unwrap() * y.as_tensor()).unwrap().sum_all().unwrap();
+                let (lhs, rhs) = (lhs.to_scalar::<f64>().unwrap(), rhs.to_scalar::<f64>().unwrap());
+                proptest::prop_assert!((lhs - rhs).abs() <= 1e-9 * lhs.abs().max(1.0), "{lhs} vs {rhs}");
+            }
+        }
+    }
+
     #[test]
     fn too_short_signals_are_refused() {
         let scales = cqt_scales(1, 12, 64, 16_000).unwrap();
