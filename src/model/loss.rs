@@ -1,1 +1,346 @@
-//! (in progress)
+//! DrummerNet's training loss (spec section 7.1/7.2): the multi-resolution pseudo-CQT distance
+//!
+//!   L(x, x̂) = Σ_s factor · mean |C_s(x) − C_s(x̂)|,
+//!   C_s(y) = log10(|B_s|·sqrt(|STFT_s(y)|² + eps) / sqrt(n_fft_s) + eps) − log10(eps),
+//!
+//! over 8 octave scales of 12 constant-Q bins, each with its own STFT size and a hop of 64.
+//! The STFT is restricted to the bins the sparse basis uses ([`BinStft`]). On CPU each scale is
+//! one fused op ([`LogCqtOp`]) with a hand-written backward; on other devices the STFT is a
+//! strided conv1d and the magnitude, projection and log are candle ops. The target's CQT is
+//! computed without gradient.
+
+use candle_core::{DType, Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::audio::SAMPLE_RATE;
+use crate::dsp::cqt_basis::{cqt_scales, CqtScale, MAX_SCALES};
+use crate::error::{Error, Result};
+use crate::model::ops::cqt_stft::{is_supported, BinStft, LogCqtOp};
+
+/// How the per-scale CQT difference is reduced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossMetric {
+    /// Mean absolute error (release default).
+    Mae,
+    /// Mean squared error.
+    Mse,
+}
+
+/// The `[loss]` section of `config.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossSettings {
+    /// Number of CQT scales, from C1 upwards (the 8th starts at 4 kHz).
+    pub scales: usize,
+    /// STFT hop in samples (64 = 4 ms at 16 kHz).
+    pub hop: usize,
+    /// Constant-Q bins per scale (12 per octave).
+    pub bins: usize,
+    /// Weight of every scale's term (the release hard-codes 4).
+    pub factor: f64,
+    /// mae or mse.
+    pub metric: LossMetric,
+    /// Compare percussive parts (HPSS, spec 7.3). Off in the release; not available yet.
+    pub hpss: bool,
+    /// Floor inside the magnitude's sqrt and the log (the release's EPS = 1e-5).
+    pub eps: f64,
+}
+
+impl Default for LossSettings {
+    fn default() -> Self {
+        LossSettings {
+            scales: MAX_SCALES,
+            hop: 64,
+            bins: 12,
+            factor: 4.0,
+            metric: LossMetric::Mae,
+            hpss: false,
+            eps: 1e-5,
+        }
+    }
+}
+
+impl LossSettings {
+    pub fn validate(&self, prefix: &str) -> Result<()> {
+        let key = |k: &str| format!("{prefix}.{k}");
+        if !(1..=MAX_SCALES).contains(&self.scales) {
+            return Err(Error::config(
+                key("scales"),
+                format!("must be in 1..={MAX_SCALES}"),
+            ));
+        }
+        if !(1..=1024).contains(&self.hop) {
+            return Err(Error::config(key("hop"), "must be in 1..=1024"));
+        }
+        if !(1..=12).contains(&self.bins) {
+            return Err(Error::config(key("bins"), "must be in 1..=12"));
+        }
+        if !(self.factor.is_finite() && self.factor > 0.0) {
+            return Err(Error::config(key("factor"), "must be a positive number"));
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0 && self.eps < 1.0) {
+            return Err(Error::config(key("eps"), "must be in (0, 1)"));
+        }
+        if self.hpss {
+            return Err(Error::config(
+                key("hpss"),
+                "the HPSS front end is not available in this build; must be false",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The loss value and, for logging, every scale's weighted term.
+#[derive(Debug, Clone)]
+pub struct LossOutput {
+    /// Scalar tensor to call `backward` on.
+    pub total: Tensor,
+    /// factor · metric per scale (NaN where that scale was dropped).
+    pub per_scale: Vec<f32>,
+}
+
+struct ScaleLoss {
+    scale: CqtScale,
+    stft: BinStft,
+    /// The fused CPU evaluation of the whole scale.
+    fused: LogCqtOp,
+    /// (F, bins): |B_s|ᵀ restricted to the used bins, divided by sqrt(n_fft).
+    projection: Tensor,
+    /// The composed path's conv1d weight, on the loss's device.
+    kernel_bank: Tensor,
+}
+
+/// The multi-resolution pseudo-CQT loss. Build once; it holds only constants.
+pub struct CqtLoss {
+    settings: LossSettings,
+    scales: Vec<ScaleLoss>,
+    composed_only: bool,
+}
+
+impl CqtLoss {
+    pub fn new(settings: &LossSettings, device: &Device) -> Result<Self> {
+        settings.validate("loss")?;
+        let scales = cqt_scales(settings.scales, settings.bins, settings.hop, SAMPLE_RATE)?
+            .into_iter()
+            .map(|scale| {
+                let stft = BinStft::new(&scale);
+                let used = scale.used_bins();
+                let norm = (scale.n_fft as f64).sqrt();
+                let mut projection = vec![0f32; used.len() * settings.bins];
+                for (k, row) in scale.rows.iter().enumerate() {
+                    for &(bin, weight) in row {
+                        // used_bins is sorted and contains every row bin.
+                        let j = used.binary_search(&bin).unwrap_or_default();
+                        projection[j * settings.bins + k] = (f64::from(weight) / norm) as f32;
+                    }
+                }
+                let projection = Tensor::from_vec(projection, (used.len(), settings.bins), device)?;
+                let fused = LogCqtOp::new(&scale, stft.clone(), settings.eps);
+                let kernel_bank = stft.kernel_bank(device, DType::F32)?;
+                Ok(ScaleLoss {
+                    scale,
+                    stft,
+                    fused,
+                    projection,
+                    kernel_bank,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(CqtLoss {
+            settings: settings.clone(),
+            scales,
+            composed_only: false,
+        })
+    }
+
+    /// Use the composed candle-op path (the one non-CPU devices take) even on CPU, for
+    /// cross-checks and benchmarks.
+    pub fn composed_only(mut self) -> Self {
+        self.composed_only = true;
+        self
+    }
+
+    pub fn settings(&self) -> &LossSettings {
+        &self.settings
+    }
+
+    /// The filterbank of every scale (fmin, n_fft, basis), lowest first.
+    pub fn scales(&self) -> impl Iterator<Item = &CqtScale> {
+        self.scales.iter().map(|s| &s.scale)
+    }
+
+    /// Shortest signal every scale accepts.
+    pub fn min_samples(&self) -> usize {
+        self.scales
+            .iter()
+            .map(|s| s.stft.min_samples())
+            .max()
+            .unwrap_or(1)
+    }
+
+    /// C_s(y) for every scale: (B, bins, 1 + N/hop) each. `y` is (B, N) or (B, 1, N).
+    pub fn cqt(&self, y: &Tensor) -> Result<Vec<Tensor>> {
+        let y = flatten_mono(y)?;
+        self.scales.iter().map(|s| self.cqt_scale(s, &y)).collect()
+    }
+
+    fn cqt_scale(&self, s: &ScaleLoss, y: &Tensor) -> Result<Tensor> {
+        s.stft.check(y)?;
+        if y.device().is_cpu() && !self.composed_only {
+            return Ok(y.contiguous()?.apply_op1(s.fused.clone())?);
+        }
+        // Other devices: the STFT as a strided conv1d, the rest from candle ops.
+        let spec = s.stft.forward_composed_with(y, &s.kernel_bank)?;
+        let f = s.stft.n_bins();
+        let re = spec.narrow(2, 0, f)?;
+        let im = spec.narrow(2, f, f)?;
+        let magnitude = (re.sqr()? + im.sqr()?)?
+            .affine(1.0, self.settings.eps)?
+            .sqrt()?;
+        let cq = magnitude.broadcast_matmul(&s.projection.to_dtype(y.dtype())?)?;
+        let log10 = cq
+            .affine(1.0, self.settings.eps)?
+            .log()?
+            .affine(1.0 / std::f64::consts::LN_10, -self.settings.eps.log10())?;
+        Ok(log10.transpose(1, 2)?.contiguous()?)
+    }
+
+    /// L(target, estimate); gradients flow into `estimate` only.
+    pub fn forward(&self, target: &Tensor, estimate: &Tensor) -> Result<LossOutput> {
+        let target = flatten_mono(&target.detach())?;
+        let estimate = flatten_mono(estimate)?;
+        if target.dims() != estimate.dims() {
+            return Err(Error::Invalid(format!(
+                "CQT loss: target {:?} and estimate {:?} differ in shape",
+                target.dims(),
+                estimate.dims()
+            )));
+        }
+        let mut total: Option<Tensor> = None;
+        let mut per_scale = Vec::with_capacity(self.scales.len());
+        for s in &self.scales {
+            let diff = (self.cqt_scale(s, &estimate)? - self.cqt_scale(s, &target)?)?;
+            let reduced = match self.settings.metric {
+                LossMetric::Mae => diff.abs()?.mean_all()?,
+                LossMetric::Mse => diff.sqr()?.mean_all()?,
+            };
+            let term = reduced.affine(self.settings.factor, 0.0)?;
+            let value = term.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+            per_scale.push(value);
+            // The release drops a NaN scale from the sum; say so instead of hiding it.
+            if value.is_nan() {
+                tracing::warn!(
+                    fmin = s.scale.fmin,
+                    "CQT loss scale is NaN; dropped from the sum"
+                );
+                continue;
+            }
+            total = Some(match total {
+                Some(t) => (t + term)?,
+                None => term,
+            });
+        }
+        let total = total.ok_or_else(|| Error::Invalid("CQT loss is NaN at every scale".into()))?;
+        Ok(LossOutput { total, per_scale })
+    }
+}
+
+fn flatten_mono(y: &Tensor) -> Result<Tensor> {
+    if !is_supported(y.dtype()) {
+        return Err(Error::Invalid(format!(
+            "CQT loss: signals must be f32 or f64, not {:?}",
+            y.dtype()
+        )));
+    }
+    match y.dims() {
+        [_, _] => Ok(y.clone()),
+        [_, 1, _] => Ok(y.squeeze(1)?),
+        other => Err(Error::Invalid(format!(
+            "CQT loss: expected signals of shape (B, N) or (B, 1, N), got {other:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loss_can_move_to_a_trainer_thread() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<CqtLoss>();
+    }
+
+    #[test]
+    fn fewer_scales_and_bins_give_matching_shapes() {
+        let settings = LossSettings {
+            scales: 3,
+            bins: 7,
+            ..Default::default()
+        };
+        let loss = CqtLoss::new(&settings, &Device::Cpu).unwrap();
+        let y = Tensor::ones((2, 3000), DType::F32, &Device::Cpu).unwrap();
+        let c = loss.cqt(&y).unwrap();
+        assert_eq!(c.len(), 3);
+        assert!(c.iter().all(|c| c.dims() == [2, 7, 1 + 3000 / 64]));
+        assert_eq!(loss.min_samples(), 2049);
+    }
+
+    #[test]
+    fn defaults_are_the_release_settings_and_validate() {
+        let s = LossSettings::default();
+        assert_eq!(
+            (s.scales, s.hop, s.bins, s.factor, s.eps),
+            (8, 64, 12, 4.0, 1e-5)
+        );
+        assert_eq!(s.metric, LossMetric::Mae);
+        assert!(s.validate("loss").is_ok());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases: [(LossSettings, &str); 4] = [
+            (
+                LossSettings {
+                    scales: 9,
+                    ..Default::default()
+                },
+                "loss.scales",
+            ),
+            (
+                LossSettings {
+                    factor: -1.0,
+                    ..Default::default()
+                },
+                "loss.factor",
+            ),
+            (
+                LossSettings {
+                    eps: 0.0,
+                    ..Default::default()
+                },
+                "loss.eps",
+            ),
+            (
+                LossSettings {
+                    hpss: true,
+                    ..Default::default()
+                },
+                "loss.hpss",
+            ),
+        ];
+        for (settings, key) in cases {
+            let err = settings.validate("loss").unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn toml_section_parses_and_rejects_unknown_keys() {
+        let s: LossSettings = toml::from_str("metric = \"mse\"\nscales = 3").unwrap();
+        assert_eq!((s.metric, s.scales, s.hop), (LossMetric::Mse, 3, 64));
+        assert!(toml::from_str::<LossSettings>("scale = 3").is_err());
+    }
+}

@@ -1,0 +1,235 @@
+//! One whole pseudo-CQT scale as a single CPU op: bin-restricted STFT, floored magnitude,
+//! sparse |B| projection and log (spec 7.2 steps 1-4), so a loss evaluation is one op per scale
+//! instead of a dozen candle ops on (B, frames, F) tensors. The backward recomputes the spectrum
+//! (cheap with block sums) rather than keeping it alive between forward and backward.
+
+use std::sync::Arc;
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::{contiguous_slice, BinStft, BlockFloat};
+use crate::dsp::cqt_basis::CqtScale;
+
+/// y (B, N) -> C_s(y) (B, bins, 1 + N/hop).
+#[derive(Debug, Clone)]
+pub struct LogCqtOp {
+    stft: BinStft,
+    /// Per CQT bin: (index among the used bins, |B| / sqrt(n_fft)).
+    rows: Arc<Vec<Vec<(usize, f64)>>>,
+    eps: f64,
+}
+
+/// What the forward pass computes for one signal, kept for the backward.
+struct ItemState {
+    spec: Vec<f64>,
+    magnitude: Vec<f64>,
+    cq: Vec<f64>,
+}
+
+impl LogCqtOp {
+    pub fn new(scale: &CqtScale, stft: BinStft, eps: f64) -> Self {
+        let used = scale.used_bins();
+        let norm = (scale.n_fft as f64).sqrt();
+        let rows = scale
+            .rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|&(bin, w)| {
+                        // used_bins is sorted and holds every row's bins: always found.
+                        let j = used.binary_search(&bin).unwrap_or_default();
+                        (j, f64::from(w) / norm)
+                    })
+                    .collect()
+            })
+            .collect();
+        LogCqtOp {
+            stft,
+            rows: Arc::new(rows),
+            eps,
+        }
+    }
+
+    pub fn stft(&self) -> &BinStft {
+        &self.stft
+    }
+
+    fn bins(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn item_state<T: BlockFloat>(&self, y: &[T]) -> ItemState {
+        let frames = self.stft.n_frames(y.len());
+        let f = self.stft.n_bins();
+        let mut spec = vec![0.0; frames * 2 * f];
+        self.stft.spectrum(y, &mut spec);
+        let mut magnitude = vec![0.0; frames * f];
+        for (t, m) in magnitude.chunks_mut(f).enumerate() {
+            let row = &spec[t * 2 * f..(t + 1) * 2 * f];
+            for (j, m) in m.iter_mut().enumerate() {
+                *m = (row[j] * row[j] + row[f + j] * row[f + j] + self.eps).sqrt();
+            }
+        }
+        // cq is bins × frames, the output layout.
+        let mut cq = vec![0.0; self.bins() * frames];
+        for (k, row) in self.rows.iter().enumerate() {
+            for t in 0..frames {
+                let m = &magnitude[t * f..(t + 1) * f];
+                cq[k * frames + t] = row.iter().map(|&(j, w)| w * m[j]).sum();
+            }
+        }
+        ItemState {
+            spec,
+            magnitude,
+            cq,
+        }
+    }
+
+    fn forward_cpu<T: BlockFloat>(&self, y: &[T], batch: usize, n: usize) -> Vec<T> {
+        let width = self.bins() * self.stft.n_frames(n);
+        let offset = -self.eps.log10();
+        let mut out = vec![T::zero(); batch * width];
+        out.par_chunks_mut(width)
+            .zip(y.par_chunks(n))
+            .for_each(|(out, y)| {
+                let state = self.item_state(y);
+                for (o, cq) in out.iter_mut().zip(&state.cq) {
+                    *o = T::from_f64((cq + self.eps).log10() + offset);
+                }
+            });
+        out
+    }
+
+    fn backward_cpu<T: BlockFloat>(&self, y: &[T], grad: &[T], batch: usize, n: usize) -> Vec<T> {
+        let frames = self.stft.n_frames(n);
+        let f = self.stft.n_bins();
+        let width = self.bins() * frames;
+        let mut out = vec![T::zero(); batch * n];
+        out.par_chunks_mut(n)
+            .zip(y.par_chunks(n).zip(grad.par_chunks(width)))
+            .for_each(|(dy, (y, grad))| {
+                let state = self.item_state(y);
+                let mut d_magnitude = vec![0.0; frames * f];
+                for (k, row) in self.rows.iter().enumerate() {
+                    for t in 0..frames {
+                        let i = k * frames + t;
+                        let d_cq =
+                            grad[i].to_f64() / ((state.cq[i] + self.eps) * std::f64::consts::LN_10);
+                        let dm = &mut d_magnitude[t * f..(t + 1) * f];
+                        for &(j, w) in row {
+                            dm[j] += w * d_cq;
+                        }
+                    }
+                }
+                let mut d_spec = vec![0.0; frames * 2 * f];
+                for t in 0..frames {
+                    let spec = &state.spec[t * 2 * f..(t + 1) * 2 * f];
+                    let d = &mut d_spec[t * 2 * f..(t + 1) * 2 * f];
+                    for j in 0..f {
+                        let scale = d_magnitude[t * f + j] / state.magnitude[t * f + j];
+                        d[j] = scale * spec[j];
+                        d[f + j] = scale * spec[f + j];
+                    }
+                }
+                self.stft.adjoint(&d_spec, dy);
+            });
+        out
+    }
+}
+
+impl CustomOp1 for LogCqtOp {
+    fn name(&self) -> &'static str {
+        "log-pseudo-cqt"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (batch, n) = layout.shape().dims2()?;
+        if n < self.stft.min_samples() {
+            candle_core::bail!("{}: {n} samples is too short", self.name());
+        }
+        let shape = Shape::from((batch, self.bins(), self.stft.n_frames(n)));
+        let out = match storage {
+            CpuStorage::F32(data) => CpuStorage::F32(self.forward_cpu(
+                contiguous_slice(data, layout, self.name())?,
+                batch,
+                n,
+            )),
+            CpuStorage::F64(data) => CpuStorage::F64(self.forward_cpu(
+                contiguous_slice(data, layout, self.name())?,
+                batch,
+                n,
+            )),
+            other => candle_core::bail!("{}: unsupported dtype {:?}", self.name(), other.dtype()),
+        };
+        Ok((out, shape))
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let grad = LogCqtGrad { op: self.clone() };
+        Ok(Some(
+            arg.contiguous()?
+                .apply_op2_no_bwd(&grad_res.contiguous()?, &grad)?,
+        ))
+    }
+}
+
+/// (y, dC) -> dy for [`LogCqtOp`].
+struct LogCqtGrad {
+    op: LogCqtOp,
+}
+
+impl CustomOp2 for LogCqtGrad {
+    fn name(&self) -> &'static str {
+        "log-pseudo-cqt-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (batch, n) = l1.shape().dims2()?;
+        let expected = (batch, self.op.bins(), self.op.stft.n_frames(n));
+        if l2.shape().dims3()? != expected {
+            candle_core::bail!(
+                "{}: gradient shape {:?}, expected {expected:?}",
+                self.name(),
+                l2.shape()
+            );
+        }
+        let name = self.name();
+        let out = match (s1, s2) {
+            (CpuStorage::F32(y), CpuStorage::F32(g)) => CpuStorage::F32(self.op.backward_cpu(
+                contiguous_slice(y, l1, name)?,
+                contiguous_slice(g, l2, name)?,
+                batch,
+                n,
+            )),
+            (CpuStorage::F64(y), CpuStorage::F64(g)) => CpuStorage::F64(self.op.backward_cpu(
+                contiguous_slice(y, l1, name)?,
+                contiguous_slice(g, l2, name)?,
+                batch,
+                n,
+            )),
+            _ => candle_core::bail!(
+                "{name}: unsupported dtypes {:?}/{:?}",
+                s1.dtype(),
+                s2.dtype()
+            ),
+        };
+        Ok((out, Shape::from((batch, n))))
+    }
+}
