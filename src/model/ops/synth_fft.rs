@@ -675,12 +675,17 @@ pub fn synth_conv_composed(a: &Tensor, h: &Tensor, hop: usize) -> crate::Result<
     let w = h
         .pad_with_zeros(1, 0, taps * hop - l)?
         .reshape((k, taps, hop))?
-        .permute((2, 0, 1))?;
+        .permute((2, 0, 1))?
+        .contiguous()?;
     let rev: Vec<u32> = (0..taps as u32).rev().collect();
     let rev = Tensor::new(rev.as_slice(), h.device())?;
     let w = w.index_select(&rev, 2)?.contiguous()?;
+    // Padding inside conv1d (not a separate pad) keeps candle 0.11.1 off its CPU col2im
+    // conv_transpose1d path, whose result (this conv's input gradient) is wrong for batch > 1
+    // with several output channels. Causal alignment: keep outputs from pad − (taps − 1).
+    let pad = (taps - 1).max(1);
     let y = a
-        .pad_with_zeros(D::Minus1, taps - 1, 0)?
-        .conv1d(&w, 0, 1, 1, 1)?; // (B, hop, T)
+        .conv1d(&w, pad, 1, 1, 1)?
+        .narrow(D::Minus1, pad + 1 - taps, t)?; // (B, hop, T)
     Ok(y.transpose(1, 2)?.reshape((b, t * hop))?)
 }
