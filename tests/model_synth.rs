@@ -6,7 +6,8 @@ use drummernet::kit::{Kit, KitComponent};
 use drummernet::model::ops::synth_fft::{
     fft_len_for, synth_conv, synth_conv_composed, synth_direct_forward,
     synth_direct_grad_activations, synth_direct_grad_waveforms, synth_fft_forward,
-    synth_fft_grad_activations, synth_fft_grad_waveforms, FftSizing, SynthShape,
+    synth_fft_forward_sized, synth_fft_grad_activations, synth_fft_grad_waveforms, FftSizing,
+    SynthShape,
 };
 use drummernet::model::synthesizer::{KitDraw, KitPool, SynthSettings, Synthesizer, WaveformNorm};
 use drummernet::model::upsampler::zero_insert;
@@ -459,14 +460,16 @@ fn report_timings() {
     let sparse5 = sparse(&mut rng, dense.len(), 0.05);
     let h = uniform(&mut rng, s.components * s.waveform_len);
     let g = uniform(&mut rng, s.batch * s.out_len());
+    // The machine is shared: report the fastest of a few runs.
     let time = |f: &dyn Fn()| {
         f(); // warm-up (plans, pages)
-        let reps = 3;
-        let start = std::time::Instant::now();
-        for _ in 0..reps {
-            f();
-        }
-        start.elapsed().as_secs_f64() * 1000.0 / reps as f64
+        (0..4)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                f();
+                start.elapsed().as_secs_f64() * 1000.0
+            })
+            .fold(f64::INFINITY, f64::min)
     };
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -488,6 +491,15 @@ fn report_timings() {
                     "fft    {threads} thr {label:>12}: fwd {fwd:8.1} ms  grad a {ga:8.1} ms  grad h {gh:8.1} ms"
                 );
             }
+            let pow2 = fft_len_for(s.out_len() + s.waveform_len, HOP, FftSizing::PowerOfTwo);
+            let fwd = time(&|| {
+                synth_fft_forward_sized(&dense, &h, s, None, pow2).expect("fwd");
+            });
+            println!("fft    {threads} thr        dense: fwd {fwd:8.1} ms at F = {pow2} (power of two, kit spectra included)");
+            let fwd = time(&|| {
+                synth_fft_forward(&dense, &h, s, None).expect("fwd");
+            });
+            println!("fft    {threads} thr        dense: fwd {fwd:8.1} ms at F = {} (5-smooth, kit spectra included)", s.fft_len());
             let fwd = time(&|| {
                 synth_direct_forward(&sparse5, &h, s);
             });
@@ -503,6 +515,12 @@ fn report_timings() {
                 y.sum_all().and_then(|l| l.backward()).expect("bwd");
             });
             println!("op     {threads} thr  candle fwd+bwd(a), kit spectra included: {op:8.1} ms");
+            let h_var = Var::from_tensor(&h_t).expect("var");
+            let op = time(&|| {
+                let y = synth_conv(a_var.as_tensor(), h_var.as_tensor(), HOP).expect("op");
+                y.sum_all().and_then(|l| l.backward()).expect("bwd");
+            });
+            println!("op     {threads} thr  candle fwd+bwd(a, h), trainable waveforms: {op:8.1} ms");
         });
     }
 }

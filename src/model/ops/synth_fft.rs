@@ -185,6 +185,18 @@ pub fn synth_fft_forward(
     shape: SynthShape,
     spectra: Option<&KernelSpectra>,
 ) -> candle_core::Result<Vec<f32>> {
+    synth_fft_forward_sized(a, h, shape, spectra, shape.fft_len())
+}
+
+/// [`synth_fft_forward`] at a given FFT length (a multiple of 2·hop, at least N + L − 1); for
+/// measuring the choice of length.
+pub fn synth_fft_forward_sized(
+    a: &[f32],
+    h: &[f32],
+    shape: SynthShape,
+    spectra: Option<&KernelSpectra>,
+    f: usize,
+) -> candle_core::Result<Vec<f32>> {
     let SynthShape {
         components: k_n,
         frames: t_n,
@@ -192,7 +204,9 @@ pub fn synth_fft_forward(
         ..
     } = shape;
     let n = shape.out_len();
-    let f = shape.fft_len();
+    if f % (2 * hop) != 0 || f < n + shape.waveform_len - 1 {
+        candle_core::bail!("synthesizer: fft length {f} does not fit {shape:?}");
+    }
     let m = f / hop;
     let nb = f / 2 + 1;
     let plans = plans(f, hop);
