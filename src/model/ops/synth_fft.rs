@@ -30,7 +30,6 @@
 //! waveform as 16 output channels of a stride-1 conv over the low-rate activations, then an
 //! interleave), the same work as a stride-16 transposed convolution but with a backward pass.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor, D};
@@ -117,11 +116,10 @@ struct Plans {
 
 /// Planning a 40 960-point FFT costs about as much as running it, so plans are shared.
 fn plans(fft_len: usize, hop: usize) -> Plans {
-    static PLANS: OnceLock<Mutex<(RealFftPlanner<f32>, HashMap<usize, ()>)>> = OnceLock::new();
-    let lock = PLANS.get_or_init(|| Mutex::new((RealFftPlanner::new(), HashMap::new())));
+    static PLANNER: OnceLock<Mutex<RealFftPlanner<f32>>> = OnceLock::new();
+    let lock = PLANNER.get_or_init(|| Mutex::new(RealFftPlanner::new()));
     // A poisoned planner is still a valid cache: every plan it holds was fully built.
-    let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-    let planner = &mut guard.0;
+    let mut planner = lock.lock().unwrap_or_else(|e| e.into_inner());
     let small = fft_len / hop;
     Plans {
         fwd_big: planner.plan_fft_forward(fft_len),
