@@ -16,15 +16,25 @@
 //! F is chosen 5-smooth rather than a power of two: for the training item (T = 1538, L = 16 000,
 //! N + L − 1 = 40 607) that is 40 960 instead of 65 536.
 //!
-//! Measurements (release build, this 2-core machine, B = 16, K = 11, T = 1538, L = 16 000, dense
-//! random activations for the FFT op; the direct loop at 5 % non-zero activations, roughly a
-//! sparsemax output; `cargo test --release --test model_synth -- --ignored --nocapture`):
+//! Measurements (release build, the shared 2-core dev machine under load from other builds, so
+//! fastest of 4 runs; B = 16, K = 11, T = 1538, L = 16 000; times include transforming the 11
+//! waveforms, which a kit draw per batch requires;
+//! `cargo test --release --test model_synth -- --ignored --nocapture`):
 //!
-//! | path | threads | forward | forward + backward (a) | + backward (h) |
-//! |---|---|---|---|---|
-//! | see `MEASUREMENTS` below | | | | |
+//! | path | forward | grad a | grad h |
+//! |---|---|---|---|
+//! | FFT op, F = 40 960 (5-smooth), dense activations | 4.4-5.4 ms | 7.6 ms | 4.5 ms |
+//! | FFT op, F = 65 536 (power of two), dense | 7.0 ms | | |
+//! | FFT op, 5 % non-zero activations (all-zero rows skipped) | 4.3 ms | 8.0 ms | 4.5 ms |
+//! | direct loop skipping zeros, 5 % non-zero | 14-15 ms | ~3 000 ms (dense) | 14-20 ms |
+//! | candle graph: op forward + backward to a (fixed kit) | 11 ms | | |
+//! | candle graph: forward + backward to a and h (trainable) | 16-20 ms | | |
 //!
-//! MEASUREMENTS
+//! 1 vs 2 rayon threads made no reliable difference on that loaded machine (the work is
+//! ~5 ms per batch either way). Decision: the FFT op everywhere on CPU: it is 3x faster than the
+//! direct loop's forward even at 5 % density, and the direct activation gradient cannot exploit
+//! sparsity at all (the output gradient is dense), which makes it ~400x slower. Against the
+//! U-Net (about 1 GFLOP per item forward) the synthesizer is negligible.
 //!
 //! Non-CPU devices take [`synth_conv_composed`]: a polyphase conv1d (the 16 phases of each
 //! waveform as 16 output channels of a stride-1 conv over the low-rate activations, then an
