@@ -68,7 +68,6 @@ pub struct Training {
     net: DrummerNet,
     synth: Synthesizer,
     pool: KitPool,
-    trainable_waveforms: Option<Var>,
     loss: CqtLoss,
     adam: Adam,
     items: ItemSource,
@@ -96,34 +95,31 @@ impl Training {
         if kits.is_empty() {
             return Err(Error::Invalid("training needs at least one kit".into()));
         }
-        let pool = KitPool::new(kits.clone(), &cfg.model.components, cfg.kit.norm)?;
+        let pool = KitPool::new(&kits, &cfg.model.components, &cfg.synth, device)?;
 
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         // Initialisation draws from candle's global RNG; seed it so runs are reproducible.
         device.set_seed(t.seed)?;
         let net = DrummerNet::new(&cfg.model, vb.clone())?;
-        let trainable_waveforms = if cfg.synth.trainable {
-            let init = pool.draw_first()?.to_device(device)?;
-            let var = varmap.get(init.dims(), WAVEFORMS, candle_nn::Init::Const(0.0), DType::F32, device)?;
-            let var_handle = varmap
-                .data()
-                .lock()
-                .map_err(|_| Error::Invalid("variable map lock poisoned".into()))?
-                .get(WAVEFORMS)
-                .cloned()
-                .ok_or_else(|| Error::Invalid("waveform variable missing".into()))?;
-            let _ = var;
-            var_handle.set(&init)?;
-            Some(var_handle)
+        let hop = cfg.model.frame_hop();
+        let synth = if cfg.synth.trainable {
+            Synthesizer::trainable(&pool.waveforms(&vec![0; cfg.model.n_components()])?, hop, cfg.synth.norm)?
         } else {
-            None
+            Synthesizer::new(hop, cfg.synth.norm)
         };
-        let synth = Synthesizer::new(cfg.synth.clone());
         let loss = CqtLoss::new(&cfg.loss, device)?;
-        let mut vars: Vec<(String, Var)> =
-            varmap.data().lock().map_err(|_| Error::Invalid("lock".into()))?.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut vars: Vec<(String, Var)> = varmap
+            .data()
+            .lock()
+            .map_err(|_| Error::Invalid("variable map lock poisoned".into()))?
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = synth.learned_waveforms() {
+            vars.push((WAVEFORMS.to_string(), w.clone()));
+        }
         let adam = Adam::new(
             vars,
             AdamParams { lr: t.learning_rate, beta1: t.adam_beta1, beta2: t.adam_beta2, eps: t.adam_eps },
@@ -148,7 +144,6 @@ impl Training {
             net,
             synth,
             pool,
-            trainable_waveforms,
             loss,
             adam,
             items,
@@ -187,14 +182,15 @@ impl Training {
 
     /// Forward pass and loss for a batch, without an update (used by tests and the bench).
     pub fn loss_of(&mut self, batch: &Tensor) -> Result<(Tensor, Vec<f64>)> {
-        let waveforms = match &self.trainable_waveforms {
-            Some(v) => v.as_tensor().clone(),
-            None => self.pool.draw(&mut self.kit_rng, self.cfg.synth.draw)?.to_device(&self.device)?,
-        };
         let padded = self.net.pad(batch)?;
         let analysis = self.net.analyse(&padded)?;
         let frames = analysis.activations.dim(2)?;
-        let estimate = self.synth.forward(&analysis.activations, &waveforms)?;
+        let estimate = if self.synth.learned_waveforms().is_some() {
+            self.synth.forward_learned(&analysis.activations)?
+        } else {
+            let waveforms = self.pool.draw(&mut self.kit_rng, self.cfg.synth.draw)?;
+            self.synth.forward(&analysis.activations, &waveforms)?
+        };
         let target = self.net.aligned_target(&padded, frames)?;
         let out = self.loss.forward(&target, &estimate)?;
         Ok((out.total, out.per_scale.iter().map(|&v| v as f64).collect()))
@@ -210,9 +206,7 @@ impl Training {
         if finite {
             let grads = loss.backward()?;
             self.adam.step(&grads)?;
-            if let Some(w) = &self.trainable_waveforms {
-                w.set(&self.synth.project_norm(w.as_tensor())?)?;
-            }
+            self.synth.project_norm()?;
             self.step += 1;
         } else {
             tracing::warn!("step {}: loss is {value}; update skipped", self.step + 1);
@@ -232,9 +226,9 @@ impl Training {
     /// The synthesizer's waveforms as the workbench shows them: the learned ones when they are
     /// trainable, else the first kit of the pool.
     pub fn waveforms(&self) -> Result<Vec<Vec<f32>>> {
-        let t = match &self.trainable_waveforms {
+        let t = match self.synth.learned_waveforms() {
             Some(v) => v.as_tensor().clone(),
-            None => self.pool.draw_first()?,
+            None => self.pool.waveforms(&vec![0; self.cfg.model.n_components()])?,
         };
         Ok(t.to_device(&Device::Cpu)?.to_vec2::<f32>()?)
     }
