@@ -22,16 +22,27 @@ impl SparseBranches {
         }
     }
 
-    /// dense (B, K, T) -> sparse (B, K, T) with values in [0, 1].
-    ///
-    /// Time is padded at the end with zeros to a multiple of the window; as in the release, those
-    /// zeros take part in the last window's normalisation before being cropped away.
+    /// dense (B, K, T) -> sparse (B, K, T) with values in [0, 1]: the product of the two
+    /// branches, cropped back to T frames.
     pub fn forward(&self, dense: &Tensor) -> candle_core::Result<Tensor> {
+        let frames = dense.dim(D::Minus1)?;
+        self.instrument_branch(dense)? * self.time_branch(dense)?.narrow(D::Minus1, 0, frames)?
+    }
+
+    /// P_inst (B, K, T): sparsemax over the K components of every frame.
+    pub fn instrument_branch(&self, dense: &Tensor) -> candle_core::Result<Tensor> {
+        self.normalise(&dense.transpose(1, 2)?)?.transpose(1, 2)
+    }
+
+    /// P_time (B, K, T_padded): sparsemax over each non-overlapping window of every component,
+    /// windows starting at frame 0. Time is padded at the end with zeros to a multiple of the
+    /// window; as in the release, those zeros take part in the last window's normalisation, so
+    /// every window (padding included) has mass 1.
+    pub fn time_branch(&self, dense: &Tensor) -> candle_core::Result<Tensor> {
         let (batch, components, frames) = dense.dims3()?;
         if self.window == 0 {
             candle_core::bail!("sparse branches: window must be at least 1");
         }
-        let per_instrument = self.normalise(&dense.transpose(1, 2)?)?.transpose(1, 2)?;
         let padded_frames = frames.div_ceil(self.window) * self.window;
         let padded = dense.pad_with_zeros(D::Minus1, 0, padded_frames - frames)?;
         let windows = padded.reshape((
@@ -40,11 +51,8 @@ impl SparseBranches {
             padded_frames / self.window,
             self.window,
         ))?;
-        let per_window = self
-            .normalise(&windows)?
-            .reshape((batch, components, padded_frames))?
-            .narrow(D::Minus1, 0, frames)?;
-        per_instrument * per_window
+        self.normalise(&windows)?
+            .reshape((batch, components, padded_frames))
     }
 
     /// Sparsemax (or softmax) along the last dimension.
