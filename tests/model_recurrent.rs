@@ -250,16 +250,14 @@ fn gru_head_scans_components_causally() -> R<()> {
     Ok(())
 }
 
-fn check_head_gradients(kind: RecurrentKind) -> R<()> {
+#[test]
+fn gru_head_gradients_match_finite_differences() -> R<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(8);
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu);
-    let head = Recurrent::new(&small_config(kind), vb)?;
-    // Batch 1: candle's own conv1d weight gradient (used by the conv variant for now) is only
-    // right for batch 1 and one input channel; the GRU head is checked at batch 2.
-    let batch = if kind == RecurrentKind::Gru { 2 } else { 1 };
-    let r = Var::from_tensor(&uniform(&mut rng, &[batch, 4, 6], 1.5)?)?;
-    let c = uniform(&mut rng, &[batch, 3, 6], 1.0)?;
+    let head = Recurrent::new(&small_config(RecurrentKind::Gru), vb)?;
+    let r = Var::from_tensor(&uniform(&mut rng, &[2, 4, 6], 1.5)?)?;
+    let c = uniform(&mut rng, &[2, 3, 6], 1.0)?;
     let loss = || (head.forward(&r)? * &c)?.sum_all();
     let grads = loss()?.backward()?;
     let scalar = || loss()?.to_scalar::<f64>();
@@ -270,6 +268,7 @@ fn check_head_gradients(kind: RecurrentKind) -> R<()> {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    assert_eq!(vars.len(), 14);
     vars.push(("input r".into(), r.clone()));
     for (name, var) in &vars {
         let analytic = values(grads.get(var).expect("gradient present"))?;
@@ -280,8 +279,20 @@ fn check_head_gradients(kind: RecurrentKind) -> R<()> {
 }
 
 #[test]
-fn gru_head_gradients_match_finite_differences() -> R<()> {
-    check_head_gradients(RecurrentKind::Gru)
+fn conv_head_is_affine_with_same_length_output() -> R<()> {
+    // The CONV ablation has no activations: f(2r) - f(r) = f(r) - f(0).
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu);
+    let head = Recurrent::new(&small_config(RecurrentKind::Conv), vb)?;
+    let r = uniform(&mut rng, &[2, 4, 9], 3.0)?;
+    let f1 = head.forward(&r)?;
+    assert_eq!(f1.dims(), &[2, 3, 9]);
+    let f2 = head.forward(&(&r * 2.0)?)?;
+    let f0 = head.forward(&r.zeros_like()?)?;
+    let diff = max_abs_diff(&(f2 - &f1)?, &(&f1 - f0)?)?;
+    assert!(diff < 1e-12, "not affine: {diff}");
+    Ok(())
 }
 
 /// Timings for the report: `cargo test --release --test model_recurrent -- --ignored --nocapture`.
