@@ -4,7 +4,10 @@
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use drummernet::model::config::RecurrentKind;
-use drummernet::model::ops::gru::{gru_recurrence, gru_recurrence_composed};
+use drummernet::model::ops::gru::{
+    gru_recurrence, gru_recurrence_channels_first, gru_recurrence_composed,
+};
+use drummernet::model::ops::scalar_gru::{component_scan_gru, component_scan_gru_composed};
 use drummernet::model::recurrent::Recurrent;
 use drummernet::model::ModelConfig;
 use rand::{Rng, SeedableRng};
@@ -40,7 +43,11 @@ fn finite_differences(var: &Var, loss: &dyn Fn() -> R<f64>) -> R<Vec<f64>> {
     for i in 0..base.len() {
         let mut shifted = base.clone();
         shifted[i] = base[i] + eps;
-        var.set(&Tensor::from_vec(shifted.clone(), original.shape(), &Device::Cpu)?)?;
+        var.set(&Tensor::from_vec(
+            shifted.clone(),
+            original.shape(),
+            &Device::Cpu,
+        )?)?;
         let plus = loss()?;
         shifted[i] = base[i] - eps;
         var.set(&Tensor::from_vec(shifted, original.shape(), &Device::Cpu)?)?;
@@ -74,6 +81,14 @@ fn fused_forward_matches_step_by_step_both_directions() -> R<()> {
         assert_eq!(fused.dims(), &[b, t, h]);
         let diff = max_abs_diff(&fused, &stepwise)?;
         assert!(diff < 1e-12, "reverse={reverse}: max diff {diff}");
+        let gx_cf = gx.transpose(1, 2)?.contiguous()?;
+        let fused_cf = gru_recurrence_channels_first(&gx_cf, &w, &bias, reverse)?;
+        assert_eq!(fused_cf.dims(), &[b, h, t]);
+        let diff = max_abs_diff(&fused_cf.transpose(1, 2)?, &stepwise)?;
+        assert!(
+            diff < 1e-12,
+            "channels-first reverse={reverse}: max diff {diff}"
+        );
     }
     // The two directions must differ (the flag is honoured).
     let diff = max_abs_diff(
@@ -101,7 +116,14 @@ fn fused_forward_matches_for_scalar_gru_without_bias_f32() -> R<()> {
 
 /// Gradients of sum(out ⊙ c) with respect to gx, W_hh and b_hh: fused backward vs finite
 /// differences and vs candle's autograd through the step-by-step version.
-fn check_gru_gradients(b: usize, t: usize, h: usize, reverse: bool, seed: u64) -> R<()> {
+fn check_gru_gradients(
+    b: usize,
+    t: usize,
+    h: usize,
+    reverse: bool,
+    channels_first: bool,
+    seed: u64,
+) -> R<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let gx = Var::from_tensor(&uniform(&mut rng, &[b, t, 3 * h], 1.5)?)?;
     let w = Var::from_tensor(&uniform(&mut rng, &[3 * h, h], 0.8)?)?;
@@ -110,6 +132,9 @@ fn check_gru_gradients(b: usize, t: usize, h: usize, reverse: bool, seed: u64) -
     let loss = |composed: bool| -> R<Tensor> {
         let out = if composed {
             gru_recurrence_composed(&gx, &w, &bias, reverse)?
+        } else if channels_first {
+            let gx_cf = gx.transpose(1, 2)?.contiguous()?;
+            gru_recurrence_channels_first(&gx_cf, &w, &bias, reverse)?.transpose(1, 2)?
         } else {
             gru_recurrence(&gx, &w, &bias, reverse)?
         };
@@ -122,7 +147,7 @@ fn check_gru_gradients(b: usize, t: usize, h: usize, reverse: bool, seed: u64) -
         let analytic = values(grads.get(var).expect("gradient present"))?;
         let autograd = values(reference.get(var).expect("gradient present"))?;
         let numeric = finite_differences(var, &scalar)?;
-        let what = format!("d{name} (H={h}, reverse={reverse})");
+        let what = format!("d{name} (H={h}, reverse={reverse}, channels_first={channels_first})");
         assert_close(&what, &analytic, &numeric, 1e-7);
         assert_close(&what, &analytic, &autograd, 1e-10);
     }
@@ -131,9 +156,53 @@ fn check_gru_gradients(b: usize, t: usize, h: usize, reverse: bool, seed: u64) -
 
 #[test]
 fn gru_gradients_match_finite_differences() -> R<()> {
-    check_gru_gradients(2, 6, 3, false, 3)?;
-    check_gru_gradients(2, 6, 3, true, 4)?;
-    check_gru_gradients(4, 11, 1, false, 5)
+    check_gru_gradients(2, 6, 3, false, false, 3)?;
+    check_gru_gradients(2, 6, 3, true, false, 4)?;
+    check_gru_gradients(2, 6, 3, false, true, 5)?;
+    check_gru_gradients(2, 6, 3, true, true, 6)?;
+    check_gru_gradients(4, 11, 1, false, false, 7)
+}
+
+#[test]
+fn component_scan_matches_the_generic_gru() -> R<()> {
+    let mut rng = ChaCha8Rng::seed_from_u64(20);
+    let x = uniform(&mut rng, &[4, 11, 300], 2.0)?.to_dtype(DType::F32)?;
+    let w_ih = uniform(&mut rng, &[3, 1], 1.0)?.to_dtype(DType::F32)?;
+    let w_hh = uniform(&mut rng, &[3, 1], 1.0)?.to_dtype(DType::F32)?;
+    let fused = component_scan_gru(&x, &w_ih, &w_hh)?;
+    let reference = component_scan_gru_composed(&x, &w_ih, &w_hh)?;
+    assert_eq!(fused.dims(), &[4, 11, 300]);
+    let diff = max_abs_diff(&fused, &reference)?;
+    assert!(diff < 1e-5, "max diff {diff}");
+    Ok(())
+}
+
+#[test]
+fn component_scan_gradients_match_finite_differences() -> R<()> {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let x = Var::from_tensor(&uniform(&mut rng, &[2, 5, 4], 1.5)?)?;
+    let w_ih = Var::from_tensor(&uniform(&mut rng, &[3, 1], 1.0)?)?;
+    let w_hh = Var::from_tensor(&uniform(&mut rng, &[3, 1], 1.0)?)?;
+    let c = uniform(&mut rng, &[2, 5, 4], 1.0)?;
+    let loss = |composed: bool| -> R<Tensor> {
+        let out = if composed {
+            component_scan_gru_composed(&x, &w_ih, &w_hh)?
+        } else {
+            component_scan_gru(&x, &w_ih, &w_hh)?
+        };
+        (out * &c)?.sum_all()
+    };
+    let grads = loss(false)?.backward()?;
+    let reference = loss(true)?.backward()?;
+    let scalar = || loss(false)?.to_scalar::<f64>();
+    for (name, var) in [("x", &x), ("w_ih", &w_ih), ("w_hh", &w_hh)] {
+        let analytic = values(grads.get(var).expect("gradient present"))?;
+        let autograd = values(reference.get(var).expect("gradient present"))?;
+        let numeric = finite_differences(var, &scalar)?;
+        assert_close(name, &analytic, &numeric, 1e-7);
+        assert_close(name, &analytic, &autograd, 1e-10);
+    }
+    Ok(())
 }
 
 fn small_config(kind: RecurrentKind) -> ModelConfig {
@@ -192,7 +261,10 @@ fn gru_head_uses_pytorch_parameter_names_and_init() -> R<()> {
     let w = values(data["midi_x2h.weight_ih_l0"].as_tensor())?;
     let bound = 1.0 / 11f64.sqrt();
     assert!(w.iter().all(|v| v.abs() <= bound));
-    assert!(w.iter().any(|v| v.abs() > 0.9 * bound), "init spans the range");
+    assert!(
+        w.iter().any(|v| v.abs() > 0.9 * bound),
+        "init spans the range"
+    );
     assert_eq!(data["midi_x2h.weight_ih_l0"].dims(), &[33, 100]);
     assert_eq!(data["midi_hh2y.weight_hh_l0"].dims(), &[3, 1]);
     Ok(())
@@ -236,14 +308,23 @@ fn gru_head_scans_components_causally() -> R<()> {
     let w = varmap.data().lock().expect("varmap lock")["midi_h2hh.weight_ih_l0"].clone();
     for k in 0..3 {
         let grads = head.forward(&r)?.narrow(1, k, 1)?.sum_all()?.backward()?;
-        let g = grads.get(w.as_tensor()).expect("gradient present").to_vec2::<f64>()?;
+        let g = grads
+            .get(w.as_tensor())
+            .expect("gradient present")
+            .to_vec2::<f64>()?;
         for (row, values) in g.iter().enumerate() {
             let unit = row % 3;
             let norm: f64 = values.iter().map(|v| v.abs()).sum();
             if unit <= k {
-                assert!(norm > 0.0, "output {k}: unit {unit} (row {row}) must matter");
+                assert!(
+                    norm > 0.0,
+                    "output {k}: unit {unit} (row {row}) must matter"
+                );
             } else {
-                assert_eq!(norm, 0.0, "output {k}: unit {unit} (row {row}) must not matter");
+                assert_eq!(
+                    norm, 0.0,
+                    "output {k}: unit {unit} (row {row}) must not matter"
+                );
             }
         }
     }

@@ -66,7 +66,10 @@ proptest! {
 
 #[test]
 fn spread_inputs_give_exact_zeros() -> R<()> {
-    let x = Tensor::new(&[[0.0f32, 1.0, 2.0, 3.0, 10.0], [0.1, 0.2, 0.0, -3.0, 0.15]], &Device::Cpu)?;
+    let x = Tensor::new(
+        &[[0.0f32, 1.0, 2.0, 3.0, 10.0], [0.1, 0.2, 0.0, -3.0, 0.15]],
+        &Device::Cpu,
+    )?;
     let p = sparsemax_last_dim(&x)?.to_vec2::<f32>()?;
     assert_eq!(p[0], vec![0.0, 0.0, 0.0, 0.0, 1.0]);
     // Second row: support {0.1, 0.2, 0.0, 0.15}, τ = (0.45 − 1)/4; −3.0 falls outside.
@@ -86,7 +89,9 @@ fn works_on_strided_and_higher_rank_inputs() -> R<()> {
     let p = sparsemax_last_dim(&transposed)?;
     assert_eq!(p.dims(), &[2, 7, 3, 5]);
     let reference = sparsemax_last_dim_composed(&transposed)?;
-    let diff = values(&(p - reference)?.abs()?)?.into_iter().fold(0.0, f64::max);
+    let diff = values(&(p - reference)?.abs()?)?
+        .into_iter()
+        .fold(0.0, f64::max);
     assert!(diff < 1e-12, "op vs composed: {diff}");
     Ok(())
 }
@@ -152,15 +157,24 @@ fn multiply_branches_at_training_length() -> R<()> {
     assert_eq!(out.dims(), &[2, 11, 1538]);
     let v = values(&out)?;
     assert!(v.iter().all(|x| (0.0..=1.0).contains(x)));
-    assert!(v.iter().filter(|x| **x == 0.0).count() > v.len() / 2, "mostly exact zeros");
+    assert!(
+        v.iter().filter(|x| **x == 0.0).count() > v.len() / 2,
+        "mostly exact zeros"
+    );
 
     let time = b.time_branch(&dense)?;
     assert_eq!(time.dims(), &[2, 11, 1600]);
     let window_mass = values(&time.reshape((2, 11, 25, 64))?.sum(3)?)?;
-    assert!(window_mass.iter().all(|m| (m - 1.0).abs() < 1e-5), "window mass");
+    assert!(
+        window_mass.iter().all(|m| (m - 1.0).abs() < 1e-5),
+        "window mass"
+    );
     let inst = b.instrument_branch(&dense)?;
     let frame_mass = values(&inst.sum(1)?)?;
-    assert!(frame_mass.iter().all(|m| (m - 1.0).abs() < 1e-5), "frame mass");
+    assert!(
+        frame_mass.iter().all(|m| (m - 1.0).abs() < 1e-5),
+        "frame mass"
+    );
     let product = (inst * time.narrow(2, 0, 1538)?)?;
     assert_eq!(values(&product)?, v);
     Ok(())
@@ -209,7 +223,11 @@ fn multiply_branches_gradient_matches_finite_differences() -> R<()> {
     for i in 0..base.len() {
         let mut shifted = base.clone();
         shifted[i] += eps;
-        dense.set(&Tensor::from_vec(shifted.clone(), (2, 3, 10), &Device::Cpu)?)?;
+        dense.set(&Tensor::from_vec(
+            shifted.clone(),
+            (2, 3, 10),
+            &Device::Cpu,
+        )?)?;
         let plus = loss()?.to_scalar::<f64>()?;
         shifted[i] = base[i] - eps;
         dense.set(&Tensor::from_vec(shifted, (2, 3, 10), &Device::Cpu)?)?;

@@ -7,70 +7,57 @@ use candle_core::{Tensor, D};
 use candle_nn::{Init, VarBuilder};
 
 use super::config::{ModelConfig, RecurrentKind};
-use super::ops::gru::gru_recurrence;
+use super::ops::gru::gru_recurrence_channels_first;
+use super::ops::scalar_gru::component_scan_gru;
 
-/// One direction of a one-layer PyTorch GRU, with PyTorch's parameter names and init.
+/// One direction of a one-layer PyTorch GRU with biases, with PyTorch's names and init.
 #[derive(Debug, Clone)]
 struct GruDirection {
     w_ih: Tensor,
     w_hh: Tensor,
-    b_ih: Option<Tensor>,
-    /// Zeros for a GRU without bias: the fused op always takes a hidden bias.
+    b_ih: Tensor,
     b_hh: Tensor,
     reverse: bool,
 }
 
 impl GruDirection {
-    /// `suffix` is "" for the forward direction and "_reverse" for the backward one.
+    /// The reverse direction's parameters carry PyTorch's "_reverse" suffix.
     fn new(
         input: usize,
         hidden: usize,
-        bias: bool,
         reverse: bool,
         vb: &VarBuilder,
     ) -> candle_core::Result<Self> {
         let suffix = if reverse { "_reverse" } else { "" };
-        let bound = 1.0 / (hidden as f64).sqrt();
-        let init = Init::Uniform {
-            lo: -bound,
-            up: bound,
-        };
-        let w_ih = vb.get_with_hints((3 * hidden, input), &format!("weight_ih_l0{suffix}"), init)?;
-        let w_hh =
-            vb.get_with_hints((3 * hidden, hidden), &format!("weight_hh_l0{suffix}"), init)?;
-        let (b_ih, b_hh) = if bias {
-            (
-                Some(vb.get_with_hints(3 * hidden, &format!("bias_ih_l0{suffix}"), init)?),
-                vb.get_with_hints(3 * hidden, &format!("bias_hh_l0{suffix}"), init)?,
-            )
-        } else {
-            (None, Tensor::zeros(3 * hidden, vb.dtype(), vb.device())?)
-        };
+        let init = pytorch_uniform(hidden);
+        let name = |what: &str| format!("{what}_l0{suffix}");
         Ok(GruDirection {
-            w_ih,
-            w_hh,
-            b_ih,
-            b_hh,
+            w_ih: vb.get_with_hints((3 * hidden, input), &name("weight_ih"), init)?,
+            w_hh: vb.get_with_hints((3 * hidden, hidden), &name("weight_hh"), init)?,
+            b_ih: vb.get_with_hints(3 * hidden, &name("bias_ih"), init)?,
+            b_hh: vb.get_with_hints(3 * hidden, &name("bias_hh"), init)?,
             reverse,
         })
     }
 
-    /// x (B, T, In) -> hidden states (B, T, H).
+    /// x (B, In, T) -> hidden states (B, H, T).
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (batch, steps, input) = x.dims3()?;
-        let three_h = self.w_ih.dim(0)?;
-        // The input projection for all steps at once; only the recurrence is sequential.
-        let flat = x.reshape((batch * steps, input))?;
-        let mut gx = if input == 1 {
-            flat.broadcast_mul(&self.w_ih.t()?)?
-        } else {
-            flat.matmul(&self.w_ih.t()?)?
-        };
-        if let Some(b) = &self.b_ih {
-            gx = gx.broadcast_add(b)?;
-        }
-        let gx = gx.reshape((batch, steps, three_h))?;
-        gru_recurrence(&gx, &self.w_hh, &self.b_hh, self.reverse)
+        // The input projection for all steps at once, in the channels-first layout of x (no
+        // transposed copies); only the recurrence is sequential.
+        let gx = self
+            .w_ih
+            .broadcast_matmul(x)?
+            .broadcast_add(&self.b_ih.reshape((1, (), 1))?)?;
+        gru_recurrence_channels_first(&gx, &self.w_hh, &self.b_hh, self.reverse)
+    }
+}
+
+/// PyTorch's RNN init: U(−1/sqrt(H), 1/sqrt(H)) for every weight and bias.
+fn pytorch_uniform(hidden: usize) -> Init {
+    let bound = 1.0 / (hidden as f64).sqrt();
+    Init::Uniform {
+        lo: -bound,
+        up: bound,
     }
 }
 
@@ -80,7 +67,8 @@ enum Head {
         x2h_forward: GruDirection,
         x2h_backward: GruDirection,
         h2hh: GruDirection,
-        hh2y: GruDirection,
+        /// The scalar GRU over components: W_ih and W_hh, both (3, 1), no biases.
+        hh2y: [Tensor; 2],
     },
     Conv {
         weights: [Tensor; 3],
@@ -102,10 +90,17 @@ impl Recurrent {
             RecurrentKind::Gru => {
                 let x2h = vb.pp("midi_x2h");
                 Head::Gru {
-                    x2h_forward: GruDirection::new(features, k, true, false, &x2h)?,
-                    x2h_backward: GruDirection::new(features, k, true, true, &x2h)?,
-                    h2hh: GruDirection::new(2 * k, k, true, false, &vb.pp("midi_h2hh"))?,
-                    hh2y: GruDirection::new(1, 1, false, false, &vb.pp("midi_hh2y"))?,
+                    x2h_forward: GruDirection::new(features, k, false, &x2h)?,
+                    x2h_backward: GruDirection::new(features, k, true, &x2h)?,
+                    h2hh: GruDirection::new(2 * k, k, false, &vb.pp("midi_h2hh"))?,
+                    hh2y: {
+                        let vb = vb.pp("midi_hh2y");
+                        let init = pytorch_uniform(1);
+                        [
+                            vb.get_with_hints((3, 1), "weight_ih_l0", init)?,
+                            vb.get_with_hints((3, 1), "weight_hh_l0", init)?,
+                        ]
+                    },
                 }
             }
             RecurrentKind::Conv => {
@@ -145,19 +140,11 @@ impl Recurrent {
                 h2hh,
                 hh2y,
             } => {
-                let (batch, _, frames) = r.dims3()?;
-                let x = r.transpose(1, 2)?;
-                let both = Tensor::cat(&[x2h_forward.forward(&x)?, x2h_backward.forward(&x)?], 2)?
+                let both = Tensor::cat(&[x2h_forward.forward(r)?, x2h_backward.forward(r)?], 1)?
                     .elu(1.0)?;
                 let per_frame = h2hh.forward(&both)?.elu(1.0)?;
-                let k = per_frame.dim(D::Minus1)?;
-                // Every (item, frame) becomes a length-K sequence of scalars over components.
-                let scanned = hh2y.forward(&per_frame.reshape((batch * frames, k, 1))?)?;
-                scanned
-                    .reshape((batch, frames, k))?
-                    .transpose(1, 2)?
-                    .contiguous()?
-                    .elu(1.0)
+                // Every (item, frame) is a length-K sequence of scalars over the components.
+                component_scan_gru(&per_frame, &hh2y[0], &hh2y[1])?.elu(1.0)
             }
             Head::Conv { weights, biases } => {
                 let mut x = r.clone();

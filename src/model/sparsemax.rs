@@ -45,12 +45,8 @@ impl SparseBranches {
         }
         let padded_frames = frames.div_ceil(self.window) * self.window;
         let padded = dense.pad_with_zeros(D::Minus1, 0, padded_frames - frames)?;
-        let windows = padded.reshape((
-            batch,
-            components,
-            padded_frames / self.window,
-            self.window,
-        ))?;
+        let windows =
+            padded.reshape((batch, components, padded_frames / self.window, self.window))?;
         self.normalise(&windows)?
             .reshape((batch, components, padded_frames))
     }

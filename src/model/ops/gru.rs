@@ -30,10 +30,37 @@ pub fn gru_recurrence(
         gx.contiguous()?.apply_op3(
             &w_hh.contiguous()?,
             &b_hh.contiguous()?,
-            GruRecurrence { reverse },
+            GruRecurrence {
+                reverse,
+                layout: SeqLayout::TimeMajor,
+            },
         )
     } else {
         gru_recurrence_composed(gx, w_hh, b_hh, reverse)
+    }
+}
+
+/// The same recurrence on channels-first tensors: `gx` (B, 3H, T) -> hidden states (B, H, T).
+/// This is the layout of the U-Net features, so the input projection is one `W_ih · r` matmul
+/// and no transposed copy is ever made (candle's strided copies are slow).
+pub fn gru_recurrence_channels_first(
+    gx: &Tensor,
+    w_hh: &Tensor,
+    b_hh: &Tensor,
+    reverse: bool,
+) -> candle_core::Result<Tensor> {
+    check_shapes(&gx.transpose(1, 2)?, w_hh, b_hh)?;
+    if gx.device().is_cpu() {
+        gx.contiguous()?.apply_op3(
+            &w_hh.contiguous()?,
+            &b_hh.contiguous()?,
+            GruRecurrence {
+                reverse,
+                layout: SeqLayout::ChannelsFirst,
+            },
+        )
+    } else {
+        gru_recurrence_composed(&gx.transpose(1, 2)?, w_hh, b_hh, reverse)?.transpose(1, 2)
     }
 }
 
@@ -88,10 +115,58 @@ fn check_shapes(
 
 struct GruRecurrence {
     reverse: bool,
+    layout: SeqLayout,
+}
+
+/// How one sequence's (steps x channels) block is stored.
+#[derive(Debug, Clone, Copy)]
+enum SeqLayout {
+    /// (T, C): the channels of a step are adjacent.
+    TimeMajor,
+    /// (C, T): the steps of a channel are adjacent.
+    ChannelsFirst,
+}
+
+/// Element strides (per step, per channel) of a (steps x channels) block.
+#[derive(Debug, Clone, Copy)]
+struct Strides {
+    step: usize,
+    channel: usize,
+}
+
+impl SeqLayout {
+    fn strides(self, steps: usize, channels: usize) -> Strides {
+        match self {
+            SeqLayout::TimeMajor => Strides {
+                step: channels,
+                channel: 1,
+            },
+            SeqLayout::ChannelsFirst => Strides {
+                step: 1,
+                channel: steps,
+            },
+        }
+    }
+}
+
+/// Copies step t of a strided block into `dst` (one value per channel).
+#[inline]
+fn gather_step<T: Copy>(src: &[T], s: Strides, t: usize, dst: &mut [T]) {
+    for (c, d) in dst.iter_mut().enumerate() {
+        *d = src[t * s.step + c * s.channel];
+    }
+}
+
+/// Writes `values` into step t of a strided block.
+#[inline]
+fn scatter_step<T: Copy>(dst: &mut [T], s: Strides, t: usize, values: &[T]) {
+    for (c, v) in values.iter().enumerate() {
+        dst[t * s.step + c * s.channel] = *v;
+    }
 }
 
 /// The float arithmetic the kernels need, for f32 (training) and f64 (finite differences).
-trait Real:
+pub(super) trait Real:
     WithDType
     + std::ops::Add<Output = Self>
     + std::ops::Sub<Output = Self>
@@ -158,7 +233,7 @@ fn gates<T: Real>(gx: &[T], gh: &[T], i: usize, hidden: usize) -> (T, T, T) {
     (r, z, n)
 }
 
-/// Forward pass of one sequence: gx (T, 3H) -> out (T, H).
+/// Forward pass of one sequence: gx (T x 3H block) -> out (T x H block), both in `layout`.
 fn forward_sequence<T: Real>(
     gx: &[T],
     w: &[T],
@@ -166,26 +241,33 @@ fn forward_sequence<T: Real>(
     out: &mut [T],
     hidden: usize,
     reverse: bool,
+    layout: SeqLayout,
 ) {
     let steps = out.len() / hidden;
+    let (gs, os) = (
+        layout.strides(steps, 3 * hidden),
+        layout.strides(steps, hidden),
+    );
     let zero = T::from_f64(0.0);
     let one = T::from_f64(1.0);
     let mut h_prev = vec![zero; hidden];
+    let mut h = vec![zero; hidden];
     let mut gh = vec![zero; 3 * hidden];
+    let mut gx_t = vec![zero; 3 * hidden];
     for step in 0..steps {
         let t = time_index(step, steps, reverse);
         hidden_projection(w, b, &h_prev, &mut gh);
-        let gx_t = &gx[t * 3 * hidden..(t + 1) * 3 * hidden];
-        let out_t = &mut out[t * hidden..(t + 1) * hidden];
+        gather_step(gx, gs, t, &mut gx_t);
         for i in 0..hidden {
-            let (_, z, n) = gates(gx_t, &gh, i, hidden);
-            out_t[i] = (one - z) * n + z * h_prev[i];
+            let (_, z, n) = gates(&gx_t, &gh, i, hidden);
+            h[i] = (one - z) * n + z * h_prev[i];
         }
-        h_prev.copy_from_slice(out_t);
+        scatter_step(out, os, t, &h);
+        std::mem::swap(&mut h, &mut h_prev);
     }
 }
 
-/// Backward pass (BPTT) of one sequence. Writes d gx (T, 3H) and accumulates d W_hh, d b_hh.
+/// Backward pass (BPTT) of one sequence. Writes d gx and accumulates d W_hh, d b_hh.
 #[allow(clippy::too_many_arguments)]
 fn backward_sequence<T: Real>(
     gx: &[T],
@@ -198,30 +280,37 @@ fn backward_sequence<T: Real>(
     db: &mut [T],
     hidden: usize,
     reverse: bool,
+    layout: SeqLayout,
 ) {
     let steps = h.len() / hidden;
+    let (gs, os) = (
+        layout.strides(steps, 3 * hidden),
+        layout.strides(steps, hidden),
+    );
     let zero = T::from_f64(0.0);
     let one = T::from_f64(1.0);
-    let zeros = vec![zero; hidden];
     let mut gh = vec![zero; 3 * hidden];
+    let mut gx_t = vec![zero; 3 * hidden];
+    let mut dgx_t = vec![zero; 3 * hidden];
     let mut dgh = vec![zero; 3 * hidden];
+    let mut h_prev = vec![zero; hidden];
+    let mut dh_t = vec![zero; hidden];
     // Gradient reaching h_t from the steps processed after it.
     let mut dh_next = vec![zero; hidden];
     let mut dh_prev = vec![zero; hidden];
     for step in (0..steps).rev() {
         let t = time_index(step, steps, reverse);
-        let h_prev = if step == 0 {
-            &zeros[..]
+        if step == 0 {
+            h_prev.fill(zero);
         } else {
-            let tp = time_index(step - 1, steps, reverse);
-            &h[tp * hidden..(tp + 1) * hidden]
-        };
-        hidden_projection(w, b, h_prev, &mut gh);
-        let gx_t = &gx[t * 3 * hidden..(t + 1) * 3 * hidden];
-        let dgx_t = &mut dgx[t * 3 * hidden..(t + 1) * 3 * hidden];
+            gather_step(h, os, time_index(step - 1, steps, reverse), &mut h_prev);
+        }
+        hidden_projection(w, b, &h_prev, &mut gh);
+        gather_step(gx, gs, t, &mut gx_t);
+        gather_step(dh_out, os, t, &mut dh_t);
         for i in 0..hidden {
-            let (r, z, n) = gates(gx_t, &gh, i, hidden);
-            let dh = dh_out[t * hidden + i] + dh_next[i];
+            let (r, z, n) = gates(&gx_t, &gh, i, hidden);
+            let dh = dh_t[i] + dh_next[i];
             let dn = dh * (one - z);
             let dz = dh * (h_prev[i] - n);
             let da_n = dn * (one - n * n);
@@ -235,6 +324,7 @@ fn backward_sequence<T: Real>(
             dgh[2 * hidden + i] = da_n * r;
             dh_prev[i] = dh * z;
         }
+        scatter_step(dgx, gs, t, &dgx_t);
         for (j, &g) in dgh.iter().enumerate() {
             db[j] += g;
             let row = &w[j * hidden..(j + 1) * hidden];
@@ -248,7 +338,7 @@ fn backward_sequence<T: Real>(
     }
 }
 
-fn cpu_slice<'a, T: WithDType>(
+pub(super) fn cpu_slice<'a, T: WithDType>(
     storage: &'a CpuStorage,
     layout: &Layout,
 ) -> candle_core::Result<&'a [T]> {
@@ -277,7 +367,7 @@ impl GruRecurrence {
                     .chunks_mut(steps * hidden)
                     .zip(gx_chunk.chunks(steps * 3 * hidden))
                 {
-                    forward_sequence(g, w, b, o, hidden, self.reverse);
+                    forward_sequence(g, w, b, o, hidden, self.reverse, self.layout);
                 }
             });
         out
@@ -320,6 +410,7 @@ impl GruRecurrence {
                         &mut db,
                         hidden,
                         self.reverse,
+                        self.layout,
                     );
                 }
                 (dw, db)
@@ -336,7 +427,7 @@ impl GruRecurrence {
 }
 
 /// The CPU data of a tensor as a contiguous slice, for the backward pass.
-fn with_cpu_slice<T: WithDType, R>(
+pub(super) fn with_cpu_slice<T: WithDType, R>(
     t: &Tensor,
     f: impl FnOnce(&[T]) -> candle_core::Result<R>,
 ) -> candle_core::Result<R> {
@@ -349,6 +440,16 @@ fn with_cpu_slice<T: WithDType, R>(
 }
 
 impl GruRecurrence {
+    /// (B, T, H) from the dims of gx in this op's layout.
+    fn dims(&self, gx: &[usize]) -> candle_core::Result<(usize, usize, usize)> {
+        match (self.layout, gx) {
+            (SeqLayout::TimeMajor, &[b, t, c]) | (SeqLayout::ChannelsFirst, &[b, c, t]) => {
+                Ok((b, t, c / 3))
+            }
+            _ => candle_core::bail!("gru: gx must have rank 3, got {gx:?}"),
+        }
+    }
+
     fn bwd_typed<T: Real>(
         &self,
         gx: &Tensor,
@@ -357,23 +458,24 @@ impl GruRecurrence {
         res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
-        let (batch, steps, hidden) = check_shapes(gx, w_hh, b_hh)?;
-        let (dgx, dw, db) = with_cpu_slice::<T, _>(gx, |gx_s| {
-            with_cpu_slice::<T, _>(w_hh, |w_s| {
-                with_cpu_slice::<T, _>(b_hh, |b_s| {
-                    with_cpu_slice::<T, _>(res, |h_s| {
-                        with_cpu_slice::<T, _>(grad_res, |dh_s| {
-                            Ok(self.backward_typed(
-                                gx_s, w_s, b_s, h_s, dh_s, batch, steps, hidden,
-                            ))
+        let (batch, steps, hidden) = self.dims(gx.dims())?;
+        let (dgx, dw, db) =
+            with_cpu_slice::<T, _>(gx, |gx_s| {
+                with_cpu_slice::<T, _>(w_hh, |w_s| {
+                    with_cpu_slice::<T, _>(b_hh, |b_s| {
+                        with_cpu_slice::<T, _>(res, |h_s| {
+                            with_cpu_slice::<T, _>(grad_res, |dh_s| {
+                                Ok(self.backward_typed(
+                                    gx_s, w_s, b_s, h_s, dh_s, batch, steps, hidden,
+                                ))
+                            })
                         })
                     })
                 })
-            })
-        })?;
+            })?;
         let dev = gx.device();
         Ok((
-            Tensor::from_vec(dgx, (batch, steps, 3 * hidden), dev)?,
+            Tensor::from_vec(dgx, gx.shape(), dev)?,
             Tensor::from_vec(dw, (3 * hidden, hidden), dev)?,
             Tensor::from_vec(db, 3 * hidden, dev)?,
         ))
@@ -394,9 +496,11 @@ impl CustomOp3 for GruRecurrence {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (batch, steps, three_h) = l1.shape().dims3()?;
-        let hidden = three_h / 3;
-        let shape = Shape::from((batch, steps, hidden));
+        let (batch, steps, hidden) = self.dims(l1.dims())?;
+        let shape = match self.layout {
+            SeqLayout::TimeMajor => Shape::from((batch, steps, hidden)),
+            SeqLayout::ChannelsFirst => Shape::from((batch, hidden, steps)),
+        };
         let storage = match (s1, s2, s3) {
             (CpuStorage::F32(_), CpuStorage::F32(_), CpuStorage::F32(_)) => {
                 let out = self.forward_typed::<f32>(

@@ -116,7 +116,9 @@ impl CustomOp1 for SparsemaxLastDim {
         let mask = res.gt(0.0)?.to_dtype(res.dtype())?;
         let support_size = mask.sum_keepdim(D::Minus1)?;
         let masked = (grad_res * &mask)?;
-        let mean = masked.sum_keepdim(D::Minus1)?.broadcast_div(&support_size)?;
+        let mean = masked
+            .sum_keepdim(D::Minus1)?
+            .broadcast_div(&support_size)?;
         Ok(Some((grad_res.broadcast_sub(&mean)? * mask)?))
     }
 }
