@@ -278,8 +278,16 @@ fn gru_head_output_lies_in_elu_of_unit_interval() -> R<()> {
     let head = Recurrent::new(&ModelConfig::default(), vb)?;
     // Large weights and inputs push the GRUs into saturation at ±1, where a missing or wrong
     // final ELU would show up.
-    for var in varmap.all_vars() {
-        var.set(&(var.as_tensor() * 8.0)?)?;
+    // The scalar GRU is set to saturate: where GRU2's output x is clearly positive, z = σ(−20x)
+    // ≈ 0 and n = tanh(−20x) ≈ −1, so its state is ≈ −1 and the final ELU maps it to ≈ e^−1 − 1.
+    // Without the ELU (or with a wrong one) the range check fails.
+    {
+        let data = varmap.data().lock().expect("varmap lock");
+        let set = |name: &str, v: [f32; 3]| {
+            data[name].set(&Tensor::new(&v, &Device::Cpu)?.reshape((3, 1))?)
+        };
+        set("midi_hh2y.weight_ih_l0", [0.0, -20.0, -20.0])?;
+        set("midi_hh2y.weight_hh_l0", [0.0, 0.0, 0.0])?;
     }
     let r = uniform(&mut rng, &[2, 100, 300], 20.0)?.to_dtype(DType::F32)?;
     let out = head.forward(&r)?;
@@ -290,8 +298,7 @@ fn gru_head_output_lies_in_elu_of_unit_interval() -> R<()> {
     let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     // Open interval mathematically; f32 saturation can round tanh to exactly ±1.
     assert!(min >= low - 1e-6 && max <= 1.0, "range [{min}, {max}]");
-    assert!(min < low + 0.05, "negative saturation reached: {min}");
-    assert!(max > 0.5, "positive side reached: {max}");
+    assert!(min < low + 0.01, "negative saturation reached: {min}");
     Ok(())
 }
 
