@@ -421,3 +421,18 @@ fn time_recurrent_head_at_training_size() -> R<()> {
     }
     Ok(())
 }
+
+#[test]
+fn empty_sequences_give_empty_outputs() -> R<()> {
+    let w = Tensor::zeros((33, 11), DType::F32, &Device::Cpu)?;
+    let b = Tensor::zeros(33, DType::F32, &Device::Cpu)?;
+    let gx = Var::zeros((2, 0, 33), DType::F32, &Device::Cpu)?;
+    let out = gru_recurrence(&gx, &w, &b, false)?;
+    assert_eq!(out.dims(), &[2, 0, 11]);
+    let grads = out.sum_all()?.backward()?;
+    assert_eq!(grads.get(&gx).expect("gradient").dims(), &[2, 0, 33]);
+    let x = Tensor::zeros((2, 11, 0), DType::F32, &Device::Cpu)?;
+    let w3 = Tensor::zeros((3, 1), DType::F32, &Device::Cpu)?;
+    assert_eq!(component_scan_gru(&x, &w3, &w3)?.dims(), &[2, 11, 0]);
+    Ok(())
+}

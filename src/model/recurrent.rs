@@ -161,3 +161,9 @@ impl Recurrent {
         }
     }
 }
+
+impl candle_nn::Module for Recurrent {
+    fn forward(&self, r: &Tensor) -> candle_core::Result<Tensor> {
+        Recurrent::forward(self, r)
+    }
+}

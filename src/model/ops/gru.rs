@@ -382,6 +382,9 @@ impl GruRecurrence {
         hidden: usize,
     ) -> Vec<T> {
         let mut out = vec![T::from_f64(0.0); batch * steps * hidden];
+        if out.is_empty() {
+            return out;
+        }
         let per_task = items_per_task(steps, hidden);
         out.par_chunks_mut(per_task * steps * hidden)
             .zip(gx.par_chunks(per_task * steps * 3 * hidden))
@@ -410,6 +413,10 @@ impl GruRecurrence {
     ) -> (Vec<T>, Vec<T>, Vec<T>) {
         let zero = T::from_f64(0.0);
         let mut dgx = vec![zero; batch * steps * 3 * hidden];
+        if dgx.is_empty() {
+            let dw = vec![zero; 3 * hidden * hidden];
+            return (dgx, dw, vec![zero; 3 * hidden]);
+        }
         let per_task = items_per_task(steps, hidden);
         let seq_in = steps * 3 * hidden;
         let seq_out = steps * hidden;
