@@ -71,7 +71,7 @@ fn assert_close(what: &str, analytic: &[f64], numeric: &[f64], tol: f64) {
 #[test]
 fn fused_forward_matches_step_by_step_both_directions() -> R<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let (b, t, h) = (3, 9, 11);
+    let (b, t, h) = (19, 9, 11);
     let gx = uniform(&mut rng, &[b, t, 3 * h], 2.0)?;
     let w = uniform(&mut rng, &[3 * h, h], 0.5)?;
     let bias = uniform(&mut rng, &[3 * h], 0.5)?;
@@ -111,6 +111,22 @@ fn fused_forward_matches_for_scalar_gru_without_bias_f32() -> R<()> {
     let stepwise = gru_recurrence_composed(&gx, &w, &bias, false)?;
     let diff = max_abs_diff(&fused, &stepwise)?;
     assert!(diff < 1e-5, "max diff {diff}");
+    // Backward over many rayon tasks (the weight gradient is a sum across all of them).
+    let (gx, w) = (Var::from_tensor(&gx)?, Var::from_tensor(&w)?);
+    let c = uniform(&mut rng, &[b, t, 1], 1.0)?.to_dtype(DType::F32)?;
+    let fused = (gru_recurrence(&gx, &w, &bias, false)? * &c)?
+        .sum_all()?
+        .backward()?;
+    let stepwise = (gru_recurrence_composed(&gx, &w, &bias, false)? * &c)?
+        .sum_all()?
+        .backward()?;
+    for var in [&gx, &w] {
+        let (a, b) = (
+            values(fused.get(var).expect("grad"))?,
+            values(stepwise.get(var).expect("grad"))?,
+        );
+        assert_close("scalar GRU gradient", &a, &b, 1e-4);
+    }
     Ok(())
 }
 
@@ -160,7 +176,10 @@ fn gru_gradients_match_finite_differences() -> R<()> {
     check_gru_gradients(2, 6, 3, true, false, 4)?;
     check_gru_gradients(2, 6, 3, false, true, 5)?;
     check_gru_gradients(2, 6, 3, true, true, 6)?;
-    check_gru_gradients(4, 11, 1, false, false, 7)
+    check_gru_gradients(4, 11, 1, false, false, 7)?;
+    // Batches spanning several lockstep groups of sequences, the last one partial.
+    check_gru_gradients(11, 3, 2, true, true, 8)?;
+    check_gru_gradients(11, 3, 2, false, false, 9)
 }
 
 #[test]

@@ -149,22 +149,6 @@ impl SeqLayout {
     }
 }
 
-/// Copies step t of a strided block into `dst` (one value per channel).
-#[inline]
-fn gather_step<T: Copy>(src: &[T], s: Strides, t: usize, dst: &mut [T]) {
-    for (c, d) in dst.iter_mut().enumerate() {
-        *d = src[t * s.step + c * s.channel];
-    }
-}
-
-/// Writes `values` into step t of a strided block.
-#[inline]
-fn scatter_step<T: Copy>(dst: &mut [T], s: Strides, t: usize, values: &[T]) {
-    for (c, v) in values.iter().enumerate() {
-        dst[t * s.step + c * s.channel] = *v;
-    }
-}
-
 /// The float arithmetic the kernels need, for f32 (training) and f64 (finite differences).
 pub(super) trait Real:
     WithDType
@@ -218,13 +202,6 @@ impl Real for f64 {
     }
 }
 
-/// Sequences per rayon task: enough work per task that scheduling is negligible even for the
-/// 11-step scalar GRU over B·T sequences, and a fixed split so sums do not depend on threads.
-fn items_per_task(steps: usize, hidden: usize) -> usize {
-    let work_per_item = steps * hidden * hidden.max(4) * 3;
-    (65_536 / work_per_item.max(1)).clamp(1, 4096)
-}
-
 /// Step index in time order for the `step`-th step processed.
 fn time_index(step: usize, steps: usize, reverse: bool) -> usize {
     if reverse {
@@ -234,130 +211,171 @@ fn time_index(step: usize, steps: usize, reverse: bool) -> usize {
     }
 }
 
-/// gh = W_hh h + b_hh.
-fn hidden_projection<T: Real>(w: &[T], b: &[T], h: &[T], gh: &mut [T]) {
-    let hidden = h.len();
-    for (j, g) in gh.iter_mut().enumerate() {
-        let row = &w[j * hidden..(j + 1) * hidden];
-        let mut acc = b[j];
-        for (wk, hk) in row.iter().zip(h) {
-            acc += *wk * *hk;
-        }
-        *g = acc;
-    }
-}
+/// Sequences advanced in lockstep: the per-step state is stored [channel][lane], so every
+/// inner loop (hidden projection, gates, gradients) runs over lanes and vectorises.
+const LANES: usize = 8;
 
-/// Gates (r, z, n) of unit i from the input and hidden projections.
-#[inline]
-fn gates<T: Real>(gx: &[T], gh: &[T], i: usize, hidden: usize) -> (T, T, T) {
-    let r = (gx[i] + gh[i]).sigmoid();
-    let z = (gx[hidden + i] + gh[hidden + i]).sigmoid();
-    let n = (gx[2 * hidden + i] + r * gh[2 * hidden + i]).tanh();
-    (r, z, n)
-}
-
-/// Forward pass of one sequence: gx (T x 3H block) -> out (T x H block), both in `layout`.
-fn forward_sequence<T: Real>(
-    gx: &[T],
-    w: &[T],
-    b: &[T],
-    out: &mut [T],
+/// A group of up to LANES sequences, all `steps` long, stored one block after the other.
+#[derive(Clone, Copy)]
+struct Group {
+    lanes: usize,
+    steps: usize,
     hidden: usize,
     reverse: bool,
-    layout: SeqLayout,
-) {
-    let steps = out.len() / hidden;
-    let (gs, os) = (
-        layout.strides(steps, 3 * hidden),
-        layout.strides(steps, hidden),
-    );
-    let zero = T::from_f64(0.0);
-    let one = T::from_f64(1.0);
-    let mut h_prev = vec![zero; hidden];
-    let mut h = vec![zero; hidden];
-    let mut gh = vec![zero; 3 * hidden];
-    let mut gx_t = vec![zero; 3 * hidden];
-    for step in 0..steps {
-        let t = time_index(step, steps, reverse);
-        hidden_projection(w, b, &h_prev, &mut gh);
-        gather_step(gx, gs, t, &mut gx_t);
-        for i in 0..hidden {
-            let (_, z, n) = gates(&gx_t, &gh, i, hidden);
-            h[i] = (one - z) * n + z * h_prev[i];
-        }
-        scatter_step(out, os, t, &h);
-        std::mem::swap(&mut h, &mut h_prev);
-    }
+    /// Strides inside one sequence's gx block (T x 3H) and output block (T x H).
+    gx: Strides,
+    out: Strides,
 }
 
-/// Backward pass (BPTT) of one sequence. Writes d gx and accumulates d W_hh, d b_hh.
-#[allow(clippy::too_many_arguments)]
-fn backward_sequence<T: Real>(
-    gx: &[T],
-    w: &[T],
-    b: &[T],
-    h: &[T],
-    dh_out: &[T],
-    dgx: &mut [T],
-    dw: &mut [T],
-    db: &mut [T],
-    hidden: usize,
-    reverse: bool,
-    layout: SeqLayout,
-) {
-    let steps = h.len() / hidden;
-    let (gs, os) = (
-        layout.strides(steps, 3 * hidden),
-        layout.strides(steps, hidden),
-    );
-    let zero = T::from_f64(0.0);
-    let one = T::from_f64(1.0);
-    let mut gh = vec![zero; 3 * hidden];
-    let mut gx_t = vec![zero; 3 * hidden];
-    let mut dgx_t = vec![zero; 3 * hidden];
-    let mut dgh = vec![zero; 3 * hidden];
-    let mut h_prev = vec![zero; hidden];
-    let mut dh_t = vec![zero; hidden];
-    // Gradient reaching h_t from the steps processed after it.
-    let mut dh_next = vec![zero; hidden];
-    let mut dh_prev = vec![zero; hidden];
-    for step in (0..steps).rev() {
-        let t = time_index(step, steps, reverse);
-        if step == 0 {
-            h_prev.fill(zero);
-        } else {
-            gather_step(h, os, time_index(step - 1, steps, reverse), &mut h_prev);
+impl Group {
+    fn new(lanes: usize, steps: usize, hidden: usize, reverse: bool, layout: SeqLayout) -> Self {
+        Group {
+            lanes,
+            steps,
+            hidden,
+            reverse,
+            gx: layout.strides(steps, 3 * hidden),
+            out: layout.strides(steps, hidden),
         }
-        hidden_projection(w, b, &h_prev, &mut gh);
-        gather_step(gx, gs, t, &mut gx_t);
-        gather_step(dh_out, os, t, &mut dh_t);
-        for i in 0..hidden {
-            let (r, z, n) = gates(&gx_t, &gh, i, hidden);
-            let dh = dh_t[i] + dh_next[i];
-            let dn = dh * (one - z);
-            let dz = dh * (h_prev[i] - n);
-            let da_n = dn * (one - n * n);
-            let da_r = da_n * gh[2 * hidden + i] * r * (one - r);
-            let da_z = dz * z * (one - z);
-            dgx_t[i] = da_r;
-            dgx_t[hidden + i] = da_z;
-            dgx_t[2 * hidden + i] = da_n;
-            dgh[i] = da_r;
-            dgh[hidden + i] = da_z;
-            dgh[2 * hidden + i] = da_n * r;
-            dh_prev[i] = dh * z;
-        }
-        scatter_step(dgx, gs, t, &dgx_t);
-        for (j, &g) in dgh.iter().enumerate() {
-            db[j] += g;
-            let row = &w[j * hidden..(j + 1) * hidden];
-            let drow = &mut dw[j * hidden..(j + 1) * hidden];
-            for k in 0..hidden {
-                drow[k] += g * h_prev[k];
-                dh_prev[k] += row[k] * g;
+    }
+
+    /// Copies step t of every lane's block (`block` elements apart) into dst [channel][lane].
+    #[inline]
+    fn gather<T: Copy>(&self, src: &[T], block: usize, s: Strides, t: usize, dst: &mut [T]) {
+        let g = self.lanes;
+        for l in 0..g {
+            let base = l * block + t * s.step;
+            for (c, d) in dst.iter_mut().skip(l).step_by(g).enumerate() {
+                *d = src[base + c * s.channel];
             }
         }
-        std::mem::swap(&mut dh_next, &mut dh_prev);
+    }
+
+    /// Writes src [channel][lane] into step t of every lane's block.
+    #[inline]
+    fn scatter<T: Copy>(&self, dst: &mut [T], block: usize, s: Strides, t: usize, src: &[T]) {
+        let g = self.lanes;
+        for l in 0..g {
+            let base = l * block + t * s.step;
+            for (c, v) in src.iter().skip(l).step_by(g).enumerate() {
+                dst[base + c * s.channel] = *v;
+            }
+        }
+    }
+
+    /// gh [3H][lane] = b_hh + W_hh h.
+    #[inline]
+    fn hidden_projection<T: Real>(&self, w: &[T], b: &[T], h: &[T], gh: &mut [T]) {
+        let (g, hidden) = (self.lanes, self.hidden);
+        for (j, row) in gh.chunks_exact_mut(g).enumerate() {
+            row.fill(b[j]);
+            for (k, &wjk) in w[j * hidden..(j + 1) * hidden].iter().enumerate() {
+                for (acc, &hv) in row.iter_mut().zip(&h[k * g..(k + 1) * g]) {
+                    *acc += wjk * hv;
+                }
+            }
+        }
+    }
+
+    /// Forward pass of the group: gx blocks -> out blocks.
+    fn forward<T: Real>(&self, gx: &[T], w: &[T], b: &[T], out: &mut [T]) {
+        let (g, hidden, steps) = (self.lanes, self.hidden, self.steps);
+        let (gx_block, out_block) = (steps * 3 * hidden, steps * hidden);
+        let zero = T::from_f64(0.0);
+        let one = T::from_f64(1.0);
+        let hg = hidden * g;
+        let mut h_prev = vec![zero; hg];
+        let mut h = vec![zero; hg];
+        let mut gh = vec![zero; 3 * hg];
+        let mut gx_t = vec![zero; 3 * hg];
+        for step in 0..steps {
+            let t = time_index(step, steps, self.reverse);
+            self.hidden_projection(w, b, &h_prev, &mut gh);
+            self.gather(gx, gx_block, self.gx, t, &mut gx_t);
+            for idx in 0..hg {
+                let r = (gx_t[idx] + gh[idx]).sigmoid();
+                let z = (gx_t[hg + idx] + gh[hg + idx]).sigmoid();
+                let n = (gx_t[2 * hg + idx] + r * gh[2 * hg + idx]).tanh();
+                h[idx] = (one - z) * n + z * h_prev[idx];
+            }
+            self.scatter(out, out_block, self.out, t, &h);
+            std::mem::swap(&mut h, &mut h_prev);
+        }
+    }
+
+    /// Backward pass (BPTT) of the group: writes d gx, accumulates d W_hh [3H·H][lane] and
+    /// d b_hh [3H][lane] per lane (summed over lanes by the caller).
+    #[allow(clippy::too_many_arguments)]
+    fn backward<T: Real>(
+        &self,
+        gx: &[T],
+        w: &[T],
+        b: &[T],
+        h: &[T],
+        dh_out: &[T],
+        dgx: &mut [T],
+        dw_lanes: &mut [T],
+        db_lanes: &mut [T],
+    ) {
+        let (g, hidden, steps) = (self.lanes, self.hidden, self.steps);
+        let (gx_block, out_block) = (steps * 3 * hidden, steps * hidden);
+        let zero = T::from_f64(0.0);
+        let one = T::from_f64(1.0);
+        let hg = hidden * g;
+        let mut gh = vec![zero; 3 * hg];
+        let mut gx_t = vec![zero; 3 * hg];
+        let mut dgx_t = vec![zero; 3 * hg];
+        let mut dgh = vec![zero; 3 * hg];
+        let mut h_prev = vec![zero; hg];
+        let mut dh_t = vec![zero; hg];
+        // Gradient reaching h_t from the steps processed after it.
+        let mut dh_next = vec![zero; hg];
+        let mut dh_prev = vec![zero; hg];
+        for step in (0..steps).rev() {
+            let t = time_index(step, steps, self.reverse);
+            if step == 0 {
+                h_prev.fill(zero);
+            } else {
+                let tp = time_index(step - 1, steps, self.reverse);
+                self.gather(h, out_block, self.out, tp, &mut h_prev);
+            }
+            self.hidden_projection(w, b, &h_prev, &mut gh);
+            self.gather(gx, gx_block, self.gx, t, &mut gx_t);
+            self.gather(dh_out, out_block, self.out, t, &mut dh_t);
+            for idx in 0..hg {
+                let r = (gx_t[idx] + gh[idx]).sigmoid();
+                let z = (gx_t[hg + idx] + gh[hg + idx]).sigmoid();
+                let n = (gx_t[2 * hg + idx] + r * gh[2 * hg + idx]).tanh();
+                let dh = dh_t[idx] + dh_next[idx];
+                let da_n = dh * (one - z) * (one - n * n);
+                let da_r = da_n * gh[2 * hg + idx] * r * (one - r);
+                let da_z = dh * (h_prev[idx] - n) * z * (one - z);
+                dgx_t[idx] = da_r;
+                dgx_t[hg + idx] = da_z;
+                dgx_t[2 * hg + idx] = da_n;
+                dgh[idx] = da_r;
+                dgh[hg + idx] = da_z;
+                dgh[2 * hg + idx] = da_n * r;
+                dh_prev[idx] = dh * z;
+            }
+            self.scatter(dgx, gx_block, self.gx, t, &dgx_t);
+            for (j, dgh_j) in dgh.chunks_exact(g).enumerate() {
+                for (acc, &v) in db_lanes[j * g..(j + 1) * g].iter_mut().zip(dgh_j) {
+                    *acc += v;
+                }
+                for k in 0..hidden {
+                    let wjk = w[j * hidden + k];
+                    let dw = &mut dw_lanes[(j * hidden + k) * g..(j * hidden + k + 1) * g];
+                    let hp = &h_prev[k * g..(k + 1) * g];
+                    let dhp = &mut dh_prev[k * g..(k + 1) * g];
+                    for l in 0..g {
+                        dw[l] += dgh_j[l] * hp[l];
+                        dhp[l] += wjk * dgh_j[l];
+                    }
+                }
+            }
+            std::mem::swap(&mut dh_next, &mut dh_prev);
+        }
     }
 }
 
@@ -372,6 +390,14 @@ pub(super) fn cpu_slice<'a, T: WithDType>(
 }
 
 impl GruRecurrence {
+    /// Sequences per rayon task, a multiple of LANES: enough work per task that scheduling is
+    /// negligible, and a split that does not depend on the thread count (so sums are
+    /// reproducible).
+    fn items_per_task(steps: usize, hidden: usize) -> usize {
+        let work_per_item = (steps * hidden * hidden.max(4) * 3).max(1);
+        (65_536 / work_per_item).clamp(1, 4096).div_ceil(LANES) * LANES
+    }
+
     fn forward_typed<T: Real>(
         &self,
         gx: &[T],
@@ -385,15 +411,23 @@ impl GruRecurrence {
         if out.is_empty() {
             return out;
         }
-        let per_task = items_per_task(steps, hidden);
-        out.par_chunks_mut(per_task * steps * hidden)
-            .zip(gx.par_chunks(per_task * steps * 3 * hidden))
+        let (gx_block, out_block) = (steps * 3 * hidden, steps * hidden);
+        let per_task = Self::items_per_task(steps, hidden);
+        out.par_chunks_mut(per_task * out_block)
+            .zip(gx.par_chunks(per_task * gx_block))
             .for_each(|(out_chunk, gx_chunk)| {
                 for (o, g) in out_chunk
-                    .chunks_mut(steps * hidden)
-                    .zip(gx_chunk.chunks(steps * 3 * hidden))
+                    .chunks_mut(LANES * out_block)
+                    .zip(gx_chunk.chunks(LANES * gx_block))
                 {
-                    forward_sequence(g, w, b, o, hidden, self.reverse, self.layout);
+                    let group = Group::new(
+                        o.len() / out_block,
+                        steps,
+                        hidden,
+                        self.reverse,
+                        self.layout,
+                    );
+                    group.forward(g, w, b, o);
                 }
             });
         out
@@ -413,46 +447,60 @@ impl GruRecurrence {
     ) -> (Vec<T>, Vec<T>, Vec<T>) {
         let zero = T::from_f64(0.0);
         let mut dgx = vec![zero; batch * steps * 3 * hidden];
-        if dgx.is_empty() {
-            let dw = vec![zero; 3 * hidden * hidden];
-            return (dgx, dw, vec![zero; 3 * hidden]);
-        }
-        let per_task = items_per_task(steps, hidden);
-        let seq_in = steps * 3 * hidden;
-        let seq_out = steps * hidden;
-        let partials: Vec<(Vec<T>, Vec<T>)> = dgx
-            .par_chunks_mut(per_task * seq_in)
-            .enumerate()
-            .map(|(task, dgx_chunk)| {
-                let mut dw = vec![zero; 3 * hidden * hidden];
-                let mut db = vec![zero; 3 * hidden];
-                let first = task * per_task;
-                for (i, dgx_seq) in dgx_chunk.chunks_mut(seq_in).enumerate() {
-                    let item = first + i;
-                    backward_sequence(
-                        &gx[item * seq_in..(item + 1) * seq_in],
-                        w,
-                        b,
-                        &h[item * seq_out..(item + 1) * seq_out],
-                        &dh[item * seq_out..(item + 1) * seq_out],
-                        dgx_seq,
-                        &mut dw,
-                        &mut db,
-                        hidden,
-                        self.reverse,
-                        self.layout,
-                    );
-                }
-                (dw, db)
-            })
-            .collect();
         let mut dw = vec![zero; 3 * hidden * hidden];
         let mut db = vec![zero; 3 * hidden];
+        if dgx.is_empty() {
+            return (dgx, dw, db);
+        }
+        let (gx_block, out_block) = (steps * 3 * hidden, steps * hidden);
+        let per_task = Self::items_per_task(steps, hidden);
+        let partials: Vec<(Vec<T>, Vec<T>)> = dgx
+            .par_chunks_mut(per_task * gx_block)
+            .enumerate()
+            .map(|(task, dgx_chunk)| {
+                let mut dw_lanes = vec![zero; 3 * hidden * hidden * LANES];
+                let mut db_lanes = vec![zero; 3 * hidden * LANES];
+                let mut dw_task = vec![zero; 3 * hidden * hidden];
+                let mut db_task = vec![zero; 3 * hidden];
+                for (i, dgx_group) in dgx_chunk.chunks_mut(LANES * gx_block).enumerate() {
+                    let lanes = dgx_group.len() / gx_block;
+                    let first = task * per_task + i * LANES;
+                    let span_in = first * gx_block..(first + lanes) * gx_block;
+                    let span_out = first * out_block..(first + lanes) * out_block;
+                    let group = Group::new(lanes, steps, hidden, self.reverse, self.layout);
+                    group.backward(
+                        &gx[span_in],
+                        w,
+                        b,
+                        &h[span_out.clone()],
+                        &dh[span_out],
+                        dgx_group,
+                        &mut dw_lanes[..3 * hidden * hidden * lanes],
+                        &mut db_lanes[..3 * hidden * lanes],
+                    );
+                    // Packed [entry][lane] with this group's lane count (the last may be short).
+                    add_lane_sums(&mut dw_task, &mut dw_lanes, lanes);
+                    add_lane_sums(&mut db_task, &mut db_lanes, lanes);
+                }
+                (dw_task, db_task)
+            })
+            .collect();
         for (pw, pb) in partials {
             dw.iter_mut().zip(pw).for_each(|(a, p)| *a += p);
             db.iter_mut().zip(pb).for_each(|(a, p)| *a += p);
         }
         (dgx, dw, db)
+    }
+}
+
+/// Adds the per-lane sums of a group (packed [entry][lane], `lanes` wide) to `total` and
+/// clears them for the next group.
+fn add_lane_sums<T: Real>(total: &mut [T], lanes_acc: &mut [T], lanes: usize) {
+    for (e, t) in total.iter_mut().enumerate() {
+        for v in &mut lanes_acc[e * lanes..(e + 1) * lanes] {
+            *t += *v;
+            *v = T::from_f64(0.0);
+        }
     }
 }
 
