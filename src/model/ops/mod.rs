@@ -7,6 +7,7 @@ pub mod cqt_stft;
 pub mod elu;
 pub mod gru;
 pub mod maxpool;
+pub mod scalar_gru;
 pub mod sparsemax;
 pub mod synth_fft;
 pub mod upsample_linear;
