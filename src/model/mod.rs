@@ -2,7 +2,7 @@
 //! up-sampler, synthesizer and the multi-resolution constant-Q loss.
 
 pub mod config;
-//TMP pub mod drummernet;
+pub mod drummernet;
 pub mod file;
 pub mod gradcheck;
 pub mod loss;

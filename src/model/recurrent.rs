@@ -149,9 +149,10 @@ impl Recurrent {
             Head::Conv { weights, biases } => {
                 let mut x = r.clone();
                 for (i, w) in weights.iter().enumerate() {
-                    // TODO(lead): switch to ops::conv1d::conv1d_valid; candle's conv1d weight
-                    // gradient is wrong on CPU for batch or input channels > 1 (STACK-NOTES).
-                    x = x.pad_with_zeros(D::Minus1, 1, 1)?.conv1d(w, 0, 1, 1, 1)?;
+                    // 'same' padding, then our valid conv: candle's own CPU conv1d gradients are
+                    // wrong for batches (STACK-NOTES).
+                    let half = w.dim(2)? / 2;
+                    x = crate::model::ops::conv1d::conv1d_valid(&x.pad_with_zeros(D::Minus1, half, half)?, w)?;
                     if let Some(Some(b)) = biases.get(i) {
                         x = x.broadcast_add(&b.reshape((1, (), 1))?)?;
                     }

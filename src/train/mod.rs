@@ -2,10 +2,10 @@
 //! trainer that the CLI and the workbench share.
 
 pub mod adam;
-//TMP pub mod background;
-//TMP pub mod dataset;
+pub mod background;
+pub mod dataset;
 pub mod session;
 pub mod settings;
-//TMP pub mod trainer;
+pub mod trainer;
 
 pub use settings::TrainSettings;
