@@ -3,8 +3,11 @@
 pub mod components;
 pub mod folder;
 pub mod procedural;
+pub mod summary;
 
 pub use components::{Component, DrumClass, COMPONENTS};
+pub use procedural::procedural_kit;
+pub use summary::{summarise, ComponentSummary, KitSummary};
 
 /// One drum component's waveform.
 #[derive(Debug, Clone, PartialEq)]
