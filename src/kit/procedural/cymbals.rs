@@ -1,12 +1,12 @@
 //! Cymbals: ride, crash and ride bell, built from banks of inharmonic decaying sine partials (the
 //! plate's modes) plus filtered noise for the wash.
 
-use super::blocks::{Biquad, Decay, Dice, Sine};
+use super::blocks::{Biquad, Decay, Dice, Phasor};
 use super::detmath;
 
 /// A bank of decaying sine partials; higher partials die sooner, as on a real plate.
 struct Partials {
-    oscillators: Vec<(Sine, f64, f64, Decay)>,
+    oscillators: Vec<(Phasor, f64, Decay)>,
     norm: f64,
 }
 
@@ -32,10 +32,10 @@ impl Partials {
                 let amp = dice.uniform(0.4, 1.0) * detmath::powf(f / 1000.0, -tilt);
                 let tau_f = tau * detmath::powf(1000.0 / f, decay_slope);
                 // A random start phase: a struck plate is already moving at sample 0.
-                (Sine::new(dice.unit()), f, amp, Decay::new(tau_f))
+                (Phasor::new(f, dice.unit()), amp, Decay::new(tau_f))
             })
             .collect();
-        let power: f64 = oscillators.iter().map(|o| o.2 * o.2 / 2.0).sum();
+        let power: f64 = oscillators.iter().map(|o| o.1 * o.1 / 2.0).sum();
         Partials {
             oscillators,
             norm: 1.0 / power.sqrt().max(1e-9),
@@ -46,7 +46,7 @@ impl Partials {
         let sum: f64 = self
             .oscillators
             .iter_mut()
-            .map(|(osc, f, amp, env)| *amp * osc.next_value(*f) * env.next_value())
+            .map(|(osc, amp, env)| *amp * osc.next_value() * env.next_value())
             .sum();
         sum * self.norm
     }
