@@ -3,3 +3,24 @@
 
 /// The model's sample rate (spec section 1).
 pub const SAMPLE_RATE: u32 = 16_000;
+
+mod decode;
+mod reader;
+mod resample;
+mod wav;
+
+pub use decode::probe;
+pub use reader::{load_mono, load_mono_segment, MonoReader};
+pub use resample::resample;
+pub use wav::{write_wav, WavFormat};
+
+/// What a file's header says about its audio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioInfo {
+    pub sample_rate: u32,
+    pub channels: usize,
+    /// Frames per channel, when the container states it.
+    pub frames: Option<u64>,
+    /// Short codec name as symphonia reports it (e.g. "pcm_s16le", "flac", "mp3").
+    pub codec: String,
+}
