@@ -50,7 +50,7 @@ impl DrumClass {
     pub fn from_gm_note(note: u8) -> Option<DrumClass> {
         Some(match note {
             35 | 36 => DrumClass::KD,
-            37 | 38 | 39 | 40 => DrumClass::SD,
+            37..=40 => DrumClass::SD,
             42 | 44 | 46 => DrumClass::HH,
             41 | 43 | 45 | 47 | 48 | 50 => DrumClass::TT,
             49 | 51 | 52 | 53 | 55 | 57 | 59 => DrumClass::CY,
@@ -167,7 +167,7 @@ pub fn component_by_name(name: &str) -> Option<&'static Component> {
 pub fn component_for_gm_note(note: u8) -> Option<&'static Component> {
     let name = match note {
         35 | 36 => "KD_KD",
-        37 | 38 | 39 | 40 => "SD_SD",
+        37..=40 => "SD_SD",
         42 => "HH_CHH",
         46 => "HH_OHH",
         44 => "HH_PHH",

@@ -91,10 +91,13 @@ fn component_rank(name: &str) -> (usize, String) {
     (position, name.to_string())
 }
 
-/// Every kit sample in `dir`: (kit index, component) -> best file.
-fn scan(dir: &Path) -> Result<BTreeMap<(Option<u32>, String), (usize, PathBuf)>> {
+/// Every kit sample of a folder: (kit index, component) -> (extension rank, file).
+type SampleFiles = BTreeMap<(Option<u32>, String), (usize, PathBuf)>;
+
+/// Every kit sample in `dir`, the preferred format where a component exists in several.
+fn scan(dir: &Path) -> Result<SampleFiles> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    let mut found: BTreeMap<(Option<u32>, String), (usize, PathBuf)> = BTreeMap::new();
+    let mut found = SampleFiles::new();
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let file_name = entry.file_name();
@@ -192,11 +195,7 @@ pub fn load_kit(
 }
 
 /// Why a component file is missing, with a hint when the folder uses the other naming.
-fn missing_message(
-    found: &BTreeMap<(Option<u32>, String), (usize, PathBuf)>,
-    index: Option<u32>,
-    name: &str,
-) -> String {
+fn missing_message(found: &SampleFiles, index: Option<u32>, name: &str) -> String {
     let kits: BTreeSet<Option<u32>> = found.keys().map(|(i, _)| *i).collect();
     let what = match index {
         Some(i) => format!("missing: kit {i} has no {name} sample"),

@@ -223,11 +223,6 @@ impl OnePole {
     }
 }
 
-/// Time in seconds of sample `n`.
-pub fn seconds(n: usize) -> f64 {
-    n as f64 / SR
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
