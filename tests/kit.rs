@@ -379,3 +379,30 @@ fn normalise_gives_the_spec_norms_on_kit_samples() {
     let l2 = rms(&kit.components[0].samples) * (16_000f64).sqrt();
     assert!((l2 - 10.0).abs() < 1e-3);
 }
+
+#[test]
+fn listing_reports_kits_missing_components_and_ignores_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let kit = procedural_kit(4, 300);
+    save_kit(&kit, dir.path(), Some(1), Overwrite::Refuse).unwrap();
+    save_kit(&kit, dir.path(), Some(2), Overwrite::Refuse).unwrap();
+    std::fs::remove_file(dir.path().join("2)OT_TMB.wav")).unwrap();
+    std::fs::write(dir.path().join("README.md"), "notes").unwrap();
+    std::fs::write(
+        dir.path().join(".3)KD_KD.wav.1.2.drummernet-tmp"),
+        "partial",
+    )
+    .unwrap();
+
+    let kits = list_kits(dir.path()).unwrap();
+    assert_eq!(kits.len(), 2);
+    assert!(kits[0].missing.is_empty());
+    assert_eq!(kits[1].missing, ["OT_TMB"]);
+    let text = list_text(dir.path()).unwrap();
+    assert!(text.contains("2 kits"), "{text}");
+    assert!(text.contains("missing: OT_TMB"), "{text}");
+
+    let err = resolve_kit(dir.path(), None).unwrap_err().to_string();
+    assert!(err.contains("1-2") && err.contains("--kit"), "{err}");
+    assert_eq!(resolve_kit(dir.path(), Some(2)).unwrap().index, Some(2));
+}

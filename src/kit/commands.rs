@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::folder::{list_kits, load_kit, save_kit, KitListing};
+use super::folder::{index_ranges, list_kits, load_kit, save_kit, KitListing};
 use super::procedural::procedural_kit;
 use super::summary::{summarise, KitSummary};
 use super::Kit;
@@ -27,7 +27,7 @@ pub fn list_text(dir: &Path) -> Result<String> {
     let _ = writeln!(out, "{}: {} kit{plural}", dir.display(), kits.len());
     for kit in &kits {
         let label = kit_label(kit.index);
-        let _ = write!(out, "  {label:<8} {:>2} components", kit.components.len());
+        let _ = write!(out, "  {label:<11} {:>2} components", kit.components.len());
         if !kit.missing.is_empty() {
             let _ = write!(out, "   missing: {}", kit.missing.join(" "));
         }
@@ -52,20 +52,14 @@ pub fn list_text(dir: &Path) -> Result<String> {
 fn kit_label(index: Option<u32>) -> String {
     match index {
         Some(i) => format!("kit {i}"),
-        None => "kit".to_string(),
+        None => "kit (plain)".to_string(),
     }
 }
 
 /// Which kit of `dir` a command means: the requested one if it exists, else the only one.
 pub fn resolve_kit(dir: &Path, requested: Option<u32>) -> Result<KitListing> {
     let kits = list_kits(dir)?;
-    let indices = || {
-        kits.iter()
-            .filter_map(|k| k.index)
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let indices = || index_ranges(&kits.iter().filter_map(|k| k.index).collect::<Vec<_>>());
     if kits.is_empty() {
         return Err(Error::kit(
             dir,

@@ -204,11 +204,11 @@ fn missing_message(found: &SampleFiles, index: Option<u32>, name: &str) -> Strin
     if kits.contains(&index) || kits.is_empty() {
         return what;
     }
-    let numbered: Vec<String> = kits.iter().flatten().map(u32::to_string).collect();
+    let numbered: Vec<u32> = kits.iter().flatten().copied().collect();
     if index.is_none() && !numbered.is_empty() {
         format!(
             "{what} (the folder holds numbered kits {}: choose one)",
-            numbered.join(", ")
+            index_ranges(&numbered)
         )
     } else {
         format!(
@@ -216,6 +216,25 @@ fn missing_message(found: &SampleFiles, index: Option<u32>, name: &str) -> Strin
             index.map_or(String::new(), |i| i.to_string())
         )
     }
+}
+
+/// Kit indices compacted for messages: `[1, 2, 3, 5]` -> `1-3, 5`.
+pub fn index_ranges(sorted: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let mut j = i;
+        while j + 1 < sorted.len() && sorted[j + 1] == sorted[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j > i {
+            format!("{}-{}", sorted[i], sorted[j])
+        } else {
+            sorted[i].to_string()
+        });
+        i = j + 1;
+    }
+    parts.join(", ")
 }
 
 /// Writes every component of `kit` into `dir` as 16 kHz float WAV, named for kit `index` (None =
@@ -277,6 +296,13 @@ mod tests {
         ] {
             assert_eq!(parse_sample_name(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn index_ranges_compact_runs() {
+        assert_eq!(index_ranges(&[1, 2, 3, 5, 7, 8]), "1-3, 5, 7-8");
+        assert_eq!(index_ranges(&[4]), "4");
+        assert_eq!(index_ranges(&[]), "");
     }
 
     #[test]
