@@ -9,7 +9,10 @@ use drummernet::kit::commands::{list_text, resolve_kit, show, synth_to_folder};
 use drummernet::kit::components::default_component_names;
 use drummernet::kit::procedural::procedural_component_names;
 use drummernet::kit::summary::{decay_time, spectral_centroid};
-use drummernet::kit::{list_kits, load_kit, normalise, procedural_kit, save_kit, Kit, SourceNorm};
+use drummernet::kit::{
+    list_kits, load_kit, load_kits, normalise, procedural_kit, save_kit, Kit, KitSettings,
+    SourceNorm,
+};
 use drummernet::Error;
 use realfft::RealFftPlanner;
 
@@ -405,4 +408,41 @@ fn listing_reports_kits_missing_components_and_ignores_other_files() {
     let err = resolve_kit(dir.path(), None).unwrap_err().to_string();
     assert!(err.contains("1-2") && err.contains("--kit"), "{err}");
     assert_eq!(resolve_kit(dir.path(), Some(2)).unwrap().index, Some(2));
+}
+
+#[test]
+fn load_kits_applies_length_and_normalisation() {
+    let dir = tempfile::tempdir().unwrap();
+    save_kit(
+        &procedural_kit(1, 2000),
+        dir.path(),
+        Some(1),
+        Overwrite::Refuse,
+    )
+    .unwrap();
+    save_kit(
+        &procedural_kit(2, 2000),
+        dir.path(),
+        Some(2),
+        Overwrite::Refuse,
+    )
+    .unwrap();
+    let settings = KitSettings {
+        length_seconds: 0.1,
+        norm: SourceNorm::AbsSum,
+    };
+    let names = default_component_names();
+    let kits = load_kits(dir.path(), &[Some(2), Some(1)], &names, &settings).unwrap();
+    assert_eq!(kits.len(), 2);
+    assert!(kits[0].name.ends_with("#2"));
+    for kit in &kits {
+        assert_eq!(kit.component_names(), names);
+        for c in &kit.components {
+            assert_eq!(c.samples.len(), 1600);
+            let l1: f64 = c.samples.iter().map(|&v| f64::from(v).abs()).sum();
+            assert!((l1 - 400.0).abs() < 0.05, "{}: L1 {l1}", c.name);
+        }
+    }
+    let err = load_kits(dir.path(), &[Some(1), Some(3)], &names, &settings).unwrap_err();
+    assert!(err.to_string().contains("3)KD_KD.wav"), "{err}");
 }

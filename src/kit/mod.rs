@@ -9,7 +9,7 @@ pub mod settings;
 pub mod summary;
 
 pub use components::{Component, DrumClass, COMPONENTS};
-pub use folder::{list_kits, load_kit, save_kit, KitListing};
+pub use folder::{list_kits, load_kit, load_kits, save_kit, KitListing};
 pub use norm::{normalise, SourceNorm};
 pub use procedural::procedural_kit;
 pub use settings::KitSettings;
