@@ -1,7 +1,7 @@
 //! The procedural kit: all twelve drum-source components synthesised from a seed, so that the
 //! product runs and trains without any sample library. The seed varies tuning, decay, noise colour,
 //! level and EQ within plausible ranges; the same seed gives bit-identical samples everywhere
-//! (ChaCha8 parameters, arithmetic-only maths in [`detmath`], no threads).
+//! (ChaCha8 parameters, arithmetic-only transcendental functions, no threads).
 
 mod blocks;
 mod cymbals;
