@@ -1,10 +1,19 @@
 //! Drum kits: K named drum-component waveforms at 16 kHz, loaded from WAV folders or generated.
 
+pub mod commands;
 pub mod components;
 pub mod folder;
+pub mod norm;
 pub mod procedural;
+pub mod settings;
+pub mod summary;
 
 pub use components::{Component, DrumClass, COMPONENTS};
+pub use folder::{list_kits, load_kit, load_kits, save_kit, KitListing};
+pub use norm::{normalise, SourceNorm};
+pub use procedural::procedural_kit;
+pub use settings::KitSettings;
+pub use summary::{summarise, ComponentSummary, KitSummary};
 
 /// One drum component's waveform.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,5 +39,12 @@ impl Kit {
 
     pub fn component_names(&self) -> Vec<String> {
         self.components.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// Applies the source normalisation to every component (spec section 6).
+    pub fn normalise(&mut self, norm: SourceNorm) {
+        for c in &mut self.components {
+            normalise(&mut c.samples, norm);
+        }
     }
 }
