@@ -8,6 +8,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::groove::GrooveSettings;
+use crate::kit::KitSettings;
+use crate::midi::MidiSettings;
+use crate::model::loss::LossSettings;
+use crate::model::synthesizer::SynthSettings;
 use crate::model::ModelConfig;
 use crate::train::TrainSettings;
 
@@ -19,8 +24,13 @@ pub const DEFAULT_CONFIG_TOML: &str = include_str!("../config.toml");
 pub struct Config {
     pub audio: AudioSettings,
     pub device: DeviceSettings,
+    pub kit: KitSettings,
     pub model: ModelConfig,
+    pub synth: SynthSettings,
+    pub loss: LossSettings,
     pub train: TrainSettings,
+    pub groove: GrooveSettings,
+    pub midi: MidiSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,8 +174,13 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         self.audio.validate("audio")?;
         self.device.validate("device")?;
+        self.kit.validate("kit")?;
         self.model.validate("model")?;
+        self.synth.validate("synth")?;
+        self.loss.validate("loss")?;
         self.train.validate("train")?;
+        self.groove.validate("groove")?;
+        self.midi.validate("midi")?;
         Ok(())
     }
 
@@ -264,6 +279,11 @@ mod tests {
         assert_eq!(cfg.train, TrainSettings::default());
         assert_eq!(cfg.audio, AudioSettings::default());
         assert_eq!(cfg.device, DeviceSettings::default());
+        assert_eq!(cfg.kit, KitSettings::default());
+        assert_eq!(cfg.synth, SynthSettings::default());
+        assert_eq!(cfg.loss, LossSettings::default());
+        assert_eq!(cfg.groove, GrooveSettings::default());
+        assert_eq!(cfg.midi, MidiSettings::default());
     }
 
     #[test]

@@ -222,7 +222,7 @@ fn render(cfg: &Config, a: RenderArgs) -> Result<()> {
     println!(
         "{}: {} notes, {:.2} s through {}{}",
         a.output.display(),
-        out.notes.len(),
+        out.notes,
         out.seconds,
         kit.name,
         if out.unplayable > 0 { format!(" ({} notes had no drum sound)", out.unplayable) } else { String::new() }

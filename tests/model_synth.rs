@@ -432,7 +432,7 @@ fn trainable_waveforms_learn_and_keep_their_norm() -> drummernet::Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let dev = Device::Cpu;
     let init = Tensor::from_vec(uniform(&mut rng, 2 * 64), (2, 64), &dev)?;
-    let synth = Synthesizer::trainable(&init, HOP, WaveformNorm::Sqrsum)?;
+    let synth = Synthesizer::trainable(&init, HOP, WaveformNorm::SqrSum)?;
     let var = synth.learned_waveforms().expect("trainable").clone();
     let a = Tensor::from_vec(sparse(&mut rng, 2 * 10, 0.5), (1, 2, 10), &dev)?;
     let y = synth.forward_learned(&a)?;
@@ -445,7 +445,7 @@ fn trainable_waveforms_learn_and_keep_their_norm() -> drummernet::Result<()> {
     for n in norms {
         assert!((n - 10.0).abs() < 1e-4, "{n}");
     }
-    assert!(Synthesizer::new(HOP, WaveformNorm::Sqrsum)
+    assert!(Synthesizer::new(HOP, WaveformNorm::SqrSum)
         .forward_learned(&a)
         .is_err());
     Ok(())

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::components::{COMPONENTS, RIDE_BELL};
-use super::settings::KitSettings;
 use super::{Kit, KitComponent};
 use crate::atomic_file::{check_writable, Overwrite};
 use crate::audio::{load_mono, write_wav, WavFormat, SAMPLE_RATE};
@@ -193,25 +192,6 @@ pub fn load_kit(
         name: kit_name(dir, index),
         components: loaded,
     })
-}
-
-/// Loads several kits of one folder as the synthesizer uses them: `settings.length_seconds` long
-/// and scaled by `settings.norm`. Which kits (e.g. holding one out for testing) is the caller's
-/// choice.
-pub fn load_kits(
-    dir: &Path,
-    indices: &[Option<u32>],
-    components: &[String],
-    settings: &KitSettings,
-) -> Result<Vec<Kit>> {
-    indices
-        .iter()
-        .map(|&index| {
-            let mut kit = load_kit(dir, index, components, settings.length_samples())?;
-            kit.normalise(settings.norm);
-            Ok(kit)
-        })
-        .collect()
 }
 
 /// Why a component file is missing, with a hint when the folder uses the other naming.

@@ -5,11 +5,12 @@ pub mod components;
 pub mod folder;
 pub mod norm;
 pub mod procedural;
+pub mod spec;
 pub mod settings;
 pub mod summary;
 
 pub use components::{Component, DrumClass, COMPONENTS};
-pub use folder::{list_kits, load_kit, load_kits, save_kit, KitListing};
+pub use folder::{list_kits, load_kit, save_kit, KitListing};
 pub use norm::{normalise, SourceNorm};
 pub use procedural::procedural_kit;
 pub use settings::KitSettings;

@@ -1,8 +1,8 @@
-//! The `[kit]` section of `config.toml`: how kit waveforms are cut and scaled.
+//! The `[kit]` section of `config.toml`: how much of each drum sample is loaded. (How the
+//! synthesizer scales them is `[synth] norm`.)
 
 use serde::{Deserialize, Serialize};
 
-use super::norm::SourceNorm;
 use crate::audio::SAMPLE_RATE;
 use crate::error::{Error, Result};
 
@@ -11,16 +11,12 @@ use crate::error::{Error, Result};
 pub struct KitSettings {
     /// Seconds of each drum sample kept (trimmed or zero-padded); the paper keeps 1.0 s.
     pub length_seconds: f32,
-    /// How each drum sample is scaled before synthesis: "sqrsum" (L2 = 10), "abssum" (L1 = 400)
-    /// or "none".
-    pub norm: SourceNorm,
 }
 
 impl Default for KitSettings {
     fn default() -> Self {
         KitSettings {
             length_seconds: 1.0,
-            norm: SourceNorm::SqrSum,
         }
     }
 }
@@ -55,7 +51,6 @@ mod tests {
     fn defaults_are_the_papers() {
         let s = KitSettings::default();
         assert_eq!(s.length_samples(), 16_000);
-        assert_eq!(s.norm, SourceNorm::SqrSum);
         assert!(s.validate("kit").is_ok());
     }
 
@@ -73,9 +68,8 @@ mod tests {
 
     #[test]
     fn parses_partial_toml_and_rejects_unknown_keys() {
-        let s: KitSettings = toml::from_str("norm = \"abssum\"").unwrap();
-        assert_eq!(s.norm, SourceNorm::AbsSum);
-        assert_eq!(s.length_seconds, 1.0);
+        let s: KitSettings = toml::from_str("length_seconds = 0.5").unwrap();
+        assert_eq!(s.length_samples(), 8000);
         assert!(toml::from_str::<KitSettings>("lenght_seconds = 1.0").is_err());
     }
 }

@@ -32,7 +32,7 @@ impl DrummerNet {
             cfg: cfg.clone(),
             unet: Unet::new(cfg, vb.pp("unet"))?,
             recurrent: Recurrent::new(cfg, vb.pp("recurrent"))?,
-            branches: SparseBranches::new(cfg)?,
+            branches: SparseBranches::new(cfg),
         })
     }
 

@@ -22,53 +22,28 @@ pub enum KitDraw {
     PerBatch,
 }
 
-/// How each waveform is scaled before use (spec section 6, `source_norm`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WaveformNorm {
-    /// L2 norm 10 (release default `sqrsum`).
-    Sqrsum,
-    /// L1 norm 400 (`abssum`).
-    Abssum,
-    /// Samples as loaded.
-    None,
+/// How each waveform is scaled before use (spec section 6, `source_norm`): the kit's own
+/// normalisation, applied here to kit draws and to learned waveforms.
+pub use crate::kit::SourceNorm as WaveformNorm;
+
+/// Scales `samples` in place; false when the waveform is silent and cannot be scaled.
+fn normalise_checked(norm: WaveformNorm, samples: &mut [f32]) -> bool {
+    let audible = samples.iter().any(|v| *v != 0.0) && samples.iter().all(|v| v.is_finite());
+    crate::kit::normalise(samples, norm);
+    audible || norm == WaveformNorm::None
 }
 
-impl WaveformNorm {
-    /// Target L2 norm of `sqrsum`.
-    pub const L2_TARGET: f32 = 10.0;
-    /// Target L1 norm of `abssum`.
-    pub const L1_TARGET: f32 = 400.0;
-
-    /// Scales `samples` in place; false when the waveform is silent and cannot be scaled.
-    pub fn apply(self, samples: &mut [f32]) -> bool {
-        let (norm, target) = match self {
-            WaveformNorm::Sqrsum => (
-                samples.iter().map(|v| v * v).sum::<f32>().sqrt(),
-                Self::L2_TARGET,
-            ),
-            WaveformNorm::Abssum => (samples.iter().map(|v| v.abs()).sum(), Self::L1_TARGET),
-            WaveformNorm::None => return true,
-        };
-        if !(norm.is_finite() && norm > 0.0) {
-            return false;
-        }
-        let gain = target / norm;
-        samples.iter_mut().for_each(|v| *v *= gain);
-        true
-    }
-
-    /// Scales every row of a (K, L) tensor to the target norm (rows of zeros stay zero).
-    pub fn apply_rows(self, h: &Tensor) -> Result<Tensor> {
-        let (norm, target) = match self {
-            WaveformNorm::Sqrsum => (h.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?, Self::L2_TARGET),
-            WaveformNorm::Abssum => (h.abs()?.sum_keepdim(D::Minus1)?, Self::L1_TARGET),
-            WaveformNorm::None => return Ok(h.clone()),
-        };
-        // A tiny floor keeps a silent row at zero instead of NaN.
-        let gain = norm.maximum(1e-12)?.recip()?.affine(target as f64, 0.0)?;
-        Ok(h.broadcast_mul(&gain)?)
-    }
+/// Scales every row of a (K, L) tensor to the norm's target (rows of zeros stay zero).
+pub fn normalise_rows(norm: WaveformNorm, h: &Tensor) -> Result<Tensor> {
+    use crate::kit::norm::{ABSSUM_TARGET, SQRSUM_TARGET};
+    let (current, target) = match norm {
+        WaveformNorm::SqrSum => (h.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?, SQRSUM_TARGET),
+        WaveformNorm::AbsSum => (h.abs()?.sum_keepdim(D::Minus1)?, ABSSUM_TARGET),
+        WaveformNorm::None => return Ok(h.clone()),
+    };
+    // A tiny floor keeps a silent row at zero instead of NaN.
+    let gain = current.maximum(1e-12)?.recip()?.affine(target, 0.0)?;
+    Ok(h.broadcast_mul(&gain)?)
 }
 
 /// `[synth]` settings.
@@ -94,7 +69,7 @@ impl Default for SynthSettings {
             waveform_seconds: 1.0,
             trainable: false,
             draw: KitDraw::PerComponent,
-            norm: WaveformNorm::Sqrsum,
+            norm: WaveformNorm::SqrSum,
         }
     }
 }
@@ -158,7 +133,7 @@ impl KitPool {
                 let row = &mut flat[k * len..(k + 1) * len];
                 let n = comp.samples.len().min(len);
                 row[..n].copy_from_slice(&comp.samples[..n]);
-                if !settings.norm.apply(row) {
+                if !normalise_checked(settings.norm, row) {
                     return Err(Error::Invalid(format!(
                         "kit `{}`: component `{name}` is silent in its first {} samples",
                         kit.name, len
@@ -253,7 +228,7 @@ impl Synthesizer {
 
     /// A synthesizer with learned waveforms, initialised from `init` (K, L) scaled to the norm.
     pub fn trainable(init: &Tensor, hop: usize, norm: WaveformNorm) -> Result<Self> {
-        let h = norm.apply_rows(&init.to_dtype(DType::F32)?)?;
+        let h = normalise_rows(norm, &init.to_dtype(DType::F32)?)?;
         Ok(Synthesizer {
             hop,
             norm,
@@ -287,7 +262,7 @@ impl Synthesizer {
     /// so the waveforms cannot grow to absorb the activation scale). No-op when not trainable.
     pub fn project_norm(&self) -> Result<()> {
         if let Some(var) = &self.learned {
-            let h = self.norm.apply_rows(var.as_tensor())?;
+            let h = normalise_rows(self.norm, var.as_tensor())?;
             var.set(&h)?;
         }
         Ok(())
