@@ -16,7 +16,11 @@ use drummernet::kit::{self, Kit};
 use drummernet::{groove, train};
 
 #[derive(Parser)]
-#[command(name = "drummernet", version, about = "Unsupervised drum transcription (DrummerNet): train, transcribe to MIDI, inspect, listen")]
+#[command(
+    name = "drummernet",
+    version,
+    about = "Unsupervised drum transcription (DrummerNet): train, transcribe to MIDI, inspect, listen"
+)]
 struct Cli {
     /// A config file overriding any subset of the defaults (see the shipped config.toml).
     #[arg(long, global = true, value_name = "FILE")]
@@ -158,7 +162,10 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("DRUMMERNET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -203,10 +210,15 @@ fn all_components() -> Vec<String> {
 fn load_render_kit(spec: &str, length: usize) -> Result<Kit> {
     let parsed = KitSpec::parse(spec)?;
     // A kit for rendering may lack some components (notes fall back to a sibling of the class).
-    let kits = parsed
-        .load(&all_components(), length)
-        .or_else(|_| parsed.load(&drummernet::kit::components::default_component_names(), length))?;
-    kits.into_iter().next().with_context(|| format!("kit `{spec}`: no kit found"))
+    let kits = parsed.load(&all_components(), length).or_else(|_| {
+        parsed.load(
+            &drummernet::kit::components::default_component_names(),
+            length,
+        )
+    })?;
+    kits.into_iter()
+        .next()
+        .with_context(|| format!("kit `{spec}`: no kit found"))
 }
 
 fn render(cfg: &Config, a: RenderArgs) -> Result<()> {
@@ -225,7 +237,11 @@ fn render(cfg: &Config, a: RenderArgs) -> Result<()> {
         out.notes,
         out.seconds,
         kit.name,
-        if out.unplayable > 0 { format!(" ({} notes had no drum sound)", out.unplayable) } else { String::new() }
+        if out.unplayable > 0 {
+            format!(" ({} notes had no drum sound)", out.unplayable)
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }
@@ -234,13 +250,32 @@ fn groove_cmd(cfg: &Config, a: GrooveArgs) -> Result<()> {
     if a.count == 0 || !(1.0..=3600.0).contains(&a.seconds) {
         bail!("groove: --count must be >= 1 and --seconds in 1..=3600");
     }
-    let kits = load_kits(&a.kits, &all_components(), cfg.kit.length_samples())
-        .or_else(|_| load_kits(&a.kits, &drummernet::kit::components::default_component_names(), cfg.kit.length_samples()))?;
+    let kits = load_kits(&a.kits, &all_components(), cfg.kit.length_samples()).or_else(|_| {
+        load_kits(
+            &a.kits,
+            &drummernet::kit::components::default_component_names(),
+            cfg.kit.length_samples(),
+        )
+    })?;
     let mut settings = cfg.groove.clone();
     settings.augment.enabled = a.augment;
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}", a.out.display()))?;
-    let written = groove::write_groove_set(&a.out, a.count, a.seconds, &kits, a.seed, &settings, Overwrite::from_force(a.force))?;
-    println!("{}: {} grooves ({} s each) with {} kit(s)", a.out.display(), written.len(), a.seconds, kits.len());
+    let written = groove::write_groove_set(
+        &a.out,
+        a.count,
+        a.seconds,
+        &kits,
+        a.seed,
+        &settings,
+        Overwrite::from_force(a.force),
+    )?;
+    println!(
+        "{}: {} grooves ({} s each) with {} kit(s)",
+        a.out.display(),
+        written.len(),
+        a.seconds,
+        kits.len()
+    );
     Ok(())
 }
 
@@ -250,8 +285,13 @@ fn kit_cmd(cfg: &Config, k: KitCommand) -> Result<()> {
         KitCommand::List { dir } => print!("{}", kit::commands::list_text(&dir)?),
         KitCommand::Show { dir, index } => print!("{}", kit::commands::show(&dir, index, length)?),
         KitCommand::Synth { seed, out, force } => {
-            let kit = kit::commands::synth_to_folder(seed, length, &out, Overwrite::from_force(force))?;
-            println!("{}: procedural kit seed {seed}, {} components", out.display(), kit.components.len());
+            let kit =
+                kit::commands::synth_to_folder(seed, length, &out, Overwrite::from_force(force))?;
+            println!(
+                "{}: procedural kit seed {seed}, {} components",
+                out.display(),
+                kit.components.len()
+            );
         }
     }
     Ok(())
@@ -271,7 +311,12 @@ fn train_cmd(cfg: Config, a: TrainArgs) -> Result<()> {
     let kits = load_kits(&a.kits, &cfg.model.components, cfg.kit.length_samples())?;
     let target = a.steps.unwrap_or(cfg.train.steps);
     let job = train::background::TrainJob {
-        data: train::trainer::DataSpec { stems: a.data, kit_dirs: Vec::new(), kits, procedural_kits: a.procedural_kits },
+        data: train::trainer::DataSpec {
+            stems: a.data,
+            kit_dirs: Vec::new(),
+            kits,
+            procedural_kits: a.procedural_kits,
+        },
         sessions_root: a.sessions_dir,
         session: a.session,
         resume: a.resume,
@@ -288,8 +333,10 @@ fn train_cmd(cfg: Config, a: TrainArgs) -> Result<()> {
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(target);
         b.set_style(
-            ProgressStyle::with_template("{spinner} step {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} step {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Some(b)
     } else {
@@ -299,7 +346,11 @@ fn train_cmd(cfg: Config, a: TrainArgs) -> Result<()> {
     for event in handle.events.iter() {
         use train::background::TrainerEvent as E;
         match event {
-            E::Started { session, step, target_steps } => {
+            E::Started {
+                session,
+                step,
+                target_steps,
+            } => {
                 if let Some(b) = &bar {
                     b.set_position(step);
                 } else {
@@ -309,14 +360,29 @@ fn train_cmd(cfg: Config, a: TrainArgs) -> Result<()> {
             E::Step(r) => match &bar {
                 Some(b) => {
                     b.set_position(r.step);
-                    b.set_message(format!("loss {:.4}  {:.1} items/s", r.loss, r.items_per_second));
+                    b.set_message(format!(
+                        "loss {:.4}  {:.1} items/s",
+                        r.loss, r.items_per_second
+                    ));
                 }
-                None => println!("step {} loss {:.5} items/s {:.2}", r.step, r.loss, r.items_per_second),
+                None => println!(
+                    "step {} loss {:.5} items/s {:.2}",
+                    r.step, r.loss, r.items_per_second
+                ),
             },
-            E::Checkpoint { step, path } => log_line(&bar, format!("checkpoint at step {step}: {}", path.display())),
+            E::Checkpoint { step, path } => log_line(
+                &bar,
+                format!("checkpoint at step {step}: {}", path.display()),
+            ),
             E::Warning(w) => log_line(&bar, format!("warning: {w}")),
             E::Finished { step, stopped } => {
-                log_line(&bar, format!("{} at step {step}", if stopped { "stopped" } else { "finished" }));
+                log_line(
+                    &bar,
+                    format!(
+                        "{} at step {step}",
+                        if stopped { "stopped" } else { "finished" }
+                    ),
+                );
             }
             E::Failed(e) => failure = Some(e),
             E::Waveforms { .. } | E::Paused { .. } | E::Resumed { .. } => {}
@@ -338,4 +404,3 @@ fn log_line(bar: &Option<ProgressBar>, line: String) {
         None => println!("{line}"),
     }
 }
-

@@ -8,11 +8,9 @@ use drummernet::audio::load_mono;
 use drummernet::kit::commands::{list_text, resolve_kit, show, synth_to_folder};
 use drummernet::kit::components::default_component_names;
 use drummernet::kit::procedural::procedural_component_names;
+use drummernet::kit::spec::KitSpec;
 use drummernet::kit::summary::{decay_time, spectral_centroid};
-use drummernet::kit::{
-    list_kits, load_kit, normalise, procedural_kit, save_kit, Kit,
-    SourceNorm,
-};
+use drummernet::kit::{list_kits, load_kit, normalise, procedural_kit, save_kit, Kit, SourceNorm};
 use drummernet::Error;
 use realfft::RealFftPlanner;
 
@@ -414,7 +412,13 @@ fn listing_reports_kits_missing_components_and_ignores_other_files() {
 fn kit_specs_load_several_kits_in_order_at_the_requested_length() {
     let dir = tempfile::tempdir().unwrap();
     for i in [1u32, 2] {
-        save_kit(&procedural_kit(i as u64, 2000), dir.path(), Some(i), Overwrite::Refuse).unwrap();
+        save_kit(
+            &procedural_kit(i as u64, 2000),
+            dir.path(),
+            Some(i),
+            Overwrite::Refuse,
+        )
+        .unwrap();
     }
     let names = default_component_names();
     let spec = format!("{}#1-2", dir.path().display());
@@ -425,8 +429,14 @@ fn kit_specs_load_several_kits_in_order_at_the_requested_length() {
         assert_eq!(kit.component_names(), names);
         assert!(kit.components.iter().all(|c| c.samples.len() == 1600));
     }
-    let all = KitSpec::parse(&dir.path().display().to_string()).unwrap().load(&names, 1600).unwrap();
+    let all = KitSpec::parse(&dir.path().display().to_string())
+        .unwrap()
+        .load(&names, 1600)
+        .unwrap();
     assert_eq!(all, kits);
-    let err = KitSpec::parse(&format!("{}#1-3", dir.path().display())).unwrap().load(&names, 1600).unwrap_err();
+    let err = KitSpec::parse(&format!("{}#1-3", dir.path().display()))
+        .unwrap()
+        .load(&names, 1600)
+        .unwrap_err();
     assert!(err.to_string().contains("3)KD_KD.wav"), "{err}");
 }

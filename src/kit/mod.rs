@@ -5,8 +5,8 @@ pub mod components;
 pub mod folder;
 pub mod norm;
 pub mod procedural;
-pub mod spec;
 pub mod settings;
+pub mod spec;
 pub mod summary;
 
 pub use components::{Component, DrumClass, COMPONENTS};

@@ -59,7 +59,6 @@ mod tests {
         for bad in [0.0, -1.0, f32::NAN, 100.0] {
             let s = KitSettings {
                 length_seconds: bad,
-                ..KitSettings::default()
             };
             let err = s.validate("kit").unwrap_err().to_string();
             assert!(err.contains("kit.length_seconds"), "{err}");

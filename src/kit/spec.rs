@@ -11,14 +11,22 @@ use crate::kit::Kit;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum KitSpec {
-    Folder { dir: PathBuf, indices: Option<Vec<u32>> },
-    Procedural { seeds: Vec<u64> },
+    Folder {
+        dir: PathBuf,
+        indices: Option<Vec<u32>>,
+    },
+    Procedural {
+        seeds: Vec<u64>,
+    },
 }
 
 fn parse_range(text: &str, what: &str) -> Result<(u64, u64)> {
     let bad = || Error::Invalid(format!("kit `{what}`: `{text}` is not N or N-M"));
     let (a, b) = match text.split_once('-') {
-        Some((a, b)) => (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?),
+        Some((a, b)) => (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        ),
         None => {
             let n = text.trim().parse().map_err(|_| bad())?;
             (n, n)
@@ -34,15 +42,23 @@ impl KitSpec {
     pub fn parse(text: &str) -> Result<KitSpec> {
         if let Some(seeds) = text.strip_prefix("procedural:") {
             let (a, b) = parse_range(seeds, text)?;
-            return Ok(KitSpec::Procedural { seeds: (a..=b).collect() });
+            return Ok(KitSpec::Procedural {
+                seeds: (a..=b).collect(),
+            });
         }
         match text.rsplit_once('#') {
             Some((dir, idx)) => {
                 let (a, b) = parse_range(idx, text)?;
                 let indices = (a..=b).map(|i| i as u32).collect();
-                Ok(KitSpec::Folder { dir: PathBuf::from(dir), indices: Some(indices) })
+                Ok(KitSpec::Folder {
+                    dir: PathBuf::from(dir),
+                    indices: Some(indices),
+                })
             }
-            None => Ok(KitSpec::Folder { dir: PathBuf::from(text), indices: None }),
+            None => Ok(KitSpec::Folder {
+                dir: PathBuf::from(text),
+                indices: None,
+            }),
         }
     }
 
@@ -50,10 +66,14 @@ impl KitSpec {
     /// an index means every complete kit in it.
     pub fn load(&self, components: &[String], length: usize) -> Result<Vec<Kit>> {
         match self {
-            KitSpec::Procedural { seeds } => {
-                Ok(seeds.iter().map(|&s| select(procedural_kit(s, length), components)).collect::<Result<_>>()?)
-            }
-            KitSpec::Folder { dir, indices: Some(indices) } => indices
+            KitSpec::Procedural { seeds } => Ok(seeds
+                .iter()
+                .map(|&s| select(procedural_kit(s, length), components))
+                .collect::<Result<_>>()?),
+            KitSpec::Folder {
+                dir,
+                indices: Some(indices),
+            } => indices
                 .iter()
                 .map(|&i| load_kit(dir, Some(i), components, length))
                 .collect(),
@@ -71,7 +91,10 @@ fn select(kit: Kit, components: &[String]) -> Result<Kit> {
                 .ok_or_else(|| Error::Invalid(format!("kit {} has no component {name}", kit.name)))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Kit { name: kit.name, components: picked })
+    Ok(Kit {
+        name: kit.name,
+        components: picked,
+    })
 }
 
 fn load_all(dir: &Path, components: &[String], length: usize) -> Result<Vec<Kit>> {
@@ -86,7 +109,10 @@ fn load_all(dir: &Path, components: &[String], length: usize) -> Result<Vec<Kit>
             format!("no complete kit here (needs {})", components.join(" ")),
         ));
     }
-    usable.iter().map(|l| load_kit(dir, l.index, components, length)).collect()
+    usable
+        .iter()
+        .map(|l| load_kit(dir, l.index, components, length))
+        .collect()
 }
 
 #[cfg(test)]
@@ -97,17 +123,31 @@ mod tests {
     fn parses_every_form() {
         assert_eq!(
             KitSpec::parse("procedural:3-5").unwrap(),
-            KitSpec::Procedural { seeds: vec![3, 4, 5] }
+            KitSpec::Procedural {
+                seeds: vec![3, 4, 5]
+            }
         );
         assert_eq!(
             KitSpec::parse("kits#2").unwrap(),
-            KitSpec::Folder { dir: "kits".into(), indices: Some(vec![2]) }
+            KitSpec::Folder {
+                dir: "kits".into(),
+                indices: Some(vec![2])
+            }
         );
         assert_eq!(
             KitSpec::parse("a/b#1-3").unwrap(),
-            KitSpec::Folder { dir: "a/b".into(), indices: Some(vec![1, 2, 3]) }
+            KitSpec::Folder {
+                dir: "a/b".into(),
+                indices: Some(vec![1, 2, 3])
+            }
         );
-        assert_eq!(KitSpec::parse("a/b").unwrap(), KitSpec::Folder { dir: "a/b".into(), indices: None });
+        assert_eq!(
+            KitSpec::parse("a/b").unwrap(),
+            KitSpec::Folder {
+                dir: "a/b".into(),
+                indices: None
+            }
+        );
         assert!(KitSpec::parse("procedural:x").is_err());
         assert!(KitSpec::parse("d#5-2").is_err());
     }
@@ -115,7 +155,10 @@ mod tests {
     #[test]
     fn procedural_kits_follow_the_requested_component_order() {
         let names = vec!["SD_SD".to_string(), "KD_KD".to_string()];
-        let kits = KitSpec::parse("procedural:7").unwrap().load(&names, 800).unwrap();
+        let kits = KitSpec::parse("procedural:7")
+            .unwrap()
+            .load(&names, 800)
+            .unwrap();
         assert_eq!(kits[0].component_names(), names);
         assert_eq!(kits[0].components[0].samples.len(), 800);
     }

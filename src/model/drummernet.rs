@@ -60,7 +60,11 @@ impl DrummerNet {
     pub fn pad(&self, x: &Tensor) -> Result<Tensor> {
         let len = x.dim(1)?;
         let extra = self.padded_len(len) - len;
-        Ok(if extra > 0 { x.pad_with_zeros(1, 0, extra)? } else { x.clone() })
+        Ok(if extra > 0 {
+            x.pad_with_zeros(1, 0, extra)?
+        } else {
+            x.clone()
+        })
     }
 
     /// Runs the analysis module on padded audio `x` (B, L), L a multiple of the compress ratio.

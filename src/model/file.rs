@@ -118,14 +118,16 @@ pub fn check_tensors(
                     format!("made with a different configuration: tensor `{name}` is missing"),
                 ))
             }
-            Some(t) if t.dims() != shape.as_slice() => return Err(Error::model_file(
-                path,
-                format!(
+            Some(t) if t.dims() != shape.as_slice() => {
+                return Err(Error::model_file(
+                    path,
+                    format!(
                     "made with a different configuration: `{name}` has shape {:?}, expected {:?}",
                     t.dims(),
                     shape
                 ),
-            )),
+                ))
+            }
             Some(_) => {}
         }
     }

@@ -8,6 +8,7 @@ pub mod gradcheck;
 pub mod loss;
 pub mod ops;
 pub mod recurrent;
+pub mod seeded_init;
 pub mod sparsemax;
 pub mod synthesizer;
 pub mod unet;

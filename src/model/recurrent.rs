@@ -152,7 +152,10 @@ impl Recurrent {
                     // 'same' padding, then our valid conv: candle's own CPU conv1d gradients are
                     // wrong for batches (STACK-NOTES).
                     let half = w.dim(2)? / 2;
-                    x = crate::model::ops::conv1d::conv1d_valid(&x.pad_with_zeros(D::Minus1, half, half)?, w)?;
+                    x = crate::model::ops::conv1d::conv1d_valid(
+                        &x.pad_with_zeros(D::Minus1, half, half)?,
+                        w,
+                    )?;
                     if let Some(Some(b)) = biases.get(i) {
                         x = x.broadcast_add(&b.reshape((1, (), 1))?)?;
                     }

@@ -25,15 +25,33 @@ pub enum TrainerCommand {
 
 #[derive(Debug, Clone)]
 pub enum TrainerEvent {
-    Started { session: String, step: u64, target_steps: u64 },
+    Started {
+        session: String,
+        step: u64,
+        target_steps: u64,
+    },
     Step(StepReport),
-    Waveforms { step: u64, names: Vec<String>, samples: Vec<Vec<f32>> },
-    Checkpoint { step: u64, path: PathBuf },
-    Paused { step: u64 },
-    Resumed { step: u64 },
+    Waveforms {
+        step: u64,
+        names: Vec<String>,
+        samples: Vec<Vec<f32>>,
+    },
+    Checkpoint {
+        step: u64,
+        path: PathBuf,
+    },
+    Paused {
+        step: u64,
+    },
+    Resumed {
+        step: u64,
+    },
     /// Something went wrong but training goes on (e.g. a checkpoint could not be written).
     Warning(String),
-    Finished { step: u64, stopped: bool },
+    Finished {
+        step: u64,
+        stopped: bool,
+    },
     Failed(String),
 }
 
@@ -84,10 +102,18 @@ pub fn spawn(job: TrainJob) -> TrainerHandle {
             }
         })
         .ok();
-    TrainerHandle { commands: cmd_tx, events: ev_rx, join }
+    TrainerHandle {
+        commands: cmd_tx,
+        events: ev_rx,
+        join,
+    }
 }
 
-fn run(job: TrainJob, commands: &Receiver<TrainerCommand>, events: &Sender<TrainerEvent>) -> Result<()> {
+fn run(
+    job: TrainJob,
+    commands: &Receiver<TrainerCommand>,
+    events: &Sender<TrainerEvent>,
+) -> Result<()> {
     let session = Session::open(&job.sessions_root, &job.session, job.resume)?;
     let mut training = Training::new(&job.config, &job.data, &job.device)?;
     if job.resume {
@@ -105,11 +131,19 @@ fn run(job: TrainJob, commands: &Receiver<TrainerCommand>, events: &Sender<Train
         target_steps: job.target_steps,
     });
     let names = job.config.model.components.clone();
-    send(TrainerEvent::Waveforms { step: training.step_count(), names: names.clone(), samples: training.waveforms()? });
+    send(TrainerEvent::Waveforms {
+        step: training.step_count(),
+        names: names.clone(),
+        samples: training.waveforms()?,
+    });
 
     let checkpoint = |training: &Training| -> Result<PathBuf> {
         let bytes = training.checkpoint_bytes()?;
-        session.save_checkpoint(training.step_count(), &bytes, job.config.train.keep_checkpoints)
+        session.save_checkpoint(
+            training.step_count(),
+            &bytes,
+            job.config.train.keep_checkpoints,
+        )
     };
     let mut paused = false;
     let mut non_finite = 0;
@@ -132,12 +166,16 @@ fn run(job: TrainJob, commands: &Receiver<TrainerCommand>, events: &Sender<Train
         match cmd {
             Some(TrainerCommand::Pause) if !paused => {
                 paused = true;
-                send(TrainerEvent::Paused { step: training.step_count() });
+                send(TrainerEvent::Paused {
+                    step: training.step_count(),
+                });
                 continue;
             }
             Some(TrainerCommand::Resume) if paused => {
                 paused = false;
-                send(TrainerEvent::Resumed { step: training.step_count() });
+                send(TrainerEvent::Resumed {
+                    step: training.step_count(),
+                });
             }
             Some(TrainerCommand::Stop) => {
                 stopped = true;
@@ -146,9 +184,14 @@ fn run(job: TrainJob, commands: &Receiver<TrainerCommand>, events: &Sender<Train
             Some(TrainerCommand::Checkpoint) => match checkpoint(&training) {
                 Ok(path) => {
                     last_saved = training.step_count();
-                    send(TrainerEvent::Checkpoint { step: last_saved, path });
+                    send(TrainerEvent::Checkpoint {
+                        step: last_saved,
+                        path,
+                    });
                 }
-                Err(e) => send(TrainerEvent::Warning(format!("checkpoint not written: {e}"))),
+                Err(e) => send(TrainerEvent::Warning(format!(
+                    "checkpoint not written: {e}"
+                ))),
             },
             _ => {}
         }
@@ -176,7 +219,11 @@ fn run(job: TrainJob, commands: &Receiver<TrainerCommand>, events: &Sender<Train
         let step = report.step;
         send(TrainerEvent::Step(report));
         if step % job.config.train.waveforms_every == 0 {
-            send(TrainerEvent::Waveforms { step, names: names.clone(), samples: training.waveforms()? });
+            send(TrainerEvent::Waveforms {
+                step,
+                names: names.clone(),
+                samples: training.waveforms()?,
+            });
         }
         if step % job.config.train.checkpoint_every == 0 && step != last_saved {
             match checkpoint(&training) {
@@ -184,14 +231,22 @@ fn run(job: TrainJob, commands: &Receiver<TrainerCommand>, events: &Sender<Train
                     last_saved = step;
                     send(TrainerEvent::Checkpoint { step, path });
                 }
-                Err(e) => send(TrainerEvent::Warning(format!("checkpoint not written: {e}"))),
+                Err(e) => send(TrainerEvent::Warning(format!(
+                    "checkpoint not written: {e}"
+                ))),
             }
         }
     }
     if training.step_count() != last_saved {
         let path = checkpoint(&training)?;
-        send(TrainerEvent::Checkpoint { step: training.step_count(), path });
+        send(TrainerEvent::Checkpoint {
+            step: training.step_count(),
+            path,
+        });
     }
-    send(TrainerEvent::Finished { step: training.step_count(), stopped });
+    send(TrainerEvent::Finished {
+        step: training.step_count(),
+        stopped,
+    });
     Ok(())
 }

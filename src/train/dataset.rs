@@ -32,7 +32,10 @@ pub fn find_stems(dirs: &[PathBuf]) -> Result<Vec<Stem>> {
             continue;
         }
         if !dir.is_dir() {
-            return Err(Error::io(dir, std::io::Error::from(std::io::ErrorKind::NotFound)));
+            return Err(Error::io(
+                dir,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
         }
         collect_audio_files(dir, &mut files)?;
     }
@@ -41,7 +44,10 @@ pub fn find_stems(dirs: &[PathBuf]) -> Result<Vec<Stem>> {
     for path in files {
         match audio::probe(&path) {
             Ok(info) => {
-                let seconds = info.frames.map(|f| f as f64 / info.sample_rate as f64).unwrap_or(0.0);
+                let seconds = info
+                    .frames
+                    .map(|f| f as f64 / info.sample_rate as f64)
+                    .unwrap_or(0.0);
                 if seconds > 0.0 {
                     stems.push(Stem { path, seconds });
                 }
@@ -76,7 +82,9 @@ pub fn peak_normalise(samples: &mut [f32], rng: &mut ChaCha8Rng) {
     if peak > 1e-4 {
         samples.iter_mut().for_each(|x| *x /= peak);
     } else {
-        samples.iter_mut().for_each(|x| *x = rng.random_range(-0.01..0.01));
+        samples
+            .iter_mut()
+            .for_each(|x| *x = rng.random_range(-0.01..0.01));
     }
 }
 
@@ -126,7 +134,11 @@ impl ItemSource {
     /// One mono item of `samples` samples at 16 kHz, peak-normalised.
     pub fn next_item(&mut self, samples: usize) -> Result<Vec<f32>> {
         let synthetic = self.stems.is_empty() || self.rng.random_bool(self.synthetic_share);
-        let mut item = if synthetic { self.groove_item(samples) } else { self.stem_item(samples)? };
+        let mut item = if synthetic {
+            self.groove_item(samples)
+        } else {
+            self.stem_item(samples)?
+        };
         item.resize(samples, 0.0);
         peak_normalise(&mut item, &mut self.rng);
         Ok(item)
@@ -145,7 +157,12 @@ impl ItemSource {
         let lead_in = self.rng.random_range(0.0..2.0);
         let perf = groove::generate_performance(self.rng.random(), seconds + lead_in, &self.groove);
         let mut audio = groove::render(&perf.notes, &kit, audio::SAMPLE_RATE, seconds + lead_in);
-        groove::augment(&mut audio, self.rng.random(), &self.groove.augment, audio::SAMPLE_RATE);
+        groove::augment(
+            &mut audio,
+            self.rng.random(),
+            &self.groove.augment,
+            audio::SAMPLE_RATE,
+        );
         let skip = ((lead_in * audio::SAMPLE_RATE as f64) as usize).min(audio.len());
         audio.drain(..skip);
         audio
@@ -155,7 +172,11 @@ impl ItemSource {
         let stem = &self.stems[self.rng.random_range(0..self.stems.len())];
         let seconds = samples as f64 / audio::SAMPLE_RATE as f64;
         let latest_start = (stem.seconds - seconds).max(0.0);
-        let start = if latest_start > 0.0 { self.rng.random_range(0.0..latest_start) } else { 0.0 };
+        let start = if latest_start > 0.0 {
+            self.rng.random_range(0.0..latest_start)
+        } else {
+            0.0
+        };
         match audio::load_mono_segment(&stem.path, audio::SAMPLE_RATE, start, seconds) {
             Ok(x) => Ok(x),
             Err(e) => {

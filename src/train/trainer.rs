@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{VarBuilder, VarMap};
+use candle_nn::VarMap;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,7 @@ use crate::kit::Kit;
 use crate::model::drummernet::DrummerNet;
 use crate::model::file::{self, CHECKPOINT_FORMAT};
 use crate::model::loss::CqtLoss;
+use crate::model::seeded_init::SeededVarMap;
 use crate::model::synthesizer::{KitPool, Synthesizer};
 use crate::train::adam::{Adam, AdamParams};
 use crate::train::dataset::{find_stems, ItemSource};
@@ -98,13 +99,15 @@ impl Training {
         let pool = KitPool::new(&kits, &cfg.model.components, &cfg.synth, device)?;
 
         let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
-        // Initialisation draws from candle's global RNG; seed it so runs are reproducible.
-        device.set_seed(t.seed)?;
+        let vb = SeededVarMap::var_builder(&varmap, t.seed, DType::F32, device);
         let net = DrummerNet::new(&cfg.model, vb.clone())?;
         let hop = cfg.model.frame_hop();
         let synth = if cfg.synth.trainable {
-            Synthesizer::trainable(&pool.waveforms(&vec![0; cfg.model.n_components()])?, hop, cfg.synth.norm)?
+            Synthesizer::trainable(
+                &pool.waveforms(&vec![0; cfg.model.n_components()])?,
+                hop,
+                cfg.synth.norm,
+            )?
         } else {
             Synthesizer::new(hop, cfg.synth.norm)
         };
@@ -122,11 +125,18 @@ impl Training {
         }
         let adam = Adam::new(
             vars,
-            AdamParams { lr: t.learning_rate, beta1: t.adam_beta1, beta2: t.adam_beta2, eps: t.adam_eps },
+            AdamParams {
+                lr: t.learning_rate,
+                beta1: t.adam_beta1,
+                beta2: t.adam_beta2,
+                eps: t.adam_eps,
+            },
         )?;
         let stems = find_stems(&data.stems)?;
         if !data.stems.is_empty() && stems.is_empty() {
-            return Err(Error::Invalid("no readable audio files in the --data folders".into()));
+            return Err(Error::Invalid(
+                "no readable audio files in the --data folders".into(),
+            ));
         }
         let items = ItemSource::new(
             stems,
@@ -147,7 +157,7 @@ impl Training {
             loss,
             adam,
             items,
-            kit_rng: ChaCha8Rng::seed_from_u64(t.seed ^ 0x0064_7261_77),
+            kit_rng: ChaCha8Rng::seed_from_u64(t.seed ^ 0x6472_6177),
             step: 0,
             seconds: 0.0,
         })
@@ -228,15 +238,21 @@ impl Training {
     pub fn waveforms(&self) -> Result<Vec<Vec<f32>>> {
         let t = match self.synth.learned_waveforms() {
             Some(v) => v.as_tensor().clone(),
-            None => self.pool.waveforms(&vec![0; self.cfg.model.n_components()])?,
+            None => self
+                .pool
+                .waveforms(&vec![0; self.cfg.model.n_components()])?,
         };
         Ok(t.to_device(&Device::Cpu)?.to_vec2::<f32>()?)
     }
 
     /// The checkpoint (model + optimizer + training state) as safetensors bytes.
     pub fn checkpoint_bytes(&self) -> Result<Vec<u8>> {
-        let mut tensors: Vec<(String, Tensor)> =
-            self.adam.vars().iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+        let mut tensors: Vec<(String, Tensor)> = self
+            .adam
+            .vars()
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+            .collect();
         tensors.extend(self.adam.state_tensors());
         let mut meta = file::model_metadata(&self.cfg.model, CHECKPOINT_FORMAT)?;
         let state = TrainState {
@@ -245,7 +261,10 @@ impl Training {
             data_rng_word_pos: self.items.rng_word_pos().to_string(),
             kit_rng_word_pos: self.kit_rng.get_word_pos().to_string(),
         };
-        meta.insert(TRAIN_STATE_KEY.into(), serde_json::to_string(&state).map_err(|e| Error::Invalid(e.to_string()))?);
+        meta.insert(
+            TRAIN_STATE_KEY.into(),
+            serde_json::to_string(&state).map_err(|e| Error::Invalid(e.to_string()))?,
+        );
         meta.insert("train_config".into(), self.cfg.to_toml()?);
         file::tensor_file_bytes(&tensors, meta)
     }
@@ -260,20 +279,32 @@ impl Training {
                 "made with a different model configuration than the current config ([model] section)",
             ));
         }
-        let expected: Vec<(String, Vec<usize>)> =
-            self.adam.vars().iter().map(|(n, v)| (n.clone(), v.dims().to_vec())).collect();
+        let expected: Vec<(String, Vec<usize>)> = self
+            .adam
+            .vars()
+            .iter()
+            .map(|(n, v)| (n.clone(), v.dims().to_vec()))
+            .collect();
         file::check_tensors(path, &f, &expected)?;
         let state: TrainState = f
             .metadata
             .get(TRAIN_STATE_KEY)
             .and_then(|s| serde_json::from_str(s).ok())
-            .ok_or_else(|| Error::model_file(path, "not a training checkpoint (no training state)"))?;
+            .ok_or_else(|| {
+                Error::model_file(path, "not a training checkpoint (no training state)")
+            })?;
         for (name, var) in self.adam.vars() {
             var.set(&f.tensors[name])?;
         }
-        self.adam.load_state(&f.tensors, state.step).map_err(|e| Error::model_file(path, e.to_string()))?;
-        let parse = |s: &str| s.parse::<u128>().map_err(|_| Error::model_file(path, "corrupt training state"));
-        self.items.set_rng_word_pos(parse(&state.data_rng_word_pos)?);
+        self.adam
+            .load_state(&f.tensors, state.step)
+            .map_err(|e| Error::model_file(path, e.to_string()))?;
+        let parse = |s: &str| {
+            s.parse::<u128>()
+                .map_err(|_| Error::model_file(path, "corrupt training state"))
+        };
+        self.items
+            .set_rng_word_pos(parse(&state.data_rng_word_pos)?);
         self.kit_rng.set_word_pos(parse(&state.kit_rng_word_pos)?);
         self.step = state.step;
         self.seconds = state.seconds;
@@ -282,7 +313,11 @@ impl Training {
 
     /// Named model tensors (for exporting a model file).
     pub fn model_tensors(&self) -> Vec<(String, Tensor)> {
-        self.adam.vars().iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect()
+        self.adam
+            .vars()
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+            .collect()
     }
 
     pub fn var_map(&self) -> &VarMap {
