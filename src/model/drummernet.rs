@@ -90,3 +90,88 @@ impl Module for DrummerNet {
             .map_err(|e| candle_core::Error::Msg(e.to_string()))
     }
 }
+
+/// A model ready for inference, with where it came from.
+pub struct LoadedModel {
+    pub net: DrummerNet,
+    pub config: ModelConfig,
+    pub path: std::path::PathBuf,
+    pub metadata: std::collections::HashMap<String, String>,
+}
+
+impl DrummerNet {
+    /// Builds a model from a model or checkpoint file alone: the hyper-parameters come from the
+    /// file's metadata, and every tensor must be present with the right shape.
+    pub fn load(path: &std::path::Path, device: &candle_core::Device) -> Result<LoadedModel> {
+        use crate::error::Error;
+        use crate::model::file;
+        let f = file::load_tensor_file(path, device)?;
+        match f.format() {
+            Some(file::MODEL_FORMAT) | Some(file::CHECKPOINT_FORMAT) => {}
+            other => {
+                return Err(Error::model_file(
+                    path,
+                    format!(
+                        "not a drummernet model (format {:?})",
+                        other.unwrap_or("missing")
+                    ),
+                ))
+            }
+        }
+        let config = f.model_config(path)?;
+        config
+            .validate("model")
+            .map_err(|e| Error::model_file(path, e.to_string()))?;
+        // Build once with a throw-away map to learn the expected names and shapes.
+        let probe = candle_nn::VarMap::new();
+        let _ = DrummerNet::new(
+            &config,
+            VarBuilder::from_varmap(&probe, candle_core::DType::F32, device),
+        )
+        .map_err(|e| Error::model_file(path, e.to_string()))?;
+        let expected: Vec<(String, Vec<usize>)> = probe
+            .data()
+            .lock()
+            .map_err(|_| Error::Invalid("variable map lock poisoned".into()))?
+            .iter()
+            .map(|(n, v)| (n.clone(), v.dims().to_vec()))
+            .collect();
+        file::check_tensors(path, &f, &expected)?;
+        let tensors: std::collections::HashMap<String, Tensor> = expected
+            .iter()
+            .map(|(n, _)| Ok((n.clone(), f.tensors[n].to_dtype(candle_core::DType::F32)?)))
+            .collect::<Result<_>>()?;
+        let vb = VarBuilder::from_tensors(tensors, candle_core::DType::F32, device);
+        let net =
+            DrummerNet::new(&config, vb).map_err(|e| Error::model_file(path, e.to_string()))?;
+        Ok(LoadedModel {
+            net,
+            config,
+            path: path.to_path_buf(),
+            metadata: f.metadata,
+        })
+    }
+}
+
+/// Writes a model file (hyper-parameters and component names in its metadata) from named
+/// tensors, e.g. [`crate::train::trainer::Training::model_tensors`]. `extra` metadata (training
+/// steps, data...) is stored alongside.
+pub fn save_model(
+    path: &std::path::Path,
+    config: &ModelConfig,
+    tensors: &[(String, Tensor)],
+    extra: &[(String, String)],
+    overwrite: crate::atomic_file::Overwrite,
+) -> Result<()> {
+    use crate::model::file;
+    let mut meta = file::model_metadata(config, file::MODEL_FORMAT)?;
+    meta.extend(extra.iter().cloned());
+    let model_only: Vec<(String, Tensor)> = tensors
+        .iter()
+        .filter(|(n, _)| {
+            n.starts_with("unet.") || n.starts_with("recurrent.") || n.starts_with("synth.")
+        })
+        .cloned()
+        .collect();
+    file::save_tensor_file(path, &model_only, meta, overwrite)
+}
