@@ -190,9 +190,17 @@ impl Config {
 }
 
 fn parse_toml(text: &str, what: &str) -> Result<toml::Value> {
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| Error::config(what, e.message().to_string()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        // A syntax error is about the file, not a key: name the file and the line.
+        let line = e
+            .span()
+            .and_then(|span| text.as_bytes().get(..span.start))
+            .map(|before| before.iter().filter(|&&b| b == b'\n').count() + 1);
+        Error::Invalid(match line {
+            Some(line) => format!("{what}: line {line}: {}", e.message()),
+            None => format!("{what}: {}", e.message()),
+        })
+    })?;
     Ok(toml::Value::Table(table))
 }
 

@@ -7,25 +7,35 @@ use clap::Subcommand;
 
 use drummernet::atomic_file::Overwrite;
 use drummernet::config::Config;
-use drummernet::kit::{self};
+use drummernet::kit;
+
+use super::print_out;
 
 #[derive(Subcommand)]
 pub enum KitCommand {
-    /// List the kits in a folder.
-    List { dir: PathBuf },
-    /// Measure the components of one kit.
-    Show {
+    /// List the kits in a folder (plain `KD_KD.wav` names, or numbered `3)KD_KD.wav` kits).
+    List {
+        /// The kit folder.
         dir: PathBuf,
-        /// Kit index in a drum-source folder.
-        #[arg(long = "kit")]
+    },
+    /// Measure the components of one kit: peak, RMS, decay, spectral centroid.
+    Show {
+        /// The kit folder.
+        dir: PathBuf,
+        /// Which kit of a folder holding several (`N)NAME.wav` files); needed when there are
+        /// several.
+        #[arg(long = "kit", value_name = "N")]
         index: Option<u32>,
     },
-    /// Generate a procedural kit into a folder (the bundled kit is `--seed 0`).
+    /// Generate a procedural kit into a folder (the bundled assets/kits/default is `--seed 0`).
     Synth {
+        /// Seed of the kit: the same seed gives bit-identical samples.
         #[arg(long)]
         seed: u64,
-        #[arg(long)]
+        /// Folder to write the samples into (created if missing).
+        #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Replace existing samples in the folder.
         #[arg(long)]
         force: bool,
     },
@@ -34,17 +44,18 @@ pub enum KitCommand {
 pub fn kit_cmd(cfg: &Config, k: KitCommand) -> Result<()> {
     let length = cfg.kit.length_samples();
     match k {
-        KitCommand::List { dir } => print!("{}", kit::commands::list_text(&dir)?),
-        KitCommand::Show { dir, index } => print!("{}", kit::commands::show(&dir, index, length)?),
+        KitCommand::List { dir } => print_out(&kit::commands::list_text(&dir)?),
+        KitCommand::Show { dir, index } => {
+            print_out(&kit::commands::show(&dir, index, length)?.to_string())
+        }
         KitCommand::Synth { seed, out, force } => {
             let kit =
                 kit::commands::synth_to_folder(seed, length, &out, Overwrite::from_force(force))?;
-            println!(
-                "{}: procedural kit seed {seed}, {} components",
+            print_out(&format!(
+                "{}: procedural kit seed {seed}, {} components\n",
                 out.display(),
                 kit.components.len()
-            );
+            ))
         }
     }
-    Ok(())
 }

@@ -27,3 +27,33 @@ pub fn all_components() -> Vec<String> {
         .map(|c| c.name.to_string())
         .collect()
 }
+
+/// The one line printed for a failed command. Causes already quoted by their parent are not
+/// repeated (the library's `Io` error shows its source), and only the first line of each part
+/// is kept: candle errors carry a backtrace in their `Display` when `RUST_BACKTRACE` is set.
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        let first = text.lines().next().unwrap_or("").trim();
+        if first.is_empty() || line.contains(first) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(first);
+    }
+    line
+}
+
+/// Prints to stdout; a closed pipe (`drummernet kit list DIR | head -1`) is not an error,
+/// where `print!` would panic.
+pub fn print_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}

@@ -12,16 +12,16 @@ use drummernet::groove;
 use drummernet::kit::spec::KitSpec;
 use drummernet::kit::Kit;
 
-use super::all_components;
+use super::{all_components, print_out};
 
 #[derive(Args)]
 pub struct RenderArgs {
-    /// The MIDI file (GM drum notes).
+    /// The MIDI file (General MIDI drum notes, any channel).
     pub pattern: PathBuf,
     /// The kit: a folder (`DIR`, `DIR#3` for kit 3 of a drum-source folder) or `procedural:SEED`.
     #[arg(long)]
     pub kit: String,
-    /// The WAV file to write (16-bit, 16 kHz).
+    /// The WAV file to write (mono, 16-bit, 16 kHz); refused if it exists, unless --force.
     #[arg(short, long)]
     pub output: PathBuf,
     /// Replace an existing output file.
@@ -53,8 +53,8 @@ pub fn render(cfg: &Config, a: RenderArgs) -> Result<()> {
         WavFormat::Pcm16,
         Overwrite::from_force(a.force),
     )?;
-    println!(
-        "{}: {} notes, {:.2} s through {}{}",
+    print_out(&format!(
+        "{}: {} notes, {:.2} s through {}{}\n",
         a.output.display(),
         out.notes,
         out.seconds,
@@ -64,6 +64,5 @@ pub fn render(cfg: &Config, a: RenderArgs) -> Result<()> {
         } else {
             String::new()
         }
-    );
-    Ok(())
+    ))
 }

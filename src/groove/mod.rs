@@ -19,6 +19,8 @@ pub use augment::{augment, Augmentation, AUGMENT_CEILING};
 pub use generate::{generate_performance, Performance, NOTE_SECONDS};
 pub use render::{kit_index_for_note, natural_length, normalize_peak, render, velocity_gain};
 pub use render_file::{render_midi_file, RenderedFile};
-pub use set::{groove_paths, item_seed, make_groove, write_groove_set, GrooveTake};
+pub use set::{
+    groove_paths, item_seed, make_groove, write_groove_set, write_groove_set_reporting, GrooveTake,
+};
 pub use settings::{AugmentSettings, GrooveSettings};
 pub use style::Style;

@@ -159,6 +159,22 @@ pub fn write_groove_set(
     settings: &GrooveSettings,
     overwrite: Overwrite,
 ) -> Result<Vec<PathBuf>> {
+    write_groove_set_reporting(out, count, seconds, kits, seed, settings, overwrite, &|| {})
+}
+
+/// [`write_groove_set`], calling `item_done` (from any worker thread) after each item's three
+/// files are written, for a progress display.
+#[allow(clippy::too_many_arguments)]
+pub fn write_groove_set_reporting(
+    out: &Path,
+    count: usize,
+    seconds: f64,
+    kits: &[Kit],
+    seed: u64,
+    settings: &GrooveSettings,
+    overwrite: Overwrite,
+    item_done: &(dyn Fn() + Sync),
+) -> Result<Vec<PathBuf>> {
     if kits.is_empty() {
         return Err(Error::Invalid("groove: no drum kit to render with".into()));
     }
@@ -175,6 +191,10 @@ pub fn write_groove_set(
     }
     (0..count)
         .into_par_iter()
-        .map(|index| write_item(out, index, count, seconds, kits, seed, settings, overwrite))
+        .map(|index| {
+            let wav = write_item(out, index, count, seconds, kits, seed, settings, overwrite)?;
+            item_done();
+            Ok(wav)
+        })
         .collect()
 }
