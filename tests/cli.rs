@@ -265,7 +265,7 @@ fn render_bad_midi_inputs_fail_naming_the_file_without_output() {
         (&wav_as_midi, "KD_KD.wav"),
     ] {
         let out = dir.path().join("out.wav");
-        fails_with(
+        let line = fails_with(
             drummernet()
                 .arg("render")
                 .arg(input)
@@ -274,6 +274,9 @@ fn render_bad_midi_inputs_fail_naming_the_file_without_output() {
             &[name],
         );
         assert!(!out.exists(), "{name}: output written");
+        if name == "truncated.mid" {
+            assert!(line.contains("no notes"), "{line}");
+        }
     }
     assert_eq!(
         file_names(dir.path()),

@@ -57,3 +57,22 @@ pub fn print_out(text: &str) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_line_drops_repeated_causes_and_backtraces() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let e = anyhow::Error::from(drummernet::Error::io("song.wav", io));
+        assert_eq!(error_line(&e), "song.wav: gone");
+
+        let with_trace = anyhow::anyhow!("tensor: shape mismatch\nstack backtrace:\n  0: main");
+        let e = with_trace.context("model.safetensors: cannot load");
+        assert_eq!(
+            error_line(&e),
+            "model.safetensors: cannot load: tensor: shape mismatch"
+        );
+    }
+}

@@ -35,6 +35,13 @@ pub fn render_midi_file(
 ) -> Result<RenderedFile> {
     check_writable(wav, overwrite)?;
     let notes = read_midi(midi)?;
+    if notes.is_empty() {
+        // midly reads a truncated file leniently; "no note" is then the only symptom.
+        return Err(Error::midi(
+            midi,
+            "no notes in this MIDI file (empty or truncated?)",
+        ));
+    }
     let unplayable = notes
         .iter()
         .filter(|n| kit_index_for_note(kit, n.note).is_none())
