@@ -56,8 +56,9 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(verbose: u8) {
+    // Decoders log what the library turns into a one-line error anyway; show them with -v.
     let level = match verbose {
-        0 => "warn",
+        0 => "warn,symphonia=off",
         1 => "info",
         _ => "debug",
     };

@@ -321,6 +321,34 @@ fn render_with_a_kit_folder_without_samples_names_it() {
         &["procedural:x"],
     );
     assert!(!out.exists());
+
+    // A kit with a sample that is no audio: one line (no decoder log line), naming the sample.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    for name in file_names(&default_kit()) {
+        std::fs::copy(default_kit().join(&name), broken.join(&name)).unwrap();
+    }
+    std::fs::write(broken.join("SD_SD.wav"), b"not a wav").unwrap();
+    fails_with(
+        drummernet()
+            .arg("render")
+            .arg(demo_midi())
+            .arg("--kit")
+            .arg(&broken)
+            .arg("-o")
+            .arg(&out),
+        &["SD_SD.wav"],
+    );
+    // An output path that is a folder.
+    fails_with(
+        drummernet()
+            .arg("render")
+            .arg(demo_midi())
+            .args(["--kit", "procedural:1", "-o"])
+            .arg(dir.path()),
+        &["is a folder"],
+    );
+    assert!(!out.exists());
 }
 
 // ---------------------------------------------------------------- groove
@@ -423,6 +451,14 @@ fn groove_refuses_existing_files_and_bad_arguments() {
     assert_eq!(file_names(&out), ["groove_0003.txt"], "nothing written");
     assert_eq!(std::fs::read_to_string(&mine).unwrap(), "mine");
 
+    let file = dir.path().join("a_file");
+    std::fs::write(&file, "x").unwrap();
+    fails_with(
+        &mut groove(&file, 0, &["procedural:1"]),
+        &["a_file", "not a folder"],
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+
     let fresh = dir.path().join("fresh");
     fails_with(&mut groove(&fresh, 0, &["/no/such/kit"]), &["/no/such/kit"]);
     assert!(!fresh.exists(), "no folder made for a failed run");
@@ -463,6 +499,12 @@ fn kit_list_and_show_on_the_bundled_kit() {
             .args(["kit", "show"])
             .arg(dir.path().join("absent")),
         &["absent"],
+    );
+    fails_with(
+        drummernet()
+            .args(["kit", "show", "--kit", "2"])
+            .arg(default_kit()),
+        &["default", "omit --kit"],
     );
 }
 

@@ -11,7 +11,7 @@ use drummernet::atomic_file::Overwrite;
 use drummernet::config::Config;
 use drummernet::groove;
 
-use super::{all_components, load_kits, print_out};
+use super::{all_components, check_output_folder, load_kits, print_out};
 
 #[derive(Args)]
 pub struct GrooveArgs {
@@ -42,6 +42,7 @@ pub fn groove_cmd(cfg: &Config, a: GrooveArgs) -> Result<()> {
     if a.count == 0 || !(1.0..=3600.0).contains(&a.seconds) {
         bail!("groove: --count must be >= 1 and --seconds in 1..=3600");
     }
+    check_output_folder(&a.out)?;
     let length = cfg.kit.length_samples();
     // Kits lacking the ride bell still render (its notes fall back to the ride).
     let kits = load_kits(&a.kits, &all_components(), length).or_else(|_| {

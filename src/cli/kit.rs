@@ -9,7 +9,7 @@ use drummernet::atomic_file::Overwrite;
 use drummernet::config::Config;
 use drummernet::kit;
 
-use super::print_out;
+use super::{check_output_folder, print_out};
 
 #[derive(Subcommand)]
 pub enum KitCommand {
@@ -49,6 +49,7 @@ pub fn kit_cmd(cfg: &Config, k: KitCommand) -> Result<()> {
             print_out(&kit::commands::show(&dir, index, length)?.to_string())
         }
         KitCommand::Synth { seed, out, force } => {
+            check_output_folder(&out)?;
             let kit =
                 kit::commands::synth_to_folder(seed, length, &out, Overwrite::from_force(force))?;
             print_out(&format!(

@@ -47,6 +47,17 @@ pub fn error_line(error: &anyhow::Error) -> String {
     line
 }
 
+/// Refuses an output folder path that names something else (a file), before any work.
+pub fn check_output_folder(dir: &std::path::Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!(
+            "{}: not a folder (give a folder for the output)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Prints to stdout; a closed pipe (`drummernet kit list DIR | head -1`) is not an error,
 /// where `print!` would panic.
 pub fn print_out(text: &str) -> Result<()> {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use drummernet::atomic_file::Overwrite;
@@ -44,6 +44,12 @@ pub fn load_render_kit(spec: &str, length: usize) -> Result<Kit> {
 }
 
 pub fn render(cfg: &Config, a: RenderArgs) -> Result<()> {
+    if a.output.is_dir() {
+        bail!(
+            "{}: is a folder (give the WAV file to write)",
+            a.output.display()
+        );
+    }
     let kit = load_render_kit(&a.kit, cfg.kit.length_samples())?;
     let out = groove::render_midi_file(
         &a.pattern,

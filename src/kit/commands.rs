@@ -71,7 +71,13 @@ pub fn resolve_kit(dir: &Path, requested: Option<u32>) -> Result<KitListing> {
             .iter()
             .find(|k| k.index == Some(n))
             .cloned()
-            .ok_or_else(|| Error::kit(dir, format!("no kit {n} here (kits: {})", indices()))),
+            .ok_or_else(|| match indices() {
+                none if none.is_empty() => Error::kit(
+                    dir,
+                    format!("no kit {n} here, only one unnumbered kit: omit --kit"),
+                ),
+                some => Error::kit(dir, format!("no kit {n} here (kits: {some})")),
+            }),
         None if kits.len() == 1 => Ok(kits[0].clone()),
         None => match kits.iter().find(|k| k.index.is_none()) {
             Some(plain) => Ok(plain.clone()),
