@@ -702,6 +702,53 @@ fn train_smoke_run_resume_and_refusals() {
         "step 3 saved"
     );
 
+    // The checkpoint belongs to its model configuration.
+    let mut wider = drummernet();
+    wider.args(["--set", "model.channels=8"]);
+    fails_with(
+        &mut wider
+            .args([
+                "--set",
+                "model.first_conv_channels=4",
+                "--set",
+                "train.batch_size=1",
+                "--set",
+                "audio.segment_seconds=0.8",
+                "train",
+                "--procedural-kits",
+                "1",
+                "--steps",
+                "4",
+                "--resume",
+                "--sessions-dir",
+            ])
+            .arg(&sessions),
+        &["latest.safetensors", "model"],
+    );
+    assert_eq!(loss_rows(&session), [1, 2, 3]);
+
+    fails_with(
+        tiny_train(&sessions).args([
+            "--steps",
+            "1",
+            "--session",
+            "nodata",
+            "--data",
+            "/no/such/stems",
+        ]),
+        &["/no/such/stems"],
+    );
+    fails_with(
+        tiny_train(&sessions).args([
+            "--steps",
+            "1",
+            "--session",
+            "nokit",
+            "--kits",
+            "/no/such/kit",
+        ]),
+        &["/no/such/kit"],
+    );
     fails_with(
         tiny_train(&sessions).args(["--steps", "3", "--resume", "--session", "fresh"]),
         &["fresh", "latest.safetensors"],
