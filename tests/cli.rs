@@ -706,7 +706,7 @@ fn train_smoke_run_resume_and_refusals() {
     let mut wider = drummernet();
     wider.args(["--set", "model.channels=8"]);
     fails_with(
-        &mut wider
+        wider
             .args([
                 "--set",
                 "model.first_conv_channels=4",
