@@ -101,7 +101,10 @@ pub fn train_cmd(cfg: Config, a: TrainArgs) -> Result<()> {
                 if let Some(b) = &bar {
                     b.set_position(step);
                 } else {
-                    println!("session {session}: from step {step} to {target_steps}");
+                    log_line(
+                        &bar,
+                        format!("session {session}: from step {step} to {target_steps}"),
+                    );
                 }
             }
             E::Step(r) => match &bar {
@@ -112,9 +115,12 @@ pub fn train_cmd(cfg: Config, a: TrainArgs) -> Result<()> {
                         r.loss, r.items_per_second
                     ));
                 }
-                None => println!(
-                    "step {} loss {:.5} items/s {:.2}",
-                    r.step, r.loss, r.items_per_second
+                None => log_line(
+                    &bar,
+                    format!(
+                        "step {} loss {:.5} items/s {:.2}",
+                        r.step, r.loss, r.items_per_second
+                    ),
                 ),
             },
             E::Checkpoint { step, path } => log_line(
@@ -148,6 +154,9 @@ pub fn train_cmd(cfg: Config, a: TrainArgs) -> Result<()> {
 pub fn log_line(bar: &Option<ProgressBar>, line: String) {
     match bar {
         Some(b) => b.println(line),
-        None => println!("{line}"),
+        // A closed pipe (`train | head`) must not kill a training run: ignore write errors.
+        None => {
+            let _ = super::print_out(&format!("{line}\n"));
+        }
     }
 }
