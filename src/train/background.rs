@@ -215,6 +215,13 @@ fn run(
                     "loss was not finite for {MAX_NON_FINITE} steps in a row; stopped, last good checkpoint kept at step {last_saved}"
                 )));
             }
+            send(TrainerEvent::Warning(format!(
+                "after step {}: loss or gradient not finite, update skipped ({non_finite} in a row)",
+                report.step
+            )));
+            // Nothing changed: no waveforms to show, no checkpoint to write.
+            send(TrainerEvent::Step(report));
+            continue;
         }
         let step = report.step;
         send(TrainerEvent::Step(report));
