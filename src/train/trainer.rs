@@ -300,7 +300,8 @@ impl Training {
         file::tensor_file_bytes(&tensors, meta)
     }
 
-    /// Restores a checkpoint written by [`Training::save_checkpoint`] with the same model config.
+    /// Restores a checkpoint (the bytes of [`Training::checkpoint_bytes`], as a session writes
+    /// them) made with the same model config. On error nothing has changed.
     pub fn resume_from(&mut self, path: &Path) -> Result<()> {
         let f = file::load_tensor_file(path, &self.device)?;
         let stored = f.model_config(path)?;
@@ -310,6 +311,13 @@ impl Training {
                 "made with a different model configuration than the current config ([model] section)",
             ));
         }
+        let state: TrainState = f
+            .metadata
+            .get(TRAIN_STATE_KEY)
+            .and_then(|s| serde_json::from_str(s).ok())
+            .ok_or_else(|| {
+                Error::model_file(path, "not a training checkpoint (no training state)")
+            })?;
         // Every tensor (parameters and optimizer moments) is checked before anything is
         // changed, so a bad checkpoint leaves this training untouched.
         let expected: Vec<(String, Vec<usize>)> = self
@@ -326,13 +334,6 @@ impl Training {
             })
             .collect();
         file::check_tensors(path, &f, &expected)?;
-        let state: TrainState = f
-            .metadata
-            .get(TRAIN_STATE_KEY)
-            .and_then(|s| serde_json::from_str(s).ok())
-            .ok_or_else(|| {
-                Error::model_file(path, "not a training checkpoint (no training state)")
-            })?;
         let parse = |s: &str| {
             s.parse::<u128>()
                 .map_err(|_| Error::model_file(path, "corrupt training state"))
