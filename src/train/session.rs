@@ -275,7 +275,8 @@ mod tests {
         assert!(read_loss_csv(&s.loss_csv()).is_err());
         s.truncate_loss_after(3).unwrap();
         let rows = read_loss_csv(&s.loss_csv()).unwrap();
-        assert_eq!(rows, vec![row(1), row(2), row(3)]);
+        assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(rows[1], row(2));
         // Resuming from a checkpoint before every logged row keeps the full header, so the rows
         // appended next still match it.
         s.truncate_loss_after(0).unwrap();
