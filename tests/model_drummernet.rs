@@ -109,14 +109,15 @@ fn a_training_item_goes_through_every_stage_with_the_spec_lengths() {
     assert!(dense.iter().all(|&v| v > -0.633 && v < 1.0));
 
     let synth = Synthesizer::new(16, WaveformNorm::SqrSum);
-    let waveforms = pseudo_random((11, 16_000), 3)
-        .to_dtype(DType::F32)
-        .unwrap();
+    let waveforms = pseudo_random((11, 16_000), 3).to_dtype(DType::F32).unwrap();
     let estimate = synth.forward(&analysis.activations, &waveforms).unwrap();
     assert_eq!(estimate.dims(), [2, 24_608]);
     let target = net.aligned_target(&padded, 1_538).unwrap();
     assert_eq!(target.dims(), [2, 24_608]);
-    assert_eq!(flat(&target), flat(&padded.narrow(1, 4_080, 24_608).unwrap()));
+    assert_eq!(
+        flat(&target),
+        flat(&padded.narrow(1, 4_080, 24_608).unwrap())
+    );
 }
 
 #[test]
@@ -278,7 +279,11 @@ fn every_parameter_gradient_of_the_whole_pipeline_matches_finite_differences() {
     let mut worst = (0.0f64, String::new());
     let mut lcg = 0x2545_f491_4f6c_dd1du64;
     for (name, var) in &vars {
-        let g = flat(grads.get(var.as_tensor()).expect("every variable gets a gradient"));
+        let g = flat(
+            grads
+                .get(var.as_tensor())
+                .expect("every variable gets a gradient"),
+        );
         let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
         assert!(norm > 1e-9, "{name}: gradient is zero everywhere");
         let base = flat(var.as_tensor());
@@ -314,7 +319,10 @@ fn every_parameter_gradient_of_the_whole_pipeline_matches_finite_differences() {
             checked += 1;
         }
     }
-    println!("{} variables, {checked} coordinates, worst {worst:?}", vars.len());
+    println!(
+        "{} variables, {checked} coordinates, worst {worst:?}",
+        vars.len()
+    );
     // Measured worst: ~1e-3 relative, on a gradient of 2e-5 (absolute error 2e-8), from the kinks
     // of |.| in the loss and of the sparsemax supports that ±eps can cross. A wiring bug (a
     // missing path, a wrong sign, a misaligned target) gives errors of order 1.
@@ -338,7 +346,10 @@ fn the_training_synthesizer_gives_the_same_parameter_gradients() {
             .sum::<f64>()
             .sqrt();
         let norm = a.iter().map(|u| u * u).sum::<f64>().sqrt();
-        assert!(diff <= 1e-4 * norm, "{name}: |diff| {diff} vs |grad| {norm}");
+        assert!(
+            diff <= 1e-4 * norm,
+            "{name}: |diff| {diff} vs |grad| {norm}"
+        );
     }
 }
 
@@ -416,7 +427,10 @@ fn bad_model_files_are_refused_with_a_message_naming_the_file() {
     for (name, content) in [
         ("truncated.safetensors", bytes[..bytes.len() / 2].to_vec()),
         ("short.safetensors", bytes[..5].to_vec()),
-        ("garbage.safetensors", b"this is not a model at all".to_vec()),
+        (
+            "garbage.safetensors",
+            b"this is not a model at all".to_vec(),
+        ),
     ] {
         let path = dir.path().join(name);
         std::fs::write(&path, content).unwrap();
@@ -438,7 +452,10 @@ fn bad_model_files_are_refused_with_a_message_naming_the_file() {
     *bias = (bias.clone() * f64::NAN).unwrap();
     save_model(&nan, &cfg, &tensors, &[], Overwrite::Refuse).unwrap();
     let err = load_error(&nan);
-    assert!(err.contains("nan.safetensors") && err.contains("NaN"), "{err}");
+    assert!(
+        err.contains("nan.safetensors") && err.contains("NaN"),
+        "{err}"
+    );
 
     // Safetensors without our metadata, a directory, a missing file.
     let plain = dir.path().join("plain.safetensors");

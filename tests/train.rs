@@ -247,10 +247,21 @@ fn stop_then_resume_in_the_background_logs_every_step_once_on_the_same_curve() {
     let root = tempfile::tempdir().unwrap();
     let h = spawn(job(root.path(), "run", false, 6, 4));
     let events = until(&h, |e| matches!(e, TrainerEvent::Step(r) if r.step >= 3));
-    assert!(matches!(events[0], TrainerEvent::Started { step: 0, target_steps: 6, .. }));
+    assert!(matches!(
+        events[0],
+        TrainerEvent::Started {
+            step: 0,
+            target_steps: 6,
+            ..
+        }
+    ));
     h.send(TrainerCommand::Stop);
     let rest = until(&h, |e| matches!(e, TrainerEvent::Finished { .. }));
-    let Some(TrainerEvent::Finished { step: stopped_at, stopped }) = rest.last().cloned() else {
+    let Some(TrainerEvent::Finished {
+        step: stopped_at,
+        stopped,
+    }) = rest.last().cloned()
+    else {
         unreachable!()
     };
     h.join();
@@ -282,19 +293,31 @@ fn stop_then_resume_in_the_background_logs_every_step_once_on_the_same_curve() {
     );
     assert!(matches!(
         events.last(),
-        Some(TrainerEvent::Finished { step: 6, stopped: false })
+        Some(TrainerEvent::Finished {
+            step: 6,
+            stopped: false
+        })
     ));
     let expected: Vec<u64> = (stopped_at + 1..=6).collect();
     assert_eq!(steps_of(&events), expected);
 
     let rows = read_loss_csv(&session.loss_csv()).unwrap();
-    assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        rows.iter().map(|r| r.step).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5, 6]
+    );
     let mut straight = training(4);
     for (row, loss) in rows.iter().zip(losses(&mut straight, 6)) {
         // loss.csv keeps 6 decimals.
-        assert!((row.loss - loss).abs() < 1e-6, "step {}: {} vs {loss}", row.step, row.loss);
+        assert!(
+            (row.loss - loss).abs() < 1e-6,
+            "step {}: {} vs {loss}",
+            row.step,
+            row.loss
+        );
     }
-    let latest = drummernet::model::file::load_tensor_file(&session.latest(), &Device::Cpu).unwrap();
+    let latest =
+        drummernet::model::file::load_tensor_file(&session.latest(), &Device::Cpu).unwrap();
     assert_eq!(checkpoint_step(&latest.metadata), Some(6));
     for step in [2, 4, 6] {
         assert!(session.checkpoint_path(step).exists(), "checkpoint {step}");
@@ -332,7 +355,11 @@ fn pause_checkpoint_resume_and_stop_produce_their_events_in_order() {
     h.send(TrainerCommand::Stop);
     let end = until(&h, |e| matches!(e, TrainerEvent::Finished { .. }));
     h.join();
-    let Some(TrainerEvent::Finished { step: last, stopped: true }) = end.last().cloned() else {
+    let Some(TrainerEvent::Finished {
+        step: last,
+        stopped: true,
+    }) = end.last().cloned()
+    else {
         panic!("{end:?}")
     };
     // The final checkpoint is the stopping step's.
@@ -345,7 +372,10 @@ fn pause_checkpoint_resume_and_stop_produce_their_events_in_order() {
         .collect();
     assert_eq!(final_ck.last().copied(), Some(last));
     // Steps are consecutive over the whole run.
-    let all: Vec<u64> = [log, resumed, end].iter().flat_map(|e| steps_of(e)).collect();
+    let all: Vec<u64> = [log, resumed, end]
+        .iter()
+        .flat_map(|e| steps_of(e))
+        .collect();
     assert_eq!(all, (1..=last).collect::<Vec<_>>());
 }
 
@@ -363,7 +393,10 @@ fn a_bad_setup_fails_with_a_clear_message() {
     let h = spawn(job(root.path(), "never-started", true, 5, 0));
     match next(&h) {
         TrainerEvent::Failed(msg) => {
-            assert!(msg.contains("never-started") && msg.contains("cannot resume"), "{msg}")
+            assert!(
+                msg.contains("never-started") && msg.contains("cannot resume"),
+                "{msg}"
+            )
         }
         other => panic!("{other:?}"),
     }

@@ -149,7 +149,9 @@ impl DrummerNet {
             if !sum.is_finite() {
                 return Err(Error::model_file(
                     path,
-                    format!("tensor `{name}` holds NaN or infinite values (corrupt or diverged model)"),
+                    format!(
+                        "tensor `{name}` holds NaN or infinite values (corrupt or diverged model)"
+                    ),
                 ));
             }
         }
