@@ -437,3 +437,33 @@ fn twenty_non_finite_steps_in_a_row_fail_the_run_and_keep_the_checkpoint() {
     assert_eq!(std::fs::read(session.latest()).unwrap(), bytes);
     assert!(!session.loss_csv().exists());
 }
+
+#[test]
+fn dropping_the_command_sender_stops_the_run_with_a_checkpoint() {
+    let root = tempfile::tempdir().unwrap();
+    let h = spawn(job(root.path(), "orphan", false, 1_000_000, 9));
+    until(&h, |e| matches!(e, TrainerEvent::Step(_)));
+    let TrainerHandle {
+        commands, events, ..
+    } = h;
+    drop(commands);
+    let mut last = None;
+    loop {
+        match events.recv_timeout(WAIT) {
+            Ok(TrainerEvent::Finished { step, stopped }) => {
+                assert!(stopped);
+                last = Some(step);
+                break;
+            }
+            Ok(TrainerEvent::Failed(msg)) => panic!("{msg}"),
+            Ok(_) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    let step = last.unwrap();
+    assert!(step < 1_000);
+    let session = Session::open(root.path(), "orphan", true).unwrap();
+    let latest =
+        drummernet::model::file::load_tensor_file(&session.latest(), &Device::Cpu).unwrap();
+    assert_eq!(checkpoint_step(&latest.metadata), Some(step));
+}

@@ -160,7 +160,9 @@ fn run(
             match commands.try_recv() {
                 Ok(c) => Some(c),
                 Err(TryRecvError::Empty) => None,
-                Err(TryRecvError::Disconnected) => None,
+                // Nobody can command this run any more (the handle was dropped, e.g. the
+                // workbench closed): stop with a checkpoint instead of training on unseen.
+                Err(TryRecvError::Disconnected) => Some(TrainerCommand::Stop),
             }
         };
         match cmd {
