@@ -447,20 +447,17 @@ fn dropping_the_command_sender_stops_the_run_with_a_checkpoint() {
         commands, events, ..
     } = h;
     drop(commands);
-    let mut last = None;
-    loop {
+    let step = loop {
         match events.recv_timeout(WAIT) {
             Ok(TrainerEvent::Finished { step, stopped }) => {
                 assert!(stopped);
-                last = Some(step);
-                break;
+                break step;
             }
             Ok(TrainerEvent::Failed(msg)) => panic!("{msg}"),
             Ok(_) => {}
             Err(e) => panic!("{e:?}"),
         }
-    }
-    let step = last.unwrap();
+    };
     assert!(step < 1_000);
     let session = Session::open(root.path(), "orphan", true).unwrap();
     let latest =
