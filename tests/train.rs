@@ -464,3 +464,13 @@ fn dropping_the_command_sender_stops_the_run_with_a_checkpoint() {
         drummernet::model::file::load_tensor_file(&session.latest(), &Device::Cpu).unwrap();
     assert_eq!(checkpoint_step(&latest.metadata), Some(step));
 }
+
+#[test]
+fn procedural_seed_ranges_that_overflow_are_a_config_error() {
+    let mut cfg = tiny_config(0);
+    cfg.train.procedural_seed_first = u64::MAX - 10;
+    let err = cfg.validate().unwrap_err().to_string();
+    assert!(err.contains("train.procedural_seed_first"), "{err}");
+    cfg.train.procedural_seed_count = 10;
+    assert!(cfg.validate().is_ok());
+}
