@@ -141,6 +141,20 @@ impl DrummerNet {
             .iter()
             .map(|(n, _)| Ok((n.clone(), f.tensors[n].to_dtype(candle_core::DType::F32)?)))
             .collect::<Result<_>>()?;
+        for (name, t) in &tensors {
+            let sum = t
+                .sum_all()?
+                .to_dtype(candle_core::DType::F64)?
+                .to_scalar::<f64>()?;
+            if !sum.is_finite() {
+                return Err(Error::model_file(
+                    path,
+                    format!(
+                        "tensor `{name}` holds NaN or infinite values (corrupt or diverged model)"
+                    ),
+                ));
+            }
+        }
         let vb = VarBuilder::from_tensors(tensors, candle_core::DType::F32, device);
         let net =
             DrummerNet::new(&config, vb).map_err(|e| Error::model_file(path, e.to_string()))?;

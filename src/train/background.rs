@@ -160,7 +160,9 @@ fn run(
             match commands.try_recv() {
                 Ok(c) => Some(c),
                 Err(TryRecvError::Empty) => None,
-                Err(TryRecvError::Disconnected) => None,
+                // Nobody can command this run any more (the handle was dropped, e.g. the
+                // workbench closed): stop with a checkpoint instead of training on unseen.
+                Err(TryRecvError::Disconnected) => Some(TrainerCommand::Stop),
             }
         };
         match cmd {
@@ -215,6 +217,13 @@ fn run(
                     "loss was not finite for {MAX_NON_FINITE} steps in a row; stopped, last good checkpoint kept at step {last_saved}"
                 )));
             }
+            send(TrainerEvent::Warning(format!(
+                "after step {}: loss or gradient not finite, update skipped ({non_finite} in a row)",
+                report.step
+            )));
+            // Nothing changed: no waveforms to show, no checkpoint to write.
+            send(TrainerEvent::Step(report));
+            continue;
         }
         let step = report.step;
         send(TrainerEvent::Step(report));

@@ -107,26 +107,34 @@ impl Session {
         write_bytes_atomic(&path, bytes, Overwrite::Allow)?;
         write_bytes_atomic(&self.latest(), bytes, Overwrite::Allow)?;
         if keep > 0 {
-            let mut numbered = self.numbered_checkpoints()?;
-            numbered.sort();
+            let numbered = self.numbered_checkpoints()?;
             let excess = numbered.len().saturating_sub(keep);
-            for old in numbered.into_iter().take(excess) {
+            for (_, old) in numbered.into_iter().take(excess) {
                 let _ = fs::remove_file(old);
             }
         }
         Ok(path)
     }
 
-    fn numbered_checkpoints(&self) -> Result<Vec<PathBuf>> {
+    /// The numbered checkpoints with their steps, oldest first. Sorted by the step number, not
+    /// the name: past 99 999 999 steps the names grow a digit and would sort wrongly.
+    pub fn numbered_checkpoints(&self) -> Result<Vec<(u64, PathBuf)>> {
         let entries = fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        Ok(entries
+        let mut found: Vec<(u64, PathBuf)> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("checkpoint-") && n.ends_with(".safetensors"))
+            .filter_map(|p| {
+                let step = p
+                    .file_name()?
+                    .to_str()?
+                    .strip_prefix("checkpoint-")?
+                    .strip_suffix(".safetensors")?
+                    .parse::<u64>()
+                    .ok()?;
+                Some((step, p))
             })
-            .collect())
+            .collect();
+        found.sort();
+        Ok(found)
     }
 
     /// Appends rows to `loss.csv` (creating it with a header).
@@ -161,13 +169,22 @@ impl Session {
         if !path.exists() {
             return Ok(());
         }
-        let rows = read_loss_csv(&path)?;
-        let kept: Vec<LossRow> = rows.into_iter().filter(|r| r.step <= step).collect();
-        let scales = kept.first().map(|r| r.per_scale.len()).unwrap_or(0);
+        let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let mut lines = text.lines();
+        let Some(header) = lines.next() else {
+            return Ok(());
+        };
+        // A run killed while appending leaves a partial last line: it is dropped with the other
+        // rows past the checkpoint instead of making the session impossible to resume. The
+        // header is kept as it was (the kept rows may be none).
+        let columns = header.split(',').count();
+        let kept: Vec<&str> = lines
+            .filter(|line| parse_row(line, columns).is_some_and(|r| r.step <= step))
+            .collect();
         write_atomic(&path, Overwrite::Allow, |w| {
-            writeln!(w, "{}", LossRow::header(scales)).map_err(|e| Error::io(&path, e))?;
-            for r in &kept {
-                writeln!(w, "{}", r.to_csv()).map_err(|e| Error::io(&path, e))?;
+            writeln!(w, "{header}").map_err(|e| Error::io(&path, e))?;
+            for line in &kept {
+                writeln!(w, "{line}").map_err(|e| Error::io(&path, e))?;
             }
             Ok(())
         })
@@ -189,23 +206,28 @@ pub fn read_loss_csv(path: &Path) -> Result<Vec<LossRow>> {
                 i + 1
             ))
         };
-        let fields: Vec<f64> = line
-            .split(',')
-            .map(|f| f.trim().parse::<f64>())
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|_| bad())?;
-        if fields.len() < 4 {
-            return Err(bad());
-        }
-        rows.push(LossRow {
-            step: fields[0] as u64,
-            seconds: fields[1],
-            loss: fields[2],
-            per_scale: fields[3..fields.len() - 1].to_vec(),
-            items_per_second: fields[fields.len() - 1],
-        });
+        rows.push(parse_row(line, 0).ok_or_else(bad)?);
     }
     Ok(rows)
+}
+
+/// One `loss.csv` row; None when malformed or (for `columns` > 0) of another width.
+fn parse_row(line: &str, columns: usize) -> Option<LossRow> {
+    let fields: Vec<f64> = line
+        .split(',')
+        .map(|f| f.trim().parse::<f64>())
+        .collect::<std::result::Result<_, _>>()
+        .ok()?;
+    if fields.len() < 4 || (columns > 0 && fields.len() != columns) {
+        return None;
+    }
+    Some(LossRow {
+        step: fields[0] as u64,
+        seconds: fields[1],
+        loss: fields[2],
+        per_scale: fields[3..fields.len() - 1].to_vec(),
+        items_per_second: fields[fields.len() - 1],
+    })
 }
 
 #[cfg(test)]
@@ -236,6 +258,51 @@ mod tests {
         assert!((rows[1].loss - 0.5).abs() < 1e-9 && rows[1].per_scale == vec![0.5, 0.25]);
         s.truncate_loss_after(2).unwrap();
         assert_eq!(read_loss_csv(&s.loss_csv()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn truncation_survives_a_partial_last_line_and_keeps_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Session::open(dir.path(), "run", false).unwrap();
+        s.append_loss(&[row(1), row(2), row(3)]).unwrap();
+        // A run killed in the middle of appending row 4.
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(s.loss_csv())
+            .unwrap();
+        f.write_all(b"4,4.000,0.25").unwrap();
+        drop(f);
+        assert!(read_loss_csv(&s.loss_csv()).is_err());
+        s.truncate_loss_after(3).unwrap();
+        let rows = read_loss_csv(&s.loss_csv()).unwrap();
+        assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(rows[1], row(2));
+        // Resuming from a checkpoint before every logged row keeps the full header, so the rows
+        // appended next still match it.
+        s.truncate_loss_after(0).unwrap();
+        s.append_loss(&[row(1)]).unwrap();
+        let text = fs::read_to_string(s.loss_csv()).unwrap();
+        assert_eq!(
+            text,
+            "step,seconds,loss,scale1,scale2,items_per_second\n1,1.000,1.000000,0.500000,0.250000,3.000\n"
+        );
+    }
+
+    #[test]
+    fn retention_orders_checkpoints_by_step_not_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Session::open(dir.path(), "run", false).unwrap();
+        s.save_checkpoint(99_999_999, b"a", 2).unwrap();
+        s.save_checkpoint(100_000_000, b"b", 2).unwrap();
+        s.save_checkpoint(100_000_001, b"c", 2).unwrap();
+        let steps: Vec<u64> = s
+            .numbered_checkpoints()
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(steps, vec![100_000_000, 100_000_001]);
+        assert_eq!(fs::read(s.latest()).unwrap(), b"c");
     }
 
     #[test]

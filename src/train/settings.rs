@@ -91,6 +91,16 @@ impl TrainSettings {
                 "must be at least 1",
             ));
         }
+        if self
+            .procedural_seed_first
+            .checked_add(self.procedural_seed_count)
+            .is_none()
+        {
+            return Err(Error::config(
+                key("procedural_seed_first"),
+                "first + count must stay below 2^64",
+            ));
+        }
         if self.source_kit_indices.contains(&12) {
             return Err(Error::config(
                 key("source_kit_indices"),

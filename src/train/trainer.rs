@@ -44,7 +44,8 @@ pub struct StepReport {
     pub step: u64,
     pub loss: f64,
     pub per_scale: Vec<f64>,
-    /// False when the loss was NaN or infinite: the update was skipped.
+    /// False when the loss or a gradient was NaN or infinite: the update was skipped (the step
+    /// count did not advance, `step` is the last completed step).
     pub finite: bool,
     pub seconds: f64,
     pub items_per_second: f64,
@@ -94,7 +95,10 @@ impl Training {
             kits.push(procedural_kit(seed, kit_len));
         }
         if kits.is_empty() {
-            return Err(Error::Invalid("training needs at least one kit".into()));
+            return Err(Error::Invalid(
+                "training needs at least one kit: no kit folder, fixed kit or procedural kit was given"
+                    .into(),
+            ));
         }
         let pool = KitPool::new(&kits, &cfg.model.components, &cfg.synth, device)?;
 
@@ -201,6 +205,12 @@ impl Training {
             let waveforms = self.pool.draw(&mut self.kit_rng, self.cfg.synth.draw)?;
             self.synth.forward(&analysis.activations, &waveforms)?
         };
+        // A broken model (NaN or infinite audio) makes every CQT scale NaN, which the loss treats
+        // as an error; a training run must see it as a non-finite loss (skip, count, go on).
+        if !all_finite(&estimate)? {
+            let nan = Tensor::new(f32::NAN, &self.device)?;
+            return Ok((nan, vec![f64::NAN; self.loss.settings().scales]));
+        }
         let target = self.net.aligned_target(&padded, frames)?;
         let out = self.loss.forward(&target, &estimate)?;
         Ok((out.total, out.per_scale.iter().map(|&v| v as f64).collect()))
@@ -212,12 +222,22 @@ impl Training {
         let batch = self.next_batch()?;
         let (loss, per_scale) = self.loss_of(&batch)?;
         let value = loss.to_scalar::<f32>()? as f64;
-        let finite = value.is_finite();
+        let mut finite = value.is_finite();
         if finite {
             let grads = loss.backward()?;
-            self.adam.step(&grads)?;
-            self.synth.project_norm()?;
-            self.step += 1;
+            // A finite loss can still have NaN gradients (NaN parameters give all-zero sparsemax
+            // outputs, hence a finite loss); one such update would poison every parameter.
+            if self.gradients_finite(&grads)? {
+                self.adam.step(&grads)?;
+                self.synth.project_norm()?;
+                self.step += 1;
+            } else {
+                finite = false;
+                tracing::warn!(
+                    "step {}: gradient is not finite; update skipped",
+                    self.step + 1
+                );
+            }
         } else {
             tracing::warn!("step {}: loss is {value}; update skipped", self.step + 1);
         }
@@ -231,6 +251,17 @@ impl Training {
             seconds: self.seconds,
             items_per_second: self.cfg.train.batch_size as f64 / elapsed.max(1e-9),
         })
+    }
+
+    fn gradients_finite(&self, grads: &candle_core::backprop::GradStore) -> Result<bool> {
+        for (_, var) in self.adam.vars() {
+            if let Some(g) = grads.get(var.as_tensor()) {
+                if !all_finite(g)? {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// The synthesizer's waveforms as the workbench shows them: the learned ones when they are
@@ -269,7 +300,8 @@ impl Training {
         file::tensor_file_bytes(&tensors, meta)
     }
 
-    /// Restores a checkpoint written by [`Training::save_checkpoint`] with the same model config.
+    /// Restores a checkpoint (the bytes of [`Training::checkpoint_bytes`], as a session writes
+    /// them) made with the same model config. On error nothing has changed.
     pub fn resume_from(&mut self, path: &Path) -> Result<()> {
         let f = file::load_tensor_file(path, &self.device)?;
         let stored = f.model_config(path)?;
@@ -279,13 +311,6 @@ impl Training {
                 "made with a different model configuration than the current config ([model] section)",
             ));
         }
-        let expected: Vec<(String, Vec<usize>)> = self
-            .adam
-            .vars()
-            .iter()
-            .map(|(n, v)| (n.clone(), v.dims().to_vec()))
-            .collect();
-        file::check_tensors(path, &f, &expected)?;
         let state: TrainState = f
             .metadata
             .get(TRAIN_STATE_KEY)
@@ -293,19 +318,36 @@ impl Training {
             .ok_or_else(|| {
                 Error::model_file(path, "not a training checkpoint (no training state)")
             })?;
+        // Every tensor (parameters and optimizer moments) is checked before anything is
+        // changed, so a bad checkpoint leaves this training untouched.
+        let expected: Vec<(String, Vec<usize>)> = self
+            .adam
+            .vars()
+            .iter()
+            .flat_map(|(n, v)| {
+                let dims = v.dims().to_vec();
+                [
+                    (n.clone(), dims.clone()),
+                    (format!("adam.m.{n}"), dims.clone()),
+                    (format!("adam.v.{n}"), dims),
+                ]
+            })
+            .collect();
+        file::check_tensors(path, &f, &expected)?;
+        let parse = |s: &str| {
+            s.parse::<u128>()
+                .map_err(|_| Error::model_file(path, "corrupt training state"))
+        };
+        let data_pos = parse(&state.data_rng_word_pos)?;
+        let kit_pos = parse(&state.kit_rng_word_pos)?;
         for (name, var) in self.adam.vars() {
             var.set(&f.tensors[name])?;
         }
         self.adam
             .load_state(&f.tensors, state.step)
             .map_err(|e| Error::model_file(path, e.to_string()))?;
-        let parse = |s: &str| {
-            s.parse::<u128>()
-                .map_err(|_| Error::model_file(path, "corrupt training state"))
-        };
-        self.items
-            .set_rng_word_pos(parse(&state.data_rng_word_pos)?);
-        self.kit_rng.set_word_pos(parse(&state.kit_rng_word_pos)?);
+        self.items.set_rng_word_pos(data_pos);
+        self.kit_rng.set_word_pos(kit_pos);
         self.step = state.step;
         self.seconds = state.seconds;
         Ok(())
@@ -323,6 +365,14 @@ impl Training {
     pub fn var_map(&self) -> &VarMap {
         &self.varmap
     }
+}
+
+/// True when no element is NaN or infinite (a NaN or inf anywhere makes the sum non-finite).
+fn all_finite(t: &Tensor) -> Result<bool> {
+    Ok(t.sum_all()?
+        .to_dtype(DType::F64)?
+        .to_scalar::<f64>()?
+        .is_finite())
 }
 
 /// Checkpoint metadata helper for tools that only need the step.
