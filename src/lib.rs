@@ -11,5 +11,7 @@ pub mod kit;
 pub mod midi;
 pub mod model;
 pub mod train;
+pub mod transcribe;
+pub mod eval;
 
 pub use error::{Error, Result};
