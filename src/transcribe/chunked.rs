@@ -91,6 +91,8 @@ pub struct ChunkPlan {
     pub window_len: usize,
     /// Activation frames of the whole song: ceil(song_len / hop).
     pub total_frames: usize,
+    /// The model's compress ratio.
+    pub ratio: usize,
 }
 
 fn lcm(a: usize, b: usize) -> usize {
@@ -129,22 +131,46 @@ impl ChunkPlan {
             extra,
             window_len,
             total_frames: song_len.div_ceil(hop),
+            ratio,
         }
     }
 
-    /// The windows in song order.
+    /// The windows in song order. Windows are clamped to the input a single pass over the whole
+    /// song would see (`context` zeros before the song; after it, the song padded to the grid,
+    /// `context` zeros and the compress-ratio padding), so the first and last windows see exactly
+    /// the single pass's edges; a song that fits in one window gets exactly that input.
     pub fn windows(&self) -> impl Iterator<Item = Window> + '_ {
         let per_chunk = self.chunk / self.hop;
         let n = self.total_frames.div_ceil(per_chunk);
+        let ctx = self.context as i64;
+        let whole = self.single_pass_len() as i64;
+        let len = self.window_len as i64;
         (0..n).map(move |i| {
             let first_frame = i * per_chunk;
+            let s = (i * self.chunk) as i64;
+            let input_start = if whole <= len {
+                -ctx
+            } else {
+                (s - self.extra as i64 - ctx).clamp(-ctx, whole - len - ctx)
+            };
             Window {
-                input_start: (i * self.chunk) as i64 - (self.extra + self.context) as i64,
+                input_start,
                 first_frame,
                 frames: per_chunk.min(self.total_frames - first_frame),
-                offset: self.extra / self.hop,
+                offset: ((s - input_start - ctx) / self.hop as i64) as usize,
             }
         })
+    }
+
+    /// Input length of a single pass over the whole song (the release's evaluator).
+    pub fn single_pass_len(&self) -> usize {
+        let song = (self.total_frames * self.hop).div_ceil(self.ratio) * self.ratio;
+        (song + 2 * self.context).div_ceil(self.ratio) * self.ratio
+    }
+
+    /// Input samples per window for this song: `window_len`, or less for a short song.
+    pub fn input_len(&self) -> usize {
+        self.window_len.min(self.single_pass_len())
     }
 }
 
@@ -251,19 +277,15 @@ pub fn stream_activations<S: SampleSource>(
         high_water: 0,
     };
     let windows: Vec<Window> = plan.windows().collect();
-    let mut input = Vec::with_capacity(plan.window_len * settings.batch_windows);
+    let len = plan.input_len();
+    let mut input = Vec::with_capacity(len * settings.batch_windows);
     let per_batch = settings.batch_windows.max(1);
     for (bi, batch) in windows.chunks(per_batch).enumerate() {
         input.clear();
         for w in batch {
-            feeder.copy(
-                w.input_start,
-                w.input_start + plan.window_len as i64,
-                gain,
-                &mut input,
-            )?;
+            feeder.copy(w.input_start, w.input_start + len as i64, gain, &mut input)?;
         }
-        let out = model.run(&input, batch.len(), plan.window_len)?;
+        let out = model.run(&input, batch.len(), len)?;
         for (w, acts) in batch.iter().zip(&out) {
             if acts.len() != k {
                 return Err(Error::Invalid(format!(
@@ -276,7 +298,7 @@ pub fn stream_activations<S: SampleSource>(
                     Error::Invalid(format!(
                         "model gave {} frames for a {}-sample window",
                         curve.len(),
-                        plan.window_len
+                        len
                     ))
                 })?;
                 curves[c][w.first_frame..w.first_frame + w.frames].copy_from_slice(src);
