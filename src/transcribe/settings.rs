@@ -69,7 +69,7 @@ impl Default for InferenceSettings {
     fn default() -> Self {
         InferenceSettings {
             chunk_seconds: 10.0,
-            context_seconds: 2.0,
+            context_seconds: 1.0,
             batch_windows: 4,
             silence_dbfs: -100.0,
             peak_pick: PeakPickParams::default(),
@@ -178,5 +178,28 @@ mod tests {
         s.components.get_mut("HH_OHH").unwrap().delta = Some(3.0);
         let err = s.validate("inference").unwrap_err().to_string();
         assert!(err.contains("inference.components.HH_OHH.delta"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use crate::config::Config;
+
+    #[test]
+    fn component_overrides_load_from_a_user_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[inference.components.HH_OHH]\ndelta = 0.4\nenabled = false\n[inference.peak_pick]\nwait = 0.05\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&p), &[]).unwrap();
+        assert_eq!(cfg.inference.peak_pick_for("HH_OHH").delta, 0.4);
+        assert_eq!(cfg.inference.peak_pick_for("HH_OHH").wait, 0.05);
+        assert!(!cfg.inference.enabled("HH_OHH"));
+        std::fs::write(&p, "[inference.components.SD_SD]\ndelt = 0.4\n").unwrap();
+        let err = Config::load(Some(&p), &[]).unwrap_err().to_string();
+        assert!(err.contains("delt"), "{err}");
     }
 }
