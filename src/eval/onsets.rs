@@ -104,6 +104,18 @@ pub fn read_onsets(path: &Path, channel: Option<u8>) -> Result<Onsets> {
     }
 }
 
+/// Transcribed events folded into classes through their MIDI keys, as scoring the exported
+/// `.mid` would.
+pub fn onsets_from_events(events: &[crate::transcribe::DrumEvent]) -> Onsets {
+    let mut out = Onsets::new();
+    for e in events {
+        if let Some(c) = gm_label(e.note) {
+            out.entry(c).or_default().push(e.time);
+        }
+    }
+    sorted(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
