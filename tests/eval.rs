@@ -77,8 +77,14 @@ fn table_has_subset_rows_and_missing_line() {
     let t = table(&res);
     let lines: Vec<&str> = t.lines().collect();
     assert!(lines[0].starts_with("subset   n |    KD    SD    HH  mean"));
-    assert!(lines[2].starts_with("dtd      6 | 0.823 0.860 0.889 0.857"), "{t}");
-    assert!(lines[4].starts_with("all     12 | 0.782 0.784 0.811 0.792"), "{t}");
+    assert!(
+        lines[2].starts_with("dtd      6 | 0.823 0.860 0.889 0.857"),
+        "{t}"
+    );
+    assert!(
+        lines[4].starts_with("all     12 | 0.782 0.784 0.811 0.792"),
+        "{t}"
+    );
     assert!(lines[5].starts_with("MISSING predictions for 1 clips"));
 }
 
@@ -91,7 +97,11 @@ fn plain_folder_without_manifest_and_empty_class_conventions() {
     std::fs::create_dir_all(&pred).unwrap();
     // Clip a: no SD anywhere (1.0), KD perfect, HH predicted but not annotated (0.0).
     std::fs::write(gt.join("a.txt"), "1.0\tKD\n2.0\tKD\n").unwrap();
-    std::fs::write(pred.join("a.txt"), "1.01\tKD\n2.04\tkick\n2.05\tKD\n3\tHH\n").unwrap();
+    std::fs::write(
+        pred.join("a.txt"),
+        "1.01\tKD\n2.04\tkick\n2.05\tKD\n3\tHH\n",
+    )
+    .unwrap();
     let res = score_dir(&pred, &gt, None).unwrap();
     let c = &res.clips[0].classes;
     assert_eq!((c["KD"].f1, c["KD"].tp, c["KD"].n_est), (1.0, 2, 3));
@@ -99,4 +109,41 @@ fn plain_folder_without_manifest_and_empty_class_conventions() {
     assert_eq!(c["HH"].f1, 0.0);
     assert!((res.clips[0].mean_f1 - 2.0 / 3.0).abs() < 1e-12);
     assert_eq!(res.subsets.keys().collect::<Vec<_>>(), vec!["all"]);
+}
+
+#[test]
+fn cli_prints_the_table_and_writes_json() {
+    let Some(gt) = eval_dev() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    assert_cmd::Command::cargo_bin("drummernet")
+        .unwrap()
+        .args(["eval", "--gt"])
+        .arg(&gt)
+        .arg("--pred")
+        .arg(fixtures().join("pred"))
+        .arg("--json")
+        .arg(&json)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "all     12 | 0.782 0.784 0.811 0.792",
+        ));
+    let got: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let want: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("score_py.json")).unwrap())
+            .unwrap();
+    assert_close(&got, &want, "cli");
+    // The JSON is not overwritten without --force.
+    assert_cmd::Command::cargo_bin("drummernet")
+        .unwrap()
+        .args(["eval", "--gt"])
+        .arg(&gt)
+        .arg("--pred")
+        .arg(fixtures().join("pred"))
+        .arg("--json")
+        .arg(&json)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("r.json"));
 }

@@ -137,7 +137,9 @@ fn events_do_not_depend_on_chunk_size_and_sit_on_the_clicks() {
 
 #[test]
 fn no_drift_over_three_minutes() {
-    let times: Vec<f64> = (0..359).map(|i| 0.25 + i as f64 * 0.5 + (i % 7) as f64 * 1e-3).collect();
+    let times: Vec<f64> = (0..359)
+        .map(|i| 0.25 + i as f64 * 0.5 + (i % 7) as f64 * 1e-3)
+        .collect();
     let x = click_train(180.0, &times, &[1.0]);
     let t = run(&x, &settings(10.0, 1.0, 4));
     let got = kd_times(&t);
@@ -161,11 +163,23 @@ fn twenty_db_quieter_gives_the_same_events() {
     let b = run(&quiet, &settings(2.0, 1.0, 2));
     assert_eq!(a.events.len(), b.events.len());
     for (e, f) in a.events.iter().zip(&b.events) {
-        assert_eq!((e.time, &e.component, e.velocity), (f.time, &f.component, f.velocity));
+        assert_eq!(
+            (e.time, &e.component, e.velocity),
+            (f.time, &f.component, f.velocity)
+        );
     }
     // Heights 1.0 / 0.3 / 0.6 / 0.4 of the song's loudest give ordered velocities.
-    let v: Vec<u8> = a.events.iter().filter(|e| e.component == "KD_KD").map(|e| e.velocity).take(4).collect();
-    assert!(v[0] == 127 && v[2] < v[0] && v[3] < v[2] && v[1] < v[3], "{v:?}");
+    let v: Vec<u8> = a
+        .events
+        .iter()
+        .filter(|e| e.component == "KD_KD")
+        .map(|e| e.velocity)
+        .take(4)
+        .collect();
+    assert!(
+        v[0] == 127 && v[2] < v[0] && v[3] < v[2] && v[1] < v[3],
+        "{v:?}"
+    );
 }
 
 #[test]
@@ -190,7 +204,11 @@ fn buffer_stays_flat_with_length() {
         .unwrap();
         // One batch's input span plus one read piece, whatever the length.
         let span = (s.batch_windows - 1) * run.plan.chunk + run.plan.window_len;
-        assert!(run.buffered_high_water <= span + 4096, "{}", run.buffered_high_water);
+        assert!(
+            run.buffered_high_water <= span + 4096,
+            "{}",
+            run.buffered_high_water
+        );
         highs.push(run.buffered_high_water);
     }
     assert_eq!(highs[0], highs[1]);
@@ -237,7 +255,12 @@ fn random_model_chunked_matches_single_pass_with_context() {
     use candle_core::{DType, Device};
     let cfg = drummernet::model::ModelConfig::default();
     let map = candle_nn::VarMap::new();
-    let vb = drummernet::model::seeded_init::SeededVarMap::var_builder(&map, 3, DType::F32, &Device::Cpu);
+    let vb = drummernet::model::seeded_init::SeededVarMap::var_builder(
+        &map,
+        3,
+        DType::F32,
+        &Device::Cpu,
+    );
     let net = drummernet::model::drummernet::DrummerNet::new(&cfg, vb).unwrap();
     let runner = DenseRunner(NetRunner {
         net: &net,
@@ -245,7 +268,9 @@ fn random_model_chunked_matches_single_pass_with_context() {
     });
     let mut rng_state = 12345u64;
     let mut noise = || {
-        rng_state = rng_state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        rng_state = rng_state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((rng_state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
     };
     let times: Vec<f64> = (0..12).map(|i| 0.2 + i as f64 * 0.29).collect();
@@ -266,7 +291,10 @@ fn random_model_chunked_matches_single_pass_with_context() {
         diffs.push(d / scale);
     }
     println!("relative max |chunked - single| (dense) for context 0 / 0.1 / 0.5 / 1 s: {diffs:?}");
-    assert!(diffs[0] > 1e-3, "without context the borders differ: {diffs:?}");
+    assert!(
+        diffs[0] > 1e-3,
+        "without context the borders differ: {diffs:?}"
+    );
     assert!(diffs[2] < 1e-5 && diffs[3] < 1e-5, "{diffs:?}");
 }
 
@@ -309,13 +337,17 @@ fn exports_round_trip_and_respect_force() {
     let csv = std::fs::read_to_string(&paths[2]).unwrap();
     assert_eq!(csv, csv_text(&t.events));
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("time,component,class,note,velocity,confidence"));
+    assert_eq!(
+        lines.next(),
+        Some("time,component,class,note,velocity,confidence")
+    );
     let first: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!(&first[1..5], &["KD_KD", "KD", "36", "127"]);
     // Existing outputs: refused without force, nothing rewritten; replaced with force.
     std::fs::write(&paths[2], "old").unwrap();
     std::fs::remove_file(&paths[0]).unwrap();
-    let err = write_outputs(&t, dir.path(), &all, &model, &s, &midi, Overwrite::Refuse).unwrap_err();
+    let err =
+        write_outputs(&t, dir.path(), &all, &model, &s, &midi, Overwrite::Refuse).unwrap_err();
     assert!(err.to_string().contains("exists already"), "{err}");
     assert!(!paths[0].exists(), "no output written when one exists");
     assert_eq!(std::fs::read_to_string(&paths[2]).unwrap(), "old");
@@ -325,9 +357,110 @@ fn exports_round_trip_and_respect_force() {
     // leaves no .csv behind.
     let sub = dir.path().join("sub");
     std::fs::create_dir_all(sub.join("clicks.mid")).unwrap();
-    let err = write_outputs(&t, &sub, &[OutputFormat::Csv, OutputFormat::Mid], &model, &s, &midi, Overwrite::Allow)
-        .unwrap_err();
+    let err = write_outputs(
+        &t,
+        &sub,
+        &[OutputFormat::Csv, OutputFormat::Mid],
+        &model,
+        &s,
+        &midi,
+        Overwrite::Allow,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("clicks.mid"), "{err}");
     assert_eq!(std::fs::read_dir(&sub).unwrap().count(), 1);
 }
 
+mod cli {
+    use assert_cmd::Command;
+    use candle_core::{DType, Device};
+    use predicates::prelude::*;
+
+    fn random_model(path: &std::path::Path) {
+        let cfg = drummernet::model::ModelConfig::default();
+        let map = candle_nn::VarMap::new();
+        let vb = drummernet::model::seeded_init::SeededVarMap::var_builder(
+            &map,
+            1,
+            DType::F32,
+            &Device::Cpu,
+        );
+        let _net = drummernet::model::drummernet::DrummerNet::new(&cfg, vb).unwrap();
+        let tensors: Vec<(String, candle_core::Tensor)> = map
+            .data()
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+            .collect();
+        drummernet::model::drummernet::save_model(
+            path,
+            &cfg,
+            &tensors,
+            &[],
+            drummernet::atomic_file::Overwrite::Refuse,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn missing_bundled_model_is_one_clear_line() {
+        let dir = tempfile::tempdir().unwrap();
+        Command::cargo_bin("drummernet")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(["transcribe", "song.wav"])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains("the bundled model is missing"));
+    }
+
+    #[test]
+    fn bad_file_is_reported_and_the_others_transcribed() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("m.safetensors");
+        random_model(&model);
+        let wav = dir.path().join("clicks.wav");
+        let x = super::click_train(1.5, &[0.2, 0.7, 1.1], &[0.8]);
+        drummernet::audio::write_wav(
+            &wav,
+            &x,
+            16_000,
+            drummernet::audio::WavFormat::Pcm16,
+            drummernet::atomic_file::Overwrite::Refuse,
+        )
+        .unwrap();
+        let bad = dir.path().join("bad.wav");
+        std::fs::write(&bad, b"not audio at all").unwrap();
+        let out = dir.path().join("out");
+        let run = |force: bool| {
+            let mut c = Command::cargo_bin("drummernet").unwrap();
+            c.args(["transcribe", "--model"])
+                .arg(&model)
+                .arg(&bad)
+                .arg(&wav);
+            c.args(["--out"])
+                .arg(&out)
+                .args(["--format", "mid,json,csv", "--threads", "2"]);
+            if force {
+                c.arg("--force");
+            }
+            c.assert()
+        };
+        run(false)
+            .failure()
+            .stderr(predicate::str::contains("bad.wav"))
+            .stderr(predicate::str::contains("1 of 2 files failed"))
+            .stdout(predicate::str::contains("clicks.wav:"));
+        for ext in ["mid", "json", "csv"] {
+            assert!(out.join(format!("clicks.{ext}")).exists());
+        }
+        // Second run without --force: the outputs exist, the file fails.
+        run(false)
+            .failure()
+            .stderr(predicate::str::contains("exists already"));
+        run(true)
+            .failure()
+            .stderr(predicate::str::contains("1 of 2 files failed"));
+    }
+}

@@ -73,7 +73,8 @@ pub fn eval_cmd(mut cfg: Config, a: EvalArgs) -> Result<()> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             score_with(&a.gt, &name, |clip| {
-                let Some(path) = find_audio(audio, &clip.id).map_err(|e| Error::Invalid(e.to_string()))?
+                let Some(path) =
+                    find_audio(audio, &clip.id).map_err(|e| Error::Invalid(e.to_string()))?
                 else {
                     return Ok(None);
                 };

@@ -134,8 +134,7 @@ pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs) -> Result<()> {
     cfg.validate()?;
     let formats = OutputFormat::parse_list(&a.format)?;
     if let Some(out) = &a.out {
-        std::fs::create_dir_all(out)
-            .map_err(|e| drummernet::Error::io(out, e))?;
+        std::fs::create_dir_all(out).map_err(|e| drummernet::Error::io(out, e))?;
     }
     let (model, device) = load_model(&cfg, &a.model)?;
     let info = model_info(&model);

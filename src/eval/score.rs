@@ -138,7 +138,10 @@ pub fn load_clips(gt_dir: &Path) -> Result<Vec<ClipSpec>> {
             });
         }
     }
-    for p in files.iter().filter(|p| matches!(ext(p).as_str(), "mid" | "midi")) {
+    for p in files
+        .iter()
+        .filter(|p| matches!(ext(p).as_str(), "mid" | "midi"))
+    {
         if let Some(id) = stem(p) {
             if !clips.iter().any(|c| c.id == id) {
                 clips.push(ClipSpec {

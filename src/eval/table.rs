@@ -16,11 +16,15 @@ pub fn table(res: &EvalResult) -> String {
         let Some(a) = res.subsets.get(s) else {
             continue;
         };
-        let f = |k: &str| a.classes.get(k).map_or("    -".to_string(), |c| format!("{:5.3}", c.f1));
-        let pr = |k: &str| {
+        let f = |k: &str| {
             a.classes
                 .get(k)
-                .map_or("    -     -".to_string(), |c| format!("{:5.3} {:5.3}", c.p, c.r))
+                .map_or("    -".to_string(), |c| format!("{:5.3}", c.f1))
+        };
+        let pr = |k: &str| {
+            a.classes.get(k).map_or("    -     -".to_string(), |c| {
+                format!("{:5.3} {:5.3}", c.p, c.r)
+            })
         };
         let _ = writeln!(
             out,

@@ -52,14 +52,15 @@ pub fn class_of(component: &str) -> DrumClass {
 
 /// The MIDI key of a component: `[midi.notes]`, else a GM key for its class.
 pub fn note_of(component: &str, midi: &MidiSettings) -> u8 {
-    midi.note_for(component).unwrap_or(match class_of(component) {
-        DrumClass::KD => 36,
-        DrumClass::SD => 38,
-        DrumClass::HH => 42,
-        DrumClass::TT => 45,
-        DrumClass::CY => 49,
-        DrumClass::OT => 54,
-    })
+    midi.note_for(component)
+        .unwrap_or(match class_of(component) {
+            DrumClass::KD => 36,
+            DrumClass::SD => 38,
+            DrumClass::HH => 42,
+            DrumClass::TT => 45,
+            DrumClass::CY => 49,
+            DrumClass::OT => 54,
+        })
 }
 
 /// Picks every component's peaks and turns them into events sorted by time then component.
@@ -86,7 +87,14 @@ pub fn events_from_activations(
             peaks.iter().fold(0.0f32, |m, p| m.max(p.value))
         };
         let max = curve.iter().fold(0.0f32, |m, &x| m.max(x));
-        let means = LocalMean::new(curve, max, hop, sample_rate, params.pre_avg, params.post_avg);
+        let means = LocalMean::new(
+            curve,
+            max,
+            hop,
+            sample_rate,
+            params.pre_avg,
+            params.post_avg,
+        );
         let class = class_of(name);
         let note = note_of(name, midi);
         for p in peaks {
@@ -190,7 +198,8 @@ mod tests {
         let mut curves = vec![vec![0.0f32; 500]; 11];
         curves[3][100] = 1.0;
         let mut s = InferenceSettings::default();
-        let ev = events_from_activations(&curves, &names(), &s, &MidiSettings::default(), 16, 16_000);
+        let ev =
+            events_from_activations(&curves, &names(), &s, &MidiSettings::default(), 16, 16_000);
         assert_eq!(ev.len(), 1);
         assert_eq!((ev[0].class, ev[0].note), (DrumClass::HH, 46));
         s.components.insert(
@@ -200,7 +209,15 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert!(events_from_activations(&curves, &names(), &s, &MidiSettings::default(), 16, 16_000).is_empty());
+        assert!(events_from_activations(
+            &curves,
+            &names(),
+            &s,
+            &MidiSettings::default(),
+            16,
+            16_000
+        )
+        .is_empty());
         assert_eq!(class_of("TT_FLOOR2"), DrumClass::TT);
         assert_eq!(class_of("cowbell"), DrumClass::OT);
     }

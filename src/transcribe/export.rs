@@ -128,7 +128,12 @@ pub fn write_mid(
     overwrite: Overwrite,
 ) -> Result<()> {
     let notes: Vec<_> = events.iter().map(|e| e.midi_note(midi)).collect();
-    write_midi(path, &notes, &MidiWriteOptions::from_settings(midi), overwrite)
+    write_midi(
+        path,
+        &notes,
+        &MidiWriteOptions::from_settings(midi),
+        overwrite,
+    )
 }
 
 pub fn write_json(

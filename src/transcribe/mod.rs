@@ -13,7 +13,7 @@ use candle_core::Device;
 
 pub use chunked::{activations_for, FrameModel, NetRunner, SampleSource, SliceSource};
 pub use events::{events_from_activations, DrumEvent};
-pub use export::{write_outputs, OutputFormat, ModelInfo};
+pub use export::{write_outputs, ModelInfo, OutputFormat};
 pub use settings::{ComponentOverrides, InferenceSettings, VelocitySettings};
 
 use crate::audio::{MonoReader, SAMPLE_RATE};
@@ -67,7 +67,11 @@ pub fn transcribe_source<S: SampleSource>(
             )?;
             (run.curves, run.windows, run.buffered_high_water)
         }
-        None => (vec![vec![0.0; len.div_ceil(hop)]; model.n_components()], 0, 0),
+        None => (
+            vec![vec![0.0; len.div_ceil(hop)]; model.n_components()],
+            0,
+            0,
+        ),
     };
     progress(1.0);
     let events =
