@@ -243,8 +243,7 @@ pub fn aggregate(rows: &[&ClipResult]) -> Option<Aggregate> {
 
 fn base_name(p: &Path) -> String {
     p.components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .next_back()
+        .rfind(|c| !matches!(c, std::path::Component::CurDir))
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .unwrap_or_default()
 }
