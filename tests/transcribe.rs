@@ -296,6 +296,17 @@ fn random_model_chunked_matches_single_pass_with_context() {
         "without context the borders differ: {diffs:?}"
     );
     assert!(diffs[2] < 1e-5 && diffs[3] < 1e-5, "{diffs:?}");
+    // The sparse activations (after the 64-frame time sparsemax) match too.
+    let sparse = &runner.0;
+    let one = activations_for(sparse, &x, &settings(60.0, 0.0, 1), SR).unwrap();
+    let many = activations_for(sparse, &x, &settings(1.0, 0.5, 3), SR).unwrap();
+    let top = one.iter().flatten().fold(0.0f32, |m, v| m.max(v.abs()));
+    let d = many
+        .iter()
+        .zip(&one)
+        .flat_map(|(p, q)| p.iter().zip(q).map(|(u, v)| (u - v).abs()))
+        .fold(0.0f32, f32::max);
+    assert!(d <= 1e-5 * top, "{d} vs {top}");
 }
 
 #[test]
