@@ -15,6 +15,7 @@ use crate::model::loss::LossSettings;
 use crate::model::synthesizer::SynthSettings;
 use crate::model::ModelConfig;
 use crate::train::TrainSettings;
+use crate::transcribe::InferenceSettings;
 
 /// The commented defaults shipped with the project.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../config.toml");
@@ -31,6 +32,7 @@ pub struct Config {
     pub train: TrainSettings,
     pub groove: GrooveSettings,
     pub midi: MidiSettings,
+    pub inference: InferenceSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,6 +183,7 @@ impl Config {
         self.train.validate("train")?;
         self.groove.validate("groove")?;
         self.midi.validate("midi")?;
+        self.inference.validate("inference")?;
         Ok(())
     }
 
@@ -237,8 +240,13 @@ fn merge(base: &mut toml::Value, over: toml::Value, path: &str) -> Result<()> {
                 } else {
                     format!("{path}.{k}")
                 };
+                // An empty default table is an open map (e.g. `inference.components`).
+                let open = b.is_empty();
                 match b.get_mut(&k) {
                     Some(slot) => merge(slot, v, &key)?,
+                    None if open => {
+                        b.insert(k, v);
+                    }
                     None => return Err(Error::config(key, "unknown key")),
                 }
             }
@@ -292,6 +300,7 @@ mod tests {
         assert_eq!(cfg.loss, LossSettings::default());
         assert_eq!(cfg.groove, GrooveSettings::default());
         assert_eq!(cfg.midi, MidiSettings::default());
+        assert_eq!(cfg.inference, InferenceSettings::default());
     }
 
     #[test]

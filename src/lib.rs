@@ -6,10 +6,12 @@ pub mod audio;
 pub mod config;
 pub mod dsp;
 pub mod error;
+pub mod eval;
 pub mod groove;
 pub mod kit;
 pub mod midi;
 pub mod model;
 pub mod train;
+pub mod transcribe;
 
 pub use error::{Error, Result};

@@ -41,6 +41,10 @@ enum Command {
     Kit(cli::kit::KitCommand),
     /// Train DrummerNet without labels into a session folder.
     Train(cli::train::TrainArgs),
+    /// Transcribe audio files into drum events (MIDI, JSON, CSV).
+    Transcribe(cli::transcribe::TranscribeArgs),
+    /// Score predictions (or a model) against ground-truth onsets: P/R/F1 per class.
+    Eval(cli::eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Render(a) => cli::render::render(&cfg, a),
         Command::Groove(a) => cli::groove::groove_cmd(&cfg, a),
         Command::Kit(k) => cli::kit::kit_cmd(&cfg, k),
+        Command::Transcribe(a) => cli::transcribe::transcribe_cmd(cfg, a),
+        Command::Eval(a) => cli::eval::eval_cmd(cfg, a),
         Command::Train(a) => {
             if let Some(d) = a.device {
                 cfg.device.device = d;

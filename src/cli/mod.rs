@@ -1,9 +1,11 @@
 //! The command line's subcommands: argument definitions and the calls into the library.
 
+pub mod eval;
 pub mod groove;
 pub mod kit;
 pub mod render;
 pub mod train;
+pub mod transcribe;
 
 use anyhow::Result;
 

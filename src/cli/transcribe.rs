@@ -1,0 +1,173 @@
+//! `drummernet transcribe`: audio files -> drum events as MIDI / JSON / CSV.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use drummernet::atomic_file::Overwrite;
+use drummernet::config::{Config, DeviceKind};
+use drummernet::model::drummernet::{DrummerNet, LoadedModel};
+use drummernet::transcribe::export::{write_outputs, ModelInfo, OutputFormat};
+use drummernet::transcribe::{transcribe_file, Transcription};
+
+use super::train::apply_threads;
+
+/// Where the bundled model lives (relative to the working directory).
+pub const DEFAULT_MODEL: &str = "assets/model/default.safetensors";
+
+#[derive(Args)]
+pub struct TranscribeArgs {
+    /// Audio files (WAV, FLAC, MP3, OGG... any length).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The model file.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    pub model: PathBuf,
+    /// Folder for the outputs (default: beside each input).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Output formats, comma-separated: mid, json, csv.
+    #[arg(long, default_value = "mid")]
+    pub format: String,
+    /// Replace existing outputs.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_enum)]
+    pub device: Option<DeviceKind>,
+    /// CPU threads (0 = all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Loads `path` on the configured device; a missing bundled model gets its own message.
+pub fn load_model(cfg: &Config, path: &Path) -> Result<(LoadedModel, candle_core::Device)> {
+    if !path.exists() && path == Path::new(DEFAULT_MODEL) {
+        bail!(
+            "{DEFAULT_MODEL}: the bundled model is missing; train one with `drummernet train` \
+             and pass it with --model FILE"
+        );
+    }
+    apply_threads(cfg.device.threads);
+    let device = cfg.device.candle_device()?;
+    Ok((DrummerNet::load(path, &device)?, device))
+}
+
+/// Applies `--device` / `--threads` to the config.
+pub fn apply_device(cfg: &mut Config, device: Option<DeviceKind>, threads: Option<usize>) {
+    if let Some(d) = device {
+        cfg.device.device = d;
+    }
+    if let Some(t) = threads {
+        cfg.device.threads = t;
+    }
+}
+
+pub fn model_info(model: &LoadedModel) -> ModelInfo {
+    ModelInfo {
+        path: model.path.display().to_string(),
+        metadata: model
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+/// Transcribes one file with a progress bar on a terminal.
+pub fn transcribe_with_progress(
+    cfg: &Config,
+    model: &LoadedModel,
+    device: &candle_core::Device,
+    input: &Path,
+) -> Result<Transcription> {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = ProgressBar::new(1000);
+        b.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {percent}% {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b.set_message(input.display().to_string());
+        b
+    });
+    let progress = |f: f64| {
+        if let Some(b) = &bar {
+            b.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
+        }
+    };
+    let t = transcribe_file(model, device, input, &cfg.inference, &cfg.midi, &progress);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(t?)
+}
+
+fn summary(t: &Transcription, seconds: f64, written: &[PathBuf]) -> String {
+    let mut per_class: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in &t.events {
+        *per_class.entry(e.class.label()).or_default() += 1;
+    }
+    let classes: Vec<String> = per_class.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let outs: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "{}: {} events ({}) in {:.1} s of audio{}, {:.1} s -> {}",
+        t.input.display(),
+        t.events.len(),
+        if classes.is_empty() {
+            "none".to_string()
+        } else {
+            classes.join(", ")
+        },
+        t.duration,
+        if t.silent { " (silent)" } else { "" },
+        seconds,
+        outs.join(", ")
+    )
+}
+
+pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs) -> Result<()> {
+    apply_device(&mut cfg, a.device, a.threads);
+    cfg.validate()?;
+    let formats = OutputFormat::parse_list(&a.format)?;
+    if let Some(out) = &a.out {
+        std::fs::create_dir_all(out).map_err(|e| drummernet::Error::io(out, e))?;
+    }
+    let (model, device) = load_model(&cfg, &a.model)?;
+    let info = model_info(&model);
+    let mut failed = 0;
+    for input in &a.inputs {
+        let start = Instant::now();
+        let result = transcribe_with_progress(&cfg, &model, &device, input).and_then(|t| {
+            let dir = match &a.out {
+                Some(d) => d.clone(),
+                None => input.parent().map(Path::to_path_buf).unwrap_or_default(),
+            };
+            let written = write_outputs(
+                &t,
+                &dir,
+                &formats,
+                &info,
+                &cfg.inference,
+                &cfg.midi,
+                Overwrite::from_force(a.force),
+            )?;
+            Ok(summary(&t, start.elapsed().as_secs_f64(), &written))
+        });
+        match result {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                failed += 1;
+                let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+                eprintln!("error: {}", chain.join(": "));
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} files failed", a.inputs.len());
+    }
+    Ok(())
+}

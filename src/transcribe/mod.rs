@@ -1,0 +1,116 @@
+//! Transcription: audio file -> activations (chunked, streaming inference) -> drum events ->
+//! MIDI / JSON / CSV. UI-free; the CLI, the watch folder and the workbench share it.
+
+pub mod chunked;
+pub mod events;
+pub mod export;
+pub mod settings;
+pub mod velocity;
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+
+pub use chunked::{activations_for, FrameModel, NetRunner, SampleSource, SliceSource};
+pub use events::{events_from_activations, DrumEvent};
+pub use export::{write_outputs, ModelInfo, OutputFormat};
+pub use settings::{ComponentOverrides, InferenceSettings, VelocitySettings};
+
+use crate::audio::{MonoReader, SAMPLE_RATE};
+use crate::error::Result;
+use crate::midi::MidiSettings;
+use crate::model::drummernet::LoadedModel;
+
+/// Everything known about one transcribed file.
+#[derive(Debug, Clone)]
+pub struct Transcription {
+    pub input: PathBuf,
+    /// Seconds of audio.
+    pub duration: f64,
+    /// Component names in channel order.
+    pub components: Vec<String>,
+    /// `[component][frame]`, frame t at `t / frame_rate` seconds.
+    pub activations: Vec<Vec<f32>>,
+    pub frame_rate: f64,
+    pub events: Vec<DrumEvent>,
+    /// The file's peak |x| before normalisation, and whether it counted as silence.
+    pub peak: f32,
+    pub silent: bool,
+    /// Windows run through the model, and the most samples the stream buffer held.
+    pub windows: usize,
+    pub buffered_high_water: usize,
+}
+
+/// Transcribes a stream: `open` is called twice (peak pass, then inference pass).
+pub fn transcribe_source<S: SampleSource>(
+    model: &dyn FrameModel,
+    components: &[String],
+    input: &Path,
+    mut open: impl FnMut() -> Result<S>,
+    settings: &InferenceSettings,
+    midi: &MidiSettings,
+    progress: &dyn Fn(f64),
+) -> Result<Transcription> {
+    let (peak, len) = chunked::peak_and_len(open()?)?;
+    let hop = model.frame_hop();
+    let gain = chunked::normalising_gain(peak, settings.silence_dbfs);
+    let (activations, windows, high_water) = match gain {
+        Some(gain) => {
+            let run = chunked::stream_activations(
+                model,
+                open()?,
+                len,
+                gain,
+                settings,
+                SAMPLE_RATE,
+                progress,
+            )?;
+            (run.curves, run.windows, run.buffered_high_water)
+        }
+        None => (
+            vec![vec![0.0; len.div_ceil(hop)]; model.n_components()],
+            0,
+            0,
+        ),
+    };
+    progress(1.0);
+    let events =
+        events_from_activations(&activations, components, settings, midi, hop, SAMPLE_RATE);
+    Ok(Transcription {
+        input: input.to_path_buf(),
+        duration: len as f64 / SAMPLE_RATE as f64,
+        components: components.to_vec(),
+        activations,
+        frame_rate: SAMPLE_RATE as f64 / hop as f64,
+        events,
+        peak,
+        silent: gain.is_none(),
+        windows,
+        buffered_high_water: high_water,
+    })
+}
+
+/// Transcribes an audio file of any length and format with a loaded model on `device`.
+/// `progress` receives the fraction done (0..=1) after every batch of windows.
+pub fn transcribe_file(
+    model: &LoadedModel,
+    device: &Device,
+    path: &Path,
+    settings: &InferenceSettings,
+    midi: &MidiSettings,
+    progress: &dyn Fn(f64),
+) -> Result<Transcription> {
+    let runner = NetRunner {
+        net: &model.net,
+        device: device.clone(),
+    };
+    transcribe_source(
+        &runner,
+        &model.config.components,
+        path,
+        || MonoReader::open(path, SAMPLE_RATE),
+        settings,
+        midi,
+        progress,
+    )
+}

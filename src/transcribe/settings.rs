@@ -1,0 +1,205 @@
+//! The `[inference]` config section: chunking, peak picking (global and per component) and
+//! velocity calibration.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dsp::peak_pick::PeakPickParams;
+use crate::error::{Error, Result};
+
+/// Transcription settings (config section `[inference]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InferenceSettings {
+    /// Song time whose activations one window keeps (rounded up to a multiple of 1 024 samples).
+    pub chunk_seconds: f64,
+    /// Extra audio on each side of a window for the recurrent layers (rounded up to a multiple
+    /// of 1 024 samples), on top of the 4 080 samples the valid convolutions need.
+    pub context_seconds: f64,
+    /// Windows run through the model in one forward pass.
+    pub batch_windows: usize,
+    /// Below this peak level (dBFS) a file counts as silent: no events, no model run.
+    pub silence_dbfs: f64,
+    /// Peak picking for every component (librosa 0.6 semantics, release defaults).
+    pub peak_pick: PeakPickParams,
+    /// Velocity calibration for every component.
+    pub velocity: VelocitySettings,
+    /// Per-component overrides by component name, e.g. `[inference.components.HH_OHH]`.
+    pub components: BTreeMap<String, ComponentOverrides>,
+}
+
+/// How activation heights become MIDI velocities (see `transcribe::velocity`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VelocitySettings {
+    /// Activation height that maps to velocity 127; 0 = the component's highest peak in the
+    /// song.
+    pub reference_height: f64,
+    /// Decibels below the reference height that map to velocity 1.
+    pub range_db: f64,
+}
+
+impl Default for VelocitySettings {
+    fn default() -> Self {
+        VelocitySettings {
+            reference_height: 0.0,
+            range_db: 40.0,
+        }
+    }
+}
+
+/// Overrides for one component; an absent key keeps the `[inference]` value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComponentOverrides {
+    pub pre_max: Option<f64>,
+    pub post_max: Option<f64>,
+    pub pre_avg: Option<f64>,
+    pub post_avg: Option<f64>,
+    pub delta: Option<f64>,
+    pub wait: Option<f64>,
+    pub reference_height: Option<f64>,
+    pub range_db: Option<f64>,
+    /// false drops the component's events.
+    pub enabled: Option<bool>,
+}
+
+impl Default for InferenceSettings {
+    fn default() -> Self {
+        InferenceSettings {
+            chunk_seconds: 10.0,
+            context_seconds: 1.0,
+            batch_windows: 4,
+            silence_dbfs: -100.0,
+            peak_pick: PeakPickParams::default(),
+            velocity: VelocitySettings::default(),
+            components: BTreeMap::new(),
+        }
+    }
+}
+
+impl VelocitySettings {
+    pub fn validate(&self, prefix: &str) -> Result<()> {
+        if !(self.reference_height.is_finite() && self.reference_height >= 0.0) {
+            return Err(Error::config(
+                format!("{prefix}.reference_height"),
+                "must be >= 0 (0 = per song)",
+            ));
+        }
+        if !(self.range_db.is_finite() && (1.0..=120.0).contains(&self.range_db)) {
+            return Err(Error::config(
+                format!("{prefix}.range_db"),
+                "must be in 1..=120",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl InferenceSettings {
+    pub fn validate(&self, prefix: &str) -> Result<()> {
+        let key = |k: &str| format!("{prefix}.{k}");
+        if !(self.chunk_seconds.is_finite() && (0.5..=600.0).contains(&self.chunk_seconds)) {
+            return Err(Error::config(key("chunk_seconds"), "must be in 0.5..=600"));
+        }
+        if !(self.context_seconds.is_finite() && (0.0..=60.0).contains(&self.context_seconds)) {
+            return Err(Error::config(key("context_seconds"), "must be in 0..=60"));
+        }
+        if !(1..=256).contains(&self.batch_windows) {
+            return Err(Error::config(key("batch_windows"), "must be in 1..=256"));
+        }
+        if !(self.silence_dbfs.is_finite() && (-200.0..=0.0).contains(&self.silence_dbfs)) {
+            return Err(Error::config(key("silence_dbfs"), "must be in -200..=0"));
+        }
+        self.peak_pick.validate(&key("peak_pick"))?;
+        self.velocity.validate(&key("velocity"))?;
+        for name in self.components.keys() {
+            let p = format!("{prefix}.components.{name}");
+            self.peak_pick_for(name).validate(&p)?;
+            self.velocity_for(name).validate(&p)?;
+        }
+        Ok(())
+    }
+
+    /// Peak picking for `component` (overrides applied).
+    pub fn peak_pick_for(&self, component: &str) -> PeakPickParams {
+        let mut p = self.peak_pick;
+        if let Some(o) = self.components.get(component) {
+            p.pre_max = o.pre_max.unwrap_or(p.pre_max);
+            p.post_max = o.post_max.unwrap_or(p.post_max);
+            p.pre_avg = o.pre_avg.unwrap_or(p.pre_avg);
+            p.post_avg = o.post_avg.unwrap_or(p.post_avg);
+            p.delta = o.delta.unwrap_or(p.delta);
+            p.wait = o.wait.unwrap_or(p.wait);
+        }
+        p
+    }
+
+    /// Velocity calibration for `component` (overrides applied).
+    pub fn velocity_for(&self, component: &str) -> VelocitySettings {
+        let mut v = self.velocity;
+        if let Some(o) = self.components.get(component) {
+            v.reference_height = o.reference_height.unwrap_or(v.reference_height);
+            v.range_db = o.range_db.unwrap_or(v.range_db);
+        }
+        v
+    }
+
+    pub fn enabled(&self, component: &str) -> bool {
+        self.components
+            .get(component)
+            .and_then(|o| o.enabled)
+            .unwrap_or(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_only_the_keys_given() {
+        let mut s = InferenceSettings::default();
+        s.components.insert(
+            "HH_OHH".into(),
+            ComponentOverrides {
+                delta: Some(0.4),
+                range_db: Some(20.0),
+                ..Default::default()
+            },
+        );
+        let p = s.peak_pick_for("HH_OHH");
+        assert_eq!(p.delta, 0.4);
+        assert_eq!(p.wait, 0.0625);
+        assert_eq!(s.peak_pick_for("KD_KD"), PeakPickParams::default());
+        assert_eq!(s.velocity_for("HH_OHH").range_db, 20.0);
+        s.validate("inference").unwrap();
+        s.components.get_mut("HH_OHH").unwrap().delta = Some(3.0);
+        let err = s.validate("inference").unwrap_err().to_string();
+        assert!(err.contains("inference.components.HH_OHH.delta"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use crate::config::Config;
+
+    #[test]
+    fn component_overrides_load_from_a_user_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[inference.components.HH_OHH]\ndelta = 0.4\nenabled = false\n[inference.peak_pick]\nwait = 0.05\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&p), &[]).unwrap();
+        assert_eq!(cfg.inference.peak_pick_for("HH_OHH").delta, 0.4);
+        assert_eq!(cfg.inference.peak_pick_for("HH_OHH").wait, 0.05);
+        assert!(!cfg.inference.enabled("HH_OHH"));
+        std::fs::write(&p, "[inference.components.SD_SD]\ndelt = 0.4\n").unwrap();
+        let err = Config::load(Some(&p), &[]).unwrap_err().to_string();
+        assert!(err.contains("delt"), "{err}");
+    }
+}
