@@ -446,7 +446,10 @@ fn infer(scenario: &str, seconds: f64) -> Res<()> {
     let wall = median(walls);
     emit(scenario, "realtime_factor", seconds / wall, "x");
     emit(scenario, "wall", wall, "s");
-    emit(scenario, "cpu", median(cpus), "s");
+    let cpu = median(cpus);
+    emit(scenario, "cpu", cpu, "s");
+    // Load-insensitive figure: seconds of audio per second of CPU time.
+    emit(scenario, "audio_s_per_cpu_s", seconds / cpu, "x");
     emit(scenario, "frames", frames as f64, "frames");
     Ok(())
 }
