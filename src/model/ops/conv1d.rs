@@ -396,9 +396,19 @@ impl candle_core::CustomOp2 for Conv1dValid {
         };
         let t_in = x.dim(2)?;
         let k = w.dim(2)?;
-        let dx = gy.apply_op2_no_bwd(w, &Conv1dGradInput { t_in })?;
-        let dw = x.apply_op2_no_bwd(&gy, &Conv1dGradWeight { k })?;
-        Ok((Some(dx), Some(dw)))
+        // The network's input (the audio) needs no gradient: skip the full correlation and the
+        // gradient store's zero tensor + add for it.
+        let dx = if x.track_op() {
+            Some(gy.apply_op2_no_bwd(w, &Conv1dGradInput { t_in })?)
+        } else {
+            None
+        };
+        let dw = if w.track_op() {
+            Some(x.apply_op2_no_bwd(&gy, &Conv1dGradWeight { k })?)
+        } else {
+            None
+        };
+        Ok((dx, dw))
     }
 }
 
@@ -594,6 +604,26 @@ mod tests {
         let grads = y.mul(proj).unwrap().sum_all().unwrap().backward().unwrap();
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
         (flat(grads.get(&x).unwrap()), flat(grads.get(&w).unwrap()))
+    }
+
+    #[test]
+    fn untracked_input_gets_no_gradient_and_the_weight_gradient_is_unchanged() {
+        let x = tensor((2, 3, 40), 11);
+        let w = tensor((4, 3, 3), 12);
+        let proj = tensor((2, 4, 38), 13);
+        let (_, dw_tracked) = gradients(&x, &w, &proj, false);
+        let wv = candle_core::Var::from_tensor(&w).unwrap();
+        let y = conv1d_valid(&x, &wv).unwrap();
+        let grads = y.mul(&proj).unwrap().sum_all().unwrap().backward().unwrap();
+        assert!(grads.get(&x).is_none());
+        let dw = grads
+            .get(&wv)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        assert!(max_diff(&dw, &dw_tracked) < 1e-12);
     }
 
     #[test]

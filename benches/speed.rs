@@ -1,0 +1,455 @@
+//! The speed benchmark (issue 7): training items/s at batch 16 and 4, inference real-time factor
+//! on 60-s and 10-minute inputs, the forward/backward time of every module, and peak resident
+//! memory per scenario.
+//!
+//! Run: `cargo bench --bench speed` (all scenarios) or `cargo bench --bench speed -- train_b16
+//! infer_60s` (some). `SPEED_RUNS=n` changes the number of timed runs; `RAYON_NUM_THREADS=1`
+//! measures one thread. Every scenario runs in its own child process (this binary re-executed
+//! with `--scenario NAME`) so that each peak RSS (`VmHWM`) belongs to one scenario only.
+//!
+//! Output: one line per figure, `speed <scenario> <metric> <value> <unit>`, columns fixed, so
+//! `grep '^speed'` output of two commits can be diffed. Release build, fixed seeds, warm-up runs
+//! excluded, medians of the timed runs; CPU time (all threads, from /proc/self/stat) is printed
+//! next to wall time because the machine may be shared.
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::VarMap;
+
+use drummernet::atomic_file::Overwrite;
+use drummernet::config::Config;
+use drummernet::kit::procedural::procedural_kit;
+use drummernet::model::drummernet::{save_model, DrummerNet};
+use drummernet::model::loss::CqtLoss;
+use drummernet::model::recurrent::Recurrent;
+use drummernet::model::seeded_init::SeededVarMap;
+use drummernet::model::sparsemax::SparseBranches;
+use drummernet::model::synthesizer::{KitPool, Synthesizer};
+use drummernet::model::unet::Unet;
+use drummernet::train::adam::{Adam, AdamParams};
+use drummernet::train::trainer::{DataSpec, Training};
+
+type Res<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const FORMAT_VERSION: u32 = 1;
+const SEED: u64 = 7;
+const SCENARIOS: [&str; 5] = [
+    "train_b16",
+    "train_b4",
+    "split_b16",
+    "infer_60s",
+    "infer_600s",
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--scenario") {
+        let Some(name) = args.get(i + 1) else {
+            eprintln!("--scenario needs a name");
+            return ExitCode::FAILURE;
+        };
+        return match run_scenario(name) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("speed: scenario {name} failed: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    // cargo passes `--bench`; any other word selects scenarios.
+    let chosen: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .map(String::as_str)
+        .collect();
+    for name in &chosen {
+        if !SCENARIOS.contains(name) {
+            eprintln!("unknown scenario {name}; known: {}", SCENARIOS.join(" "));
+            return ExitCode::FAILURE;
+        }
+    }
+    print_header();
+    let mut ok = true;
+    for name in SCENARIOS {
+        if !chosen.is_empty() && !chosen.contains(&name) {
+            continue;
+        }
+        ok &= run_child(name);
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn print_header() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "# drummernet speed v{FORMAT_VERSION} | cpu {cpu} | cores {cores} | threads {} | runs {}",
+        rayon::current_num_threads(),
+        runs()
+    );
+    println!("# columns: speed <scenario> <metric> <value> <unit>");
+}
+
+fn run_child(name: &str) -> bool {
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("speed: cannot find own executable: {e}");
+            return false;
+        }
+    };
+    match Command::new(exe).args(["--scenario", name]).status() {
+        Ok(s) if s.success() => true,
+        Ok(s) => {
+            eprintln!("speed: scenario {name} exited with {s}");
+            false
+        }
+        Err(e) => {
+            eprintln!("speed: cannot start scenario {name}: {e}");
+            false
+        }
+    }
+}
+
+fn runs() -> usize {
+    std::env::var("SPEED_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(5)
+}
+
+fn emit(scenario: &str, metric: &str, value: f64, unit: &str) {
+    println!("speed {scenario:<11} {metric:<24} {value:>12.4} {unit}");
+}
+
+/// CPU seconds (user + system, all threads) used by this process so far.
+fn cpu_seconds() -> f64 {
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // The command name may contain spaces; the fields after its closing parenthesis do not.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return f64::NAN;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the full line, 12 and 13 after the name.
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(u), Some(s)) => (u + s) / TICKS_PER_SECOND,
+        _ => f64::NAN,
+    }
+}
+
+/// Peak resident set size of this process in MB (VmHWM).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => 0.5 * (v[n / 2 - 1] + v[n / 2]),
+    }
+}
+
+/// Wall and CPU seconds of one call.
+fn timed<T>(f: impl FnOnce() -> Res<T>) -> Res<(T, f64, f64)> {
+    let (c0, t0) = (cpu_seconds(), Instant::now());
+    let out = f()?;
+    Ok((out, t0.elapsed().as_secs_f64(), cpu_seconds() - c0))
+}
+
+fn run_scenario(name: &str) -> Res<()> {
+    match name {
+        "train_b16" => train(name, 16)?,
+        "train_b4" => train(name, 4)?,
+        "split_b16" => split(name, 16)?,
+        "infer_60s" => infer(name, 60.0)?,
+        "infer_600s" => infer(name, 600.0)?,
+        other => return Err(format!("unknown scenario {other}").into()),
+    }
+    emit(name, "peak_rss", peak_rss_mb(), "MB");
+    Ok(())
+}
+
+fn config(batch: usize) -> Res<Config> {
+    let mut cfg = Config::defaults()?;
+    cfg.train.batch_size = batch;
+    cfg.train.seed = SEED;
+    Ok(cfg)
+}
+
+fn training(batch: usize) -> Res<Training> {
+    let data = DataSpec {
+        procedural_kits: 4,
+        ..DataSpec::default()
+    };
+    Ok(Training::new(&config(batch)?, &data, &Device::Cpu)?)
+}
+
+/// Whole optimizer steps through `Training::step` (data generation included), as `train` runs.
+fn train(scenario: &str, batch: usize) -> Res<()> {
+    let mut t = training(batch)?;
+    for _ in 0..2 {
+        t.step()?;
+    }
+    let (mut walls, mut cpus) = (Vec::new(), Vec::new());
+    for _ in 0..runs() {
+        let (_, wall, cpu) = timed(|| Ok(t.step()?))?;
+        walls.push(wall);
+        cpus.push(cpu);
+    }
+    let wall = median(walls);
+    emit(scenario, "items_per_s", batch as f64 / wall, "items/s");
+    emit(scenario, "step_wall", wall, "s");
+    let cpu = median(cpus);
+    emit(scenario, "step_cpu", cpu, "s");
+    // Load-insensitive figure for a shared machine: items per second of CPU time.
+    emit(
+        scenario,
+        "items_per_cpu_s",
+        batch as f64 / cpu,
+        "items/cpu-s",
+    );
+    Ok(())
+}
+
+/// The modules one by one at training shapes: each forward with autograd on, then the backward
+/// of a sum over its output (upstream modules cut off with fresh variables), then one Adam step.
+fn split(scenario: &str, batch: usize) -> Res<()> {
+    let cfg = config(batch)?;
+    let dev = Device::Cpu;
+    let audio = training(batch)?.next_batch()?;
+    let varmap = VarMap::new();
+    let vb = SeededVarMap::var_builder(&varmap, SEED, DType::F32, &dev);
+    let net = DrummerNet::new(&cfg.model, vb.clone())?;
+    let unet = Unet::new(&cfg.model, vb.pp("unet"))?;
+    let recurrent = Recurrent::new(&cfg.model, vb.pp("recurrent"))?;
+    let branches = SparseBranches::new(&cfg.model);
+    let kits: Vec<_> = (0..4)
+        .map(|s| procedural_kit(1000 + s, cfg.kit.length_samples()))
+        .collect();
+    let pool = KitPool::new(&kits, &cfg.model.components, &cfg.synth, &dev)?;
+    let synth = Synthesizer::new(cfg.model.frame_hop(), cfg.synth.norm);
+    let loss = CqtLoss::new(&cfg.loss, &dev)?;
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(SEED);
+    let waveforms = pool.draw(&mut rng, cfg.synth.draw)?;
+    let padded = net.pad(&audio)?;
+    let x = padded.unsqueeze(1)?;
+
+    let names = [
+        "unet",
+        "recurrent",
+        "sparsemax",
+        "synth",
+        "loss",
+        "optimizer",
+    ];
+    let mut fwd: Vec<Vec<(f64, f64)>> = vec![Vec::new(); names.len()];
+    let mut bwd: Vec<Vec<(f64, f64)>> = vec![Vec::new(); names.len()];
+    let mut record = |i: usize, warm: bool, f: (f64, f64), b: (f64, f64)| {
+        if !warm {
+            fwd[i].push(f);
+            bwd[i].push(b);
+        }
+    };
+    for run in 0..runs() + 1 {
+        let warm = run == 0;
+        let (r, fw, fc) = timed(|| Ok(unet.forward(&x)?))?;
+        let (_, bw, bc) = timed(|| Ok(r.sum_all()?.backward()?))?;
+        record(0, warm, (fw, fc), (bw, bc));
+
+        let r = Var::from_tensor(&r.detach())?;
+        let (dense, fw, fc) = timed(|| Ok(recurrent.forward(r.as_tensor())?))?;
+        let (_, bw, bc) = timed(|| Ok(dense.sum_all()?.backward()?))?;
+        record(1, warm, (fw, fc), (bw, bc));
+
+        let dense = Var::from_tensor(&dense.detach())?;
+        let (act, fw, fc) = timed(|| Ok(branches.forward(dense.as_tensor())?))?;
+        let (_, bw, bc) = timed(|| Ok(act.sum_all()?.backward()?))?;
+        record(2, warm, (fw, fc), (bw, bc));
+
+        let act = Var::from_tensor(&act.detach())?;
+        let frames = act.dim(2)?;
+        let (est, fw, fc) = timed(|| Ok(synth.forward(act.as_tensor(), &waveforms)?))?;
+        let (_, bw, bc) = timed(|| Ok(est.sum_all()?.backward()?))?;
+        record(3, warm, (fw, fc), (bw, bc));
+
+        let est = Var::from_tensor(&est.detach())?;
+        let target = net.aligned_target(&padded, frames)?;
+        let (l, fw, fc) = timed(|| Ok(loss.forward(&target, est.as_tensor())?.total))?;
+        let (_, bw, bc) = timed(|| Ok(l.backward()?))?;
+        record(4, warm, (fw, fc), (bw, bc));
+    }
+    for (i, name) in names.iter().enumerate().take(5) {
+        let med =
+            |v: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64| median(v.iter().map(pick).collect());
+        emit(
+            scenario,
+            &format!("{name}_fwd_wall"),
+            med(&fwd[i], |p| p.0),
+            "s",
+        );
+        emit(
+            scenario,
+            &format!("{name}_fwd_cpu"),
+            med(&fwd[i], |p| p.1),
+            "s",
+        );
+        emit(
+            scenario,
+            &format!("{name}_bwd_wall"),
+            med(&bwd[i], |p| p.0),
+            "s",
+        );
+        emit(
+            scenario,
+            &format!("{name}_bwd_cpu"),
+            med(&bwd[i], |p| p.1),
+            "s",
+        );
+    }
+
+    // Adam over every model parameter, with the gradients of one whole forward/backward.
+    let mut vars: Vec<(String, Var)> = varmap
+        .data()
+        .lock()
+        .map_err(|_| "variable map lock poisoned")?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let analysis = net.analyse(&padded)?;
+    let est = synth.forward(&analysis.activations, &waveforms)?;
+    let target = net.aligned_target(&padded, analysis.activations.dim(2)?)?;
+    let grads = loss.forward(&target, &est)?.total.backward()?;
+    let mut adam = Adam::new(
+        vars,
+        AdamParams {
+            lr: 1e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        },
+    )?;
+    adam.step(&grads)?;
+    let (mut walls, mut cpus) = (Vec::new(), Vec::new());
+    for _ in 0..runs() {
+        let (_, w, c) = timed(|| Ok(adam.step(&grads)?))?;
+        walls.push(w);
+        cpus.push(c);
+    }
+    emit(scenario, "optimizer_wall", median(walls), "s");
+    emit(scenario, "optimizer_cpu", median(cpus), "s");
+    Ok(())
+}
+
+/// Seconds of output per inference window (frames at 1 kHz).
+const WINDOW_SECONDS: usize = 20;
+
+/// Activations (K, frames) for a whole recording, computed window by window as a chunked
+/// transcriber does: 20-s windows of frames, each with the network's context on both sides,
+/// one window at a time so that memory does not grow with the input.
+// Switch to `drummernet::transcribe` once chunked inference lands.
+fn transcribe_activations(net: &DrummerNet, audio: &[f32]) -> Res<Vec<Vec<f32>>> {
+    let hop = net.config().frame_hop();
+    let ctx = net.context_samples();
+    let frames_total = audio.len() / hop;
+    let window_frames = WINDOW_SECONDS * drummernet::audio::SAMPLE_RATE as usize / hop;
+    let k = net.config().n_components();
+    let mut out = vec![Vec::with_capacity(frames_total); k];
+    let mut start = 0;
+    while start < frames_total {
+        let n = window_frames.min(frames_total - start);
+        let need = n * hop + 2 * ctx;
+        let len = net.padded_len(need);
+        // Input sample i of the window is audio sample start*hop - ctx + i (zeros outside).
+        let mut buf = vec![0f32; len];
+        let first = (start * hop) as isize - ctx as isize;
+        for (i, v) in buf.iter_mut().enumerate() {
+            let j = first + i as isize;
+            if j >= 0 && (j as usize) < audio.len() {
+                *v = audio[j as usize];
+            }
+        }
+        let x = Tensor::from_vec(buf, (1, len), &Device::Cpu)?;
+        let act = net.analyse(&x)?.activations.squeeze(0)?;
+        let act = act.narrow(1, 0, n)?.to_vec2::<f32>()?;
+        for (row, a) in out.iter_mut().zip(act) {
+            row.extend(a);
+        }
+        start += n;
+    }
+    Ok(out)
+}
+
+/// Inference real-time factor on `seconds` of synthetic drums with a model loaded from a file.
+fn infer(scenario: &str, seconds: f64) -> Res<()> {
+    let cfg = config(16)?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("bench.dnm");
+    {
+        let t = training(16)?;
+        save_model(&path, &cfg.model, &t.model_tensors(), &[], Overwrite::Allow)?;
+    }
+    let net = DrummerNet::load(&path, &Device::Cpu)?.net;
+    let want = (seconds * drummernet::audio::SAMPLE_RATE as f64) as usize;
+    let audio = {
+        // 32 s of distinct material, repeated: content does not change the cost.
+        let block = training(16)?
+            .next_batch()?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        block
+            .iter()
+            .cycle()
+            .take(want)
+            .copied()
+            .collect::<Vec<f32>>()
+    };
+    transcribe_activations(&net, &audio[..audio.len().min(20 * 16_000)])?;
+    let timed_runs = if seconds > 100.0 { 1 } else { runs().min(3) };
+    let (mut walls, mut cpus) = (Vec::new(), Vec::new());
+    let mut frames = 0;
+    for _ in 0..timed_runs {
+        let (act, w, c) = timed(|| transcribe_activations(&net, &audio))?;
+        frames = act.first().map_or(0, Vec::len);
+        walls.push(w);
+        cpus.push(c);
+    }
+    let wall = median(walls);
+    emit(scenario, "realtime_factor", seconds / wall, "x");
+    emit(scenario, "wall", wall, "s");
+    let cpu = median(cpus);
+    emit(scenario, "cpu", cpu, "s");
+    // Load-insensitive figure: seconds of audio per second of CPU time.
+    emit(scenario, "audio_s_per_cpu_s", seconds / cpu, "x");
+    emit(scenario, "frames", frames as f64, "frames");
+    Ok(())
+}
