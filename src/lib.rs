@@ -11,5 +11,6 @@ pub mod kit;
 pub mod midi;
 pub mod model;
 pub mod train;
+pub mod tui;
 
 pub use error::{Error, Result};

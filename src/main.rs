@@ -27,7 +27,7 @@ struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -41,6 +41,8 @@ enum Command {
     Kit(cli::kit::KitCommand),
     /// Train DrummerNet without labels into a session folder.
     Train(cli::train::TrainArgs),
+    /// The terminal workbench (also what `drummernet` alone starts).
+    Tui(cli::tui::TuiArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,10 +75,12 @@ fn init_logging(verbose: u8) {
 
 fn run(cli: Cli) -> Result<()> {
     let mut cfg = Config::load(cli.config.as_deref(), &cli.overrides)?;
-    match cli.command {
+    let command = cli.command.unwrap_or(Command::Tui(Default::default()));
+    match command {
         Command::Render(a) => cli::render::render(&cfg, a),
         Command::Groove(a) => cli::groove::groove_cmd(&cfg, a),
         Command::Kit(k) => cli::kit::kit_cmd(&cfg, k),
+        Command::Tui(a) => cli::tui::tui_cmd(cfg, a),
         Command::Train(a) => {
             if let Some(d) = a.device {
                 cfg.device.device = d;

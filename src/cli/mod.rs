@@ -4,6 +4,7 @@ pub mod groove;
 pub mod kit;
 pub mod render;
 pub mod train;
+pub mod tui;
 
 use anyhow::Result;
 
