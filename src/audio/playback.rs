@@ -285,7 +285,7 @@ fn cpal_thread(transport: Arc<Transport>, tx: Sender<Result<String, String>>) {
             .ok_or_else(|| "no audio output device".to_string())?;
         let supported = device
             .default_output_config()
-            .map_err(|e| format!("no audio output: {e}"))?;
+            .map_err(|e| format!("no output device ({e})"))?;
         let config = supported.config();
         let channels = config.channels as usize;
         let rate = config.sample_rate;
@@ -298,9 +298,7 @@ fn cpal_thread(transport: Arc<Transport>, tx: Sender<Result<String, String>>) {
                 None,
             )
             .map_err(|e| format!("no audio output: {e}"))?;
-        stream
-            .play()
-            .map_err(|e| format!("no audio output: {e}"))?;
+        stream.play().map_err(|e| format!("no audio output: {e}"))?;
         Ok((stream, format!("{rate} Hz, {channels} ch")))
     })();
     match opened {

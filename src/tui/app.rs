@@ -227,7 +227,12 @@ impl App {
         let text = spec.unwrap_or(BUNDLED_KIT);
         let loaded = KitSpec::parse(text).and_then(|s| s.load(&names, length));
         let (kit, origin) = match loaded {
-            Ok(mut kits) if !kits.is_empty() => (kits.swap_remove(0), format!("kit {text}")),
+            Ok(mut kits) if !kits.is_empty() => {
+                let short = Path::new(text)
+                    .file_name()
+                    .map_or(text.to_string(), |n| n.to_string_lossy().into_owned());
+                (kits.swap_remove(0), format!("kit {short}"))
+            }
             other => {
                 if let Err(e) = other {
                     self.error(format!("kit {text}: {e}; using procedural kit 0"));
@@ -240,7 +245,11 @@ impl App {
         };
         let waveforms = names
             .iter()
-            .map(|n| kit.component(n).map(|c| c.samples.clone()).unwrap_or_default())
+            .map(|n| {
+                kit.component(n)
+                    .map(|c| c.samples.clone())
+                    .unwrap_or_default()
+            })
             .collect();
         self.components = Components {
             names,
@@ -262,7 +271,10 @@ impl App {
             }
             Err(e) => self.error(e.to_string()),
         }
-        let latest = self.sessions_dir.join(&self.session).join("latest.safetensors");
+        let latest = self
+            .sessions_dir
+            .join(&self.session)
+            .join("latest.safetensors");
         if latest.is_file() {
             self.model_path = Some(latest);
         }
@@ -743,7 +755,10 @@ impl App {
                 }
             }
             JobEvent::Transcribed(t) => {
-                let secs = self.busy.take().map_or(0.0, |b| b.since.elapsed().as_secs_f64());
+                let secs = self
+                    .busy
+                    .take()
+                    .map_or(0.0, |b| b.since.elapsed().as_secs_f64());
                 if let Some(stem) = &self.stem {
                     self.player.transport.set_tracks(Tracks {
                         original: stem.to_vec(),
@@ -753,7 +768,9 @@ impl App {
                 self.transcription = Some(t);
                 self.repick();
                 let n: usize = self.onsets.iter().map(Vec::len).sum();
-                self.say(format!("transcribed in {secs:.1} s: {n} onsets (e exports MIDI, b A/B)"));
+                self.say(format!(
+                    "transcribed in {secs:.1} s: {n} onsets (e exports MIDI, b A/B)"
+                ));
             }
             JobEvent::Failed(e) => {
                 self.busy = None;
@@ -848,8 +865,10 @@ impl App {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 const AUDIO_EXTENSIONS: &[&str] = &["wav", "flac", "mp3", "ogg", "aif", "aiff", "m4a"];

@@ -94,7 +94,9 @@ fn spawn(name: &str, tx: Sender<JobEvent>, f: impl FnOnce() -> Result<()> + Send
             }
         });
     if let Err(e) = started {
-        let _ = fail.send(JobEvent::Failed(format!("{name}: cannot start thread: {e}")));
+        let _ = fail.send(JobEvent::Failed(format!(
+            "{name}: cannot start thread: {e}"
+        )));
     }
 }
 
@@ -176,7 +178,9 @@ pub fn resynthesise(
     }
     let a = Tensor::from_vec(a, (1, k, t), &Device::Cpu)?;
     let h = Tensor::from_vec(h, (k, l), &Device::Cpu)?;
-    let mut y = synth_conv(&a, &h, FRAME_HOP)?.squeeze(0)?.to_vec1::<f32>()?;
+    let mut y = synth_conv(&a, &h, FRAME_HOP)?
+        .squeeze(0)?
+        .to_vec1::<f32>()?;
     y.resize(original.len(), 0.0);
     let peak = |x: &[f32]| x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     let (py, px) = (peak(&y), peak(original));
@@ -213,7 +217,9 @@ mod tests {
         let cfg = ModelConfig::default();
         let net = build_model(None, &cfg).expect("model");
         let n = 8_000;
-        let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 200) as f32 / 200.0 - 0.5).collect();
+        let x: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 200) as f32 / 200.0 - 0.5)
+            .collect();
         let seen = std::cell::Cell::new(0.0);
         let act = analyse_stem(&net, &x, &|f| seen.set(f)).expect("analysis");
         assert_eq!(act.len(), 11);

@@ -34,21 +34,57 @@ pub enum Action {
 
 /// (key label for the help, action, description).
 pub const KEYS: &[(&str, Action, &str)] = &[
-    ("o", Action::Open, "open an audio file or folder (Tab completes)"),
-    ("r", Action::Transcribe, "transcribe the open stem (background)"),
+    (
+        "o",
+        Action::Open,
+        "open an audio file or folder (Tab completes)",
+    ),
+    (
+        "r",
+        Action::Transcribe,
+        "transcribe the open stem (background)",
+    ),
     ("space", Action::PlayPause, "play / pause"),
     ("s", Action::Stop, "stop (back to the start)"),
     ("← →", Action::SeekBack, "seek 1 s back / forward"),
-    ("b", Action::ToggleAb, "A/B: original <-> re-synthesis, same position"),
-    ("w", Action::WriteResynthesis, "write the re-synthesis to a WAV"),
-    ("e", Action::ExportMidi, "export MIDI (+ JSON), path confirmed first"),
-    ("t", Action::TrainStart, "start training (open folder/file, session)"),
+    (
+        "b",
+        Action::ToggleAb,
+        "A/B: original <-> re-synthesis, same position",
+    ),
+    (
+        "w",
+        Action::WriteResynthesis,
+        "write the re-synthesis to a WAV",
+    ),
+    (
+        "e",
+        Action::ExportMidi,
+        "export MIDI (+ JSON), path confirmed first",
+    ),
+    (
+        "t",
+        Action::TrainStart,
+        "start training (open folder/file, session)",
+    ),
     ("p", Action::TrainPause, "pause / resume training"),
-    ("x", Action::TrainStop, "stop training (writes a checkpoint)"),
-    ("+ -", Action::ZoomIn, "zoom the piano roll in / out (or wheel)"),
+    (
+        "x",
+        Action::TrainStop,
+        "stop training (writes a checkpoint)",
+    ),
+    (
+        "+ -",
+        Action::ZoomIn,
+        "zoom the piano roll in / out (or wheel)",
+    ),
     ("h l", Action::ScrollLeft, "scroll the piano roll (or [ ])"),
     ("0", Action::ScrollHome, "piano roll to the start"),
-    (", .", Action::ThresholdDown, "peak-picking threshold down / up"),
+    (
+        ", .",
+        Action::ThresholdDown,
+        "peak-picking threshold down / up",
+    ),
     ("c", Action::LossScales, "loss: total <-> per CQT scale"),
     ("g", Action::LossLog, "loss: linear <-> log scale"),
     ("m", Action::LossXAxis, "loss: x = step <-> time"),

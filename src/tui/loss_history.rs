@@ -44,7 +44,11 @@ impl LossHistory {
     }
 
     pub fn scales(&self) -> usize {
-        self.rows.iter().map(|r| r.per_scale.len()).max().unwrap_or(0)
+        self.rows
+            .iter()
+            .map(|r| r.per_scale.len())
+            .max()
+            .unwrap_or(0)
     }
 
     /// (x, y) of the total loss (`scale = None`) or of one CQT scale; non-finite values and,
@@ -127,7 +131,10 @@ mod tests {
         }
         h.push(row(3, 5.0));
         assert_eq!(h.len(), 3);
-        assert_eq!(h.points(None, XAxis::Step, true), vec![(1.0, 1.0), (2.0, 2.0), (3.0, 5f64.log10())]);
+        assert_eq!(
+            h.points(None, XAxis::Step, true),
+            vec![(1.0, 1.0), (2.0, 2.0), (3.0, 5f64.log10())]
+        );
         assert_eq!(h.points(Some(1), XAxis::Seconds, false)[0], (0.5, 7.5));
         assert_eq!(h.scales(), 2);
         let many: Vec<_> = (0..1000).map(|i| (i as f64, 0.0)).collect();

@@ -45,7 +45,10 @@ pub fn draw_components(f: &mut Frame, area: Rect, app: &App) {
             ])
         })
         .collect();
-    f.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), area);
+    f.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(title)),
+        area,
+    );
 }
 
 pub fn row_color(i: usize) -> Color {
@@ -114,7 +117,9 @@ pub fn spectrum_columns(w: &[f32], cols: usize) -> Vec<f32> {
             let f1 = lo * (hi / lo).powf((c + 1) as f32 / cols as f32);
             let a = (f0 / hz_per_bin) as usize;
             let b = ((f1 / hz_per_bin) as usize).max(a + 1).min(mag.len());
-            mag[a.min(mag.len() - 1)..b].iter().fold(0.0f32, |m, &v| m.max(v))
+            mag[a.min(mag.len() - 1)..b]
+                .iter()
+                .fold(0.0f32, |m, &v| m.max(v))
         })
         .collect();
     let peak = bands.iter().fold(0.0f32, |m, &v| m.max(v));
@@ -129,7 +134,13 @@ mod tests {
     fn envelope_shows_attack_then_decay() {
         // 10 ms silence, instant attack, exponential decay over one second.
         let w: Vec<f32> = (0..16_000)
-            .map(|i| if i < 160 { 0.0 } else { (-(i as f32) / 2000.0).exp() })
+            .map(|i| {
+                if i < 160 {
+                    0.0
+                } else {
+                    (-(i as f32) / 2000.0).exp()
+                }
+            })
             .collect();
         let e = envelope_columns(&w, 20);
         assert!(e[0] > 0.95, "attack in the first column: {e:?}");

@@ -109,11 +109,10 @@ pub fn draw_loss(f: &mut Frame, area: Rect, app: &App) {
             ratatui::layout::Constraint::Percentage(100),
             ratatui::layout::Constraint::Percentage(100),
         ))
-        .x_axis(
-            Axis::default()
-                .bounds([x0, x1])
-                .labels([Line::from(format!("{x0:.0}")), Line::from(format!("{x1:.0}"))]),
-        )
+        .x_axis(Axis::default().bounds([x0, x1]).labels([
+            Line::from(format!("{x0:.0}")),
+            Line::from(format!("{x1:.0}")),
+        ]))
         .y_axis(
             Axis::default()
                 .bounds([y0, y1])

@@ -10,9 +10,10 @@ use crate::tui::app::App;
 
 pub fn draw_status(f: &mut Frame, area: Rect, app: &App) {
     let model = match &app.model_path {
-        Some(p) => p
-            .file_name()
-            .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        Some(p) => p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
         None => "no trained model".into(),
     };
     let info = format!(

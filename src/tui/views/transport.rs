@@ -39,7 +39,11 @@ pub fn draw_transport(f: &mut Frame, area: Rect, app: &App) {
         let style = if s == source {
             Style::default()
                 .fg(Color::Black)
-                .bg(if available { Color::Green } else { Color::DarkGray })
+                .bg(if available {
+                    Color::Green
+                } else {
+                    Color::DarkGray
+                })
                 .add_modifier(Modifier::BOLD)
         } else if available {
             Style::default()
@@ -52,7 +56,7 @@ pub fn draw_transport(f: &mut Frame, area: Rect, app: &App) {
         DeviceState::Opening => Line::from("audio: opening device…"),
         DeviceState::Ready(d) => Line::from(format!("audio: {d}")),
         DeviceState::Unavailable(e) => Line::styled(
-            format!("audio: {e} (playback off)"),
+            format!("audio off: {e}"),
             Style::default().fg(Color::Yellow),
         ),
     };
@@ -86,7 +90,11 @@ pub fn draw_transport(f: &mut Frame, area: Rect, app: &App) {
         ),
     });
     let lines = vec![
-        Line::from(format!("{state}  {} / {}", clock(t.position_seconds()), clock(len))),
+        Line::from(format!(
+            "{state}  {} / {}",
+            clock(t.position_seconds()),
+            clock(len)
+        )),
         Line::from(bar),
         Line::from(vec![
             Span::raw("A/B "),
@@ -94,12 +102,14 @@ pub fn draw_transport(f: &mut Frame, area: Rect, app: &App) {
             Span::raw(" "),
             ab(Source::Resynthesis, app.transcription.is_some()),
         ]),
-        device,
         job,
         training,
+        device,
     ];
     f.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" Transport ")),
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(Block::bordered().title(" Transport ")),
         area,
     );
 }
