@@ -336,13 +336,11 @@ impl App {
                 KeyCode::Backspace => {
                     p.text.pop();
                 }
-                KeyCode::Tab => {
-                    if p.kind == PromptKind::Open {
-                        let (done, hint) = complete_path(&p.text);
-                        p.text = done;
-                        self.message = hint;
-                        self.message_is_error = false;
-                    }
+                KeyCode::Tab if p.kind == PromptKind::Open => {
+                    let (done, hint) = complete_path(&p.text);
+                    p.text = done;
+                    self.message = hint;
+                    self.message_is_error = false;
                 }
                 KeyCode::Char(c) => p.text.push(c),
                 _ => {}

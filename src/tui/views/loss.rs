@@ -19,6 +19,9 @@ const SCALE_COLORS: [Color; 6] = [
     Color::Red,
 ];
 
+/// (legend name, points, colour).
+type Series = (String, Vec<(f64, f64)>, Color);
+
 pub fn draw_loss(f: &mut Frame, area: Rect, app: &App) {
     let h = &app.loss;
     let title = format!(
@@ -42,7 +45,7 @@ pub fn draw_loss(f: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let width = area.width.saturating_sub(10).max(8) as usize * 2;
-    let series: Vec<(String, Vec<(f64, f64)>, Color)> = if app.loss_per_scale {
+    let series: Vec<Series> = if app.loss_per_scale {
         (0..h.scales())
             .map(|s| {
                 (
