@@ -510,6 +510,11 @@ impl App {
             self.error(format!("{}: no such file", path.display()));
             return;
         }
+        if self.is_busy() {
+            // A transcription in flight would otherwise land on the new stem.
+            self.error("busy: wait for the current job, then open");
+            return;
+        }
         if self.data.is_none() {
             self.data = Some(path.to_path_buf());
         }
