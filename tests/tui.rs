@@ -424,3 +424,56 @@ fn end_to_end_in_tmux_open_transcribe_ab_export_quit() {
     let notes = read_midi(&stem.with_extension("mid")).expect("MIDI parses");
     assert!(!notes.is_empty());
 }
+
+// ---- training from the workbench ---------------------------------------------------------
+
+fn pump_until(a: &mut App, secs: u64, done: impl Fn(&App) -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        a.pump();
+        if done(a) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+#[test]
+fn training_starts_pauses_resumes_and_stops_from_keys_then_reopens_as_a_session() {
+    use drummernet::tui::app::TrainState;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = Config::defaults().expect("default config");
+    cfg.train.batch_size = 1;
+    cfg.train.waveforms_every = 1;
+    let mut opts = AppOptions::new(cfg.clone());
+    opts.kit = Some("procedural:0".into());
+    opts.sessions_dir = dir.path().to_path_buf();
+    opts.session = Some("keys".into());
+    let mut a = App::new(opts.clone(), Box::new(NoSink("test".into())));
+    a.handle_key(key('t'));
+    assert!(
+        pump_until(&mut a, 60, |a| a.loss.len() >= 2),
+        "two steps arrive: {}",
+        a.message
+    );
+    assert!(a.components.origin.starts_with("learned"));
+    a.handle_key(key('p'));
+    assert!(pump_until(&mut a, 30, |a| a.training.state == TrainState::Paused));
+    let at = a.training.step;
+    std::thread::sleep(Duration::from_millis(300));
+    a.pump();
+    assert_eq!(a.training.step, at, "no steps while paused");
+    a.handle_key(key('p'));
+    assert!(pump_until(&mut a, 30, |a| a.training.step > at));
+    a.handle_key(key('x'));
+    assert!(pump_until(&mut a, 60, |a| a.training.state == TrainState::Finished));
+    let steps = a.loss.len();
+    // Reopening the session shows its loss curve from loss.csv and uses its checkpoint.
+    let b = App::new(opts, Box::new(NoSink("test".into())));
+    assert_eq!(b.loss.len(), steps);
+    assert_eq!(
+        b.model_path.as_deref(),
+        Some(dir.path().join("keys/latest.safetensors").as_path())
+    );
+}
