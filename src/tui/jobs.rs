@@ -227,4 +227,43 @@ mod tests {
         assert!(act.iter().flatten().all(|v| v.is_finite() && *v >= 0.0));
         assert_eq!(seen.get(), 1.0);
     }
+
+    #[test]
+    fn chunk_edges_change_the_activations_only_slightly() {
+        // Not exact: the recurrent head runs along the whole time axis, so a chunk's GRU state
+        // starts fresh at its edge. The convolutional part is exact (full context on both sides).
+        let cfg = ModelConfig::default();
+        let net = build_model(None, &cfg).expect("model");
+        let n = CHUNK + 4_000;
+        let x: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 311) as f32 / 311.0 - 0.5)
+            .collect();
+        let chunked = analyse_stem(&net, &x, &|_| {}).expect("chunked");
+        // One pass over the whole stem with the same context padding.
+        let ctx = net.context_samples();
+        let mut padded = vec![0.0f32; ctx];
+        padded.extend_from_slice(&x);
+        padded.resize(padded.len() + ctx, 0.0);
+        let len = padded.len();
+        let whole = Tensor::from_vec(padded, (1, len), &Device::Cpu).expect("tensor");
+        let whole = net.pad(&whole).expect("pad");
+        let one = net.analyse(&whole).expect("analyse").activations;
+        let one = one
+            .squeeze(0)
+            .and_then(|t| t.to_vec2::<f32>())
+            .expect("vec");
+        let frames = n.div_ceil(FRAME_HOP);
+        // Frames more than 2 s from the chunk edge (frame CHUNK / 16) agree closely; the GRU's
+        // memory fades.
+        let edge = CHUNK / FRAME_HOP;
+        let peak = one.iter().flatten().fold(0.0f32, |m, &v| m.max(v));
+        let mut far = 0.0f32;
+        for (a, b) in chunked.iter().zip(&one) {
+            assert_eq!(a.len(), frames);
+            for t in 0..edge - 2_000 {
+                far = far.max((a[t] - b[t]).abs());
+            }
+        }
+        assert!(far < 0.01 * peak, "far from the edge: {far} (peak {peak})");
+    }
 }
