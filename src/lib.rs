@@ -13,5 +13,6 @@ pub mod midi;
 pub mod model;
 pub mod train;
 pub mod transcribe;
+pub mod tui;
 
 pub use error::{Error, Result};

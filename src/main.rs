@@ -27,7 +27,7 @@ struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -45,6 +45,8 @@ enum Command {
     Transcribe(cli::transcribe::TranscribeArgs),
     /// Score predictions (or a model) against ground-truth onsets: P/R/F1 per class.
     Eval(cli::eval::EvalArgs),
+    /// The terminal workbench (also what `drummernet` alone starts).
+    Tui(cli::tui::TuiArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,12 +78,14 @@ fn init_logging(verbose: u8) {
 
 fn run(cli: Cli) -> Result<()> {
     let mut cfg = Config::load(cli.config.as_deref(), &cli.overrides)?;
-    match cli.command {
+    let command = cli.command.unwrap_or(Command::Tui(Default::default()));
+    match command {
         Command::Render(a) => cli::render::render(&cfg, a),
         Command::Groove(a) => cli::groove::groove_cmd(&cfg, a),
         Command::Kit(k) => cli::kit::kit_cmd(&cfg, k),
         Command::Transcribe(a) => cli::transcribe::transcribe_cmd(cfg, a),
         Command::Eval(a) => cli::eval::eval_cmd(cfg, a),
+        Command::Tui(a) => cli::tui::tui_cmd(cfg, a),
         Command::Train(a) => {
             if let Some(d) = a.device {
                 cfg.device.device = d;

@@ -9,6 +9,8 @@ mod reader;
 mod resample;
 mod wav;
 
+pub mod playback;
+
 pub use decode::probe;
 pub use reader::{load_mono, load_mono_segment, MonoReader};
 pub use resample::resample;

@@ -6,6 +6,7 @@ pub mod kit;
 pub mod render;
 pub mod train;
 pub mod transcribe;
+pub mod tui;
 
 use anyhow::Result;
 

@@ -1,0 +1,269 @@
+//! Background work for the workbench: decoding a file and transcribing it. Each job runs on its
+//! own thread and reports typed [`JobEvent`]s; the UI thread never waits for one.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+
+use crate::audio::{load_mono, SAMPLE_RATE};
+use crate::error::{Error, Result};
+use crate::model::drummernet::DrummerNet;
+use crate::model::ops::synth_fft::synth_conv;
+use crate::model::seeded_init::SeededVarMap;
+use crate::model::ModelConfig;
+
+/// Activation frames per second (hop 16 at 16 kHz).
+pub const FRAME_HOP: usize = 16;
+
+/// What a finished transcription hands to the UI.
+#[derive(Debug, Clone, Default)]
+pub struct Transcription {
+    pub names: Vec<String>,
+    /// (K, T) sparse activations; frame t = song time 16 t / 16000.
+    pub activations: Vec<Vec<f32>>,
+    /// The stem re-synthesised through the component waveforms, as long as the stem.
+    pub resynthesis: Vec<f32>,
+}
+
+#[derive(Debug)]
+pub enum JobEvent {
+    Loaded {
+        path: PathBuf,
+        samples: Arc<Vec<f32>>,
+    },
+    Progress {
+        label: String,
+        fraction: f32,
+    },
+    Transcribed(Transcription),
+    Failed(String),
+}
+
+/// Decodes `path` to mono 16 kHz.
+pub fn spawn_open(path: PathBuf, tx: Sender<JobEvent>) {
+    spawn("open", tx.clone(), move || {
+        let samples = load_mono(&path, SAMPLE_RATE)?;
+        let _ = tx.send(JobEvent::Loaded {
+            path,
+            samples: Arc::new(samples),
+        });
+        Ok(())
+    });
+}
+
+/// Everything a transcription needs, owned so it can move to the job's thread.
+pub struct TranscribeRequest {
+    pub samples: Arc<Vec<f32>>,
+    /// A model or checkpoint file; `None` = a freshly initialised model (seed 0).
+    pub model: Option<PathBuf>,
+    pub config: ModelConfig,
+    /// (K, L) waveforms for the re-synthesis, in model component order.
+    pub waveforms: Vec<Vec<f32>>,
+}
+
+pub fn spawn_transcribe(req: TranscribeRequest, tx: Sender<JobEvent>) {
+    spawn("transcribe", tx.clone(), move || {
+        let net = build_model(req.model.as_deref(), &req.config)?;
+        let progress = |fraction: f32| {
+            let _ = tx.send(JobEvent::Progress {
+                label: "transcribing".into(),
+                fraction,
+            });
+        };
+        let activations = analyse_stem(&net, &req.samples, &progress)?;
+        let resynthesis = resynthesise(&activations, &req.waveforms, &req.samples)?;
+        let _ = tx.send(JobEvent::Transcribed(Transcription {
+            names: net.config().components.clone(),
+            activations,
+            resynthesis,
+        }));
+        Ok(())
+    });
+}
+
+fn spawn(name: &str, tx: Sender<JobEvent>, f: impl FnOnce() -> Result<()> + Send + 'static) {
+    let fail = tx.clone();
+    let started = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            if let Err(e) = f() {
+                let _ = tx.send(JobEvent::Failed(e.to_string()));
+            }
+        });
+    if let Err(e) = started {
+        let _ = fail.send(JobEvent::Failed(format!(
+            "{name}: cannot start thread: {e}"
+        )));
+    }
+}
+
+/// The model from a file, or a fresh seeded one (detached from its variables, so inference
+/// builds no gradient graph).
+pub fn build_model(path: Option<&Path>, cfg: &ModelConfig) -> Result<DrummerNet> {
+    let device = Device::Cpu;
+    if let Some(p) = path {
+        return Ok(DrummerNet::load(p, &device)?.net);
+    }
+    let map = VarMap::new();
+    let _ = DrummerNet::new(cfg, SeededVarMap::var_builder(&map, 0, DType::F32, &device))?;
+    let tensors = map
+        .data()
+        .lock()
+        .map_err(|_| Error::Invalid("variable map lock poisoned".into()))?
+        .iter()
+        .map(|(n, v)| (n.clone(), v.as_tensor().detach()))
+        .collect();
+    DrummerNet::new(cfg, VarBuilder::from_tensors(tensors, DType::F32, &device))
+}
+
+/// Samples per analysis chunk: 160 sparsemax windows of 64 frames, so chunk edges never split a
+/// window; each chunk gets the model's full context on both sides.
+const CHUNK: usize = 160 * 64 * FRAME_HOP;
+
+/// Per-component activations of a whole stem, (K, ceil(n / 16)).
+// switch to transcribe:: when merged
+pub fn analyse_stem(
+    net: &DrummerNet,
+    samples: &[f32],
+    progress: &dyn Fn(f32),
+) -> Result<Vec<Vec<f32>>> {
+    let ctx = net.context_samples();
+    let k = net.config().components.len();
+    let frames = samples.len().div_ceil(FRAME_HOP);
+    let mut out = vec![Vec::with_capacity(frames); k];
+    let mut start = 0;
+    while start < samples.len() {
+        let seg = (samples.len() - start).min(CHUNK).div_ceil(FRAME_HOP) * FRAME_HOP;
+        // Input covers song samples [start - ctx, start + seg + ctx), zeros outside the song.
+        let mut input = vec![0.0f32; seg + 2 * ctx];
+        for (i, v) in input.iter_mut().enumerate() {
+            let song = (start + i) as isize - ctx as isize;
+            if song >= 0 && (song as usize) < samples.len() {
+                *v = samples[song as usize];
+            }
+        }
+        let len = input.len();
+        let x = net.pad(&Tensor::from_vec(input, (1, len), &Device::Cpu)?)?;
+        let act = net.analyse(&x)?.activations.squeeze(0)?.to_vec2::<f32>()?;
+        let keep = (seg / FRAME_HOP).min(frames - out[0].len());
+        for (row, a) in out.iter_mut().zip(act) {
+            row.extend_from_slice(&a[..keep.min(a.len())]);
+            row.resize(row.len() + keep.saturating_sub(a.len()), 0.0);
+        }
+        start += seg;
+        progress(start.min(samples.len()) as f32 / samples.len() as f32);
+    }
+    Ok(out)
+}
+
+/// Activations through the waveforms, trimmed to the stem and scaled to its peak level.
+pub fn resynthesise(
+    activations: &[Vec<f32>],
+    waveforms: &[Vec<f32>],
+    original: &[f32],
+) -> Result<Vec<f32>> {
+    let k = activations.len();
+    let t = activations.first().map_or(0, Vec::len);
+    let l = waveforms.iter().map(Vec::len).max().unwrap_or(0);
+    if k == 0 || t == 0 || l == 0 || waveforms.len() != k {
+        return Ok(vec![0.0; original.len()]);
+    }
+    let a: Vec<f32> = activations.iter().flatten().copied().collect();
+    let mut h = vec![0.0f32; k * l];
+    for (row, w) in h.chunks_mut(l).zip(waveforms) {
+        row[..w.len()].copy_from_slice(w);
+    }
+    let a = Tensor::from_vec(a, (1, k, t), &Device::Cpu)?;
+    let h = Tensor::from_vec(h, (k, l), &Device::Cpu)?;
+    let mut y = synth_conv(&a, &h, FRAME_HOP)?
+        .squeeze(0)?
+        .to_vec1::<f32>()?;
+    y.resize(original.len(), 0.0);
+    let peak = |x: &[f32]| x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let (py, px) = (peak(&y), peak(original));
+    if py > 0.0 && px > 0.0 {
+        let g = px / py;
+        y.iter_mut().for_each(|v| *v *= g);
+    }
+    Ok(y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resynthesis_places_each_waveform_at_its_onset_and_matches_the_peak() {
+        let mut act = vec![vec![0.0f32; 100]; 2];
+        act[0][10] = 1.0;
+        act[1][50] = 0.5;
+        let wave = vec![vec![1.0, 0.5], vec![-1.0]];
+        let original = vec![0.0, 0.8];
+        let mut original = original;
+        original.resize(1600, 0.0);
+        let y = resynthesise(&act, &wave, &original).expect("resynthesis");
+        assert_eq!(y.len(), 1600);
+        assert!((y[160] - 0.8).abs() < 1e-5, "{}", y[160]);
+        assert!((y[161] - 0.4).abs() < 1e-5);
+        assert!((y[800] + 0.4).abs() < 1e-5);
+        assert!(y[..160].iter().all(|v| v.abs() < 1e-5));
+    }
+
+    #[test]
+    fn chunked_analysis_covers_the_stem_frame_by_frame() {
+        let cfg = ModelConfig::default();
+        let net = build_model(None, &cfg).expect("model");
+        let n = 8_000;
+        let x: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 200) as f32 / 200.0 - 0.5)
+            .collect();
+        let seen = std::cell::Cell::new(0.0);
+        let act = analyse_stem(&net, &x, &|f| seen.set(f)).expect("analysis");
+        assert_eq!(act.len(), 11);
+        assert!(act.iter().all(|r| r.len() == n / FRAME_HOP));
+        assert!(act.iter().flatten().all(|v| v.is_finite() && *v >= 0.0));
+        assert_eq!(seen.get(), 1.0);
+    }
+
+    #[test]
+    fn chunk_edges_change_the_activations_only_slightly() {
+        // Not exact: the recurrent head runs along the whole time axis, so a chunk's GRU state
+        // starts fresh at its edge. The convolutional part is exact (full context on both sides).
+        let cfg = ModelConfig::default();
+        let net = build_model(None, &cfg).expect("model");
+        let n = CHUNK + 4_000;
+        let x: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 311) as f32 / 311.0 - 0.5)
+            .collect();
+        let chunked = analyse_stem(&net, &x, &|_| {}).expect("chunked");
+        // One pass over the whole stem with the same context padding.
+        let ctx = net.context_samples();
+        let mut padded = vec![0.0f32; ctx];
+        padded.extend_from_slice(&x);
+        padded.resize(padded.len() + ctx, 0.0);
+        let len = padded.len();
+        let whole = Tensor::from_vec(padded, (1, len), &Device::Cpu).expect("tensor");
+        let whole = net.pad(&whole).expect("pad");
+        let one = net.analyse(&whole).expect("analyse").activations;
+        let one = one
+            .squeeze(0)
+            .and_then(|t| t.to_vec2::<f32>())
+            .expect("vec");
+        let frames = n.div_ceil(FRAME_HOP);
+        // Frames more than 2 s from the chunk edge (frame CHUNK / 16) agree closely; the GRU's
+        // memory fades.
+        let edge = CHUNK / FRAME_HOP;
+        let peak = one.iter().flatten().fold(0.0f32, |m, &v| m.max(v));
+        let mut far = 0.0f32;
+        for (a, b) in chunked.iter().zip(&one) {
+            assert_eq!(a.len(), frames);
+            for t in 0..edge - 2_000 {
+                far = far.max((a[t] - b[t]).abs());
+            }
+        }
+        assert!(far < 0.01 * peak, "far from the edge: {far} (peak {peak})");
+    }
+}

@@ -1,0 +1,104 @@
+//! Owns the real terminal: raw mode and the alternate screen, restored on every exit path
+//! (including panics); stderr sent to the log file while the workbench runs, because ALSA and
+//! any stray message would otherwise scribble over the screen; the event loop.
+
+use std::fs::File;
+use std::io::stdout;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
+use crossterm::execute;
+
+use super::app::{App, AppOptions};
+use super::views;
+use crate::audio::playback::CpalSink;
+use crate::error::{Error, Result};
+
+/// Redraw at least this often (playhead, progress) even without input.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Runs the workbench until the user quits. `log` receives stderr (and thus tracing output).
+pub fn run(opts: AppOptions, log: &Path) -> Result<()> {
+    let log_file = File::create(log).map_err(|e| Error::io(log, e))?;
+    let saved = stderr_redirect::to(&log_file);
+    let mut terminal = ratatui::init();
+    let _ = execute!(stdout(), EnableMouseCapture);
+    let ratatui_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(stdout(), DisableMouseCapture);
+        stderr_redirect::restore(saved);
+        ratatui_hook(info);
+    }));
+    let mut app = App::new(opts, Box::new(CpalSink));
+    let result = event_loop(&mut terminal, &mut app);
+    let _ = execute!(stdout(), DisableMouseCapture);
+    ratatui::restore();
+    stderr_redirect::restore(saved);
+    result
+}
+
+fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> Result<()> {
+    let io = |e: std::io::Error| Error::Invalid(format!("terminal: {e}"));
+    while !app.quit {
+        let t0 = Instant::now();
+        terminal.draw(|f| views::draw(f, app)).map_err(io)?;
+        app.note_frame_time(t0.elapsed());
+        if event::poll(TICK).map_err(io)? {
+            // Take everything already queued before drawing again (fast typing, wheel bursts).
+            loop {
+                match event::read().map_err(io)? {
+                    Event::Key(k) if k.kind != KeyEventKind::Release => app.handle_key(k),
+                    Event::Mouse(m) => app.handle_mouse(m),
+                    _ => {}
+                }
+                if app.quit || !event::poll(Duration::ZERO).map_err(io)? {
+                    break;
+                }
+            }
+        }
+        app.pump();
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+mod stderr_redirect {
+    use std::fs::File;
+    use std::os::fd::AsRawFd;
+
+    extern "C" {
+        fn dup(fd: i32) -> i32;
+        fn dup2(from: i32, to: i32) -> i32;
+    }
+
+    /// Points fd 2 at `file`; returns the saved original (or -1).
+    pub fn to(file: &File) -> i32 {
+        // SAFETY: plain POSIX calls on valid descriptors; failures are reported as -1 and then
+        // the redirection is simply skipped.
+        unsafe {
+            let saved = dup(2);
+            if saved >= 0 && dup2(file.as_raw_fd(), 2) < 0 {
+                return -1;
+            }
+            saved
+        }
+    }
+
+    pub fn restore(saved: i32) {
+        if saved >= 0 {
+            // SAFETY: `saved` came from dup above.
+            unsafe {
+                dup2(saved, 2);
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod stderr_redirect {
+    pub fn to(_file: &std::fs::File) -> i32 {
+        -1
+    }
+    pub fn restore(_saved: i32) {}
+}

@@ -1,0 +1,115 @@
+//! The transport pane: play state, position, A/B source, device, background job progress and
+//! training state.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use ratatui::Frame;
+
+use crate::audio::playback::{DeviceState, Source};
+use crate::tui::app::{App, TrainState};
+
+fn clock(s: f64) -> String {
+    let s = s.max(0.0);
+    format!("{:02}:{:05.2}", (s / 60.0) as u64, s % 60.0)
+}
+
+pub fn draw_transport(f: &mut Frame, area: Rect, app: &App) {
+    let t = &app.player.transport;
+    let state = if t.is_playing() {
+        "▶ playing"
+    } else if t.position_seconds() > 0.0 {
+        "⏸ paused"
+    } else {
+        "■ stopped"
+    };
+    let width = area.width.saturating_sub(2) as usize;
+    let len = t.length_seconds();
+    let filled = if len > 0.0 {
+        ((t.position_seconds() / len) * width as f64) as usize
+    } else {
+        0
+    };
+    let bar: String = (0..width)
+        .map(|i| if i < filled { '━' } else { '─' })
+        .collect();
+    let source = t.source();
+    let ab = |s: Source, available: bool| {
+        let style = if s == source {
+            Style::default()
+                .fg(Color::Black)
+                .bg(if available {
+                    Color::Green
+                } else {
+                    Color::DarkGray
+                })
+                .add_modifier(Modifier::BOLD)
+        } else if available {
+            Style::default()
+        } else {
+            Style::default().fg(Color::DarkGray)
+        };
+        Span::styled(format!(" {} ", s.label()), style)
+    };
+    let device = match app.player.device() {
+        DeviceState::Opening => Line::from("audio: opening device…"),
+        DeviceState::Ready(d) => Line::from(format!("audio: {d}")),
+        DeviceState::Unavailable(e) => Line::styled(
+            format!("audio off: {e}"),
+            Style::default().fg(Color::Yellow),
+        ),
+    };
+    let job = match &app.busy {
+        Some(b) => Line::styled(
+            format!(
+                "{} {:>3.0}% ({:.1} s)",
+                b.label,
+                b.fraction * 100.0,
+                b.since.elapsed().as_secs_f64()
+            ),
+            Style::default().fg(Color::Cyan),
+        ),
+        None => {
+            let n: usize = app.onsets.iter().map(Vec::len).sum();
+            Line::from(match &app.transcription {
+                Some(_) => format!("{n} onsets at threshold {:.2}", app.peak.delta),
+                None => "not transcribed".to_string(),
+            })
+        }
+    };
+    let tr = &app.training;
+    let training = Line::from(match tr.state {
+        TrainState::Idle => "training: idle (t)".to_string(),
+        s => format!(
+            "training: {} {}/{} · {:.1} items/s",
+            format!("{s:?}").to_lowercase(),
+            tr.step,
+            tr.target,
+            tr.items_per_second
+        ),
+    });
+    let lines = vec![
+        Line::from(format!(
+            "{state}  {} / {}",
+            clock(t.position_seconds()),
+            clock(len)
+        )),
+        Line::from(bar),
+        Line::from(vec![
+            Span::raw("A/B "),
+            ab(Source::Original, app.stem.is_some()),
+            Span::raw(" "),
+            ab(Source::Resynthesis, app.transcription.is_some()),
+        ]),
+        job,
+        training,
+        device,
+    ];
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(Block::bordered().title(" Transport ")),
+        area,
+    );
+}

@@ -1,0 +1,479 @@
+//! The workbench: every pane rendered from fixed data (insta snapshots), key sequences driving
+//! the `App` without a terminal, and the real binary in a pseudo-terminal (tmux).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use ratatui::Terminal;
+
+use drummernet::atomic_file::Overwrite;
+use drummernet::audio::playback::{NoSink, Source, Tracks};
+use drummernet::audio::{load_mono, write_wav, WavFormat, SAMPLE_RATE};
+use drummernet::config::Config;
+use drummernet::midi::read_midi;
+use drummernet::train::session::LossRow;
+use drummernet::tui::app::{Mode, PromptKind};
+use drummernet::tui::jobs::Transcription;
+use drummernet::tui::loss_history::LossHistory;
+use drummernet::tui::views;
+use drummernet::tui::{App, AppOptions};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn app() -> App {
+    let mut opts = AppOptions::new(Config::defaults().expect("default config"));
+    opts.kit = Some("procedural:0".into());
+    opts.sessions_dir = std::env::temp_dir().join("drummernet-tui-test-sessions");
+    let mut app = App::new(opts, Box::new(NoSink("no output device (test)".into())));
+    app.model_path = None;
+    app
+}
+
+/// A fixed transcription: a kick on every beat at 120 bpm, snare on 2 and 4, closed hi-hat on
+/// eighths, one crash; 4 s at 1000 frames/s.
+fn fixed_transcription(app: &App) -> Transcription {
+    let names = app.components.names.clone();
+    let frames = 4000;
+    let mut act = vec![vec![0.0f32; frames]; names.len()];
+    let mut hit = |k: usize, f: usize, v: f32| {
+        for d in 0..12 {
+            if f + d < frames {
+                act[k][f + d] = v * (1.0 - d as f32 / 12.0);
+            }
+        }
+    };
+    for beat in 0..8 {
+        hit(0, beat * 500, 1.0);
+        if beat % 2 == 1 {
+            hit(1, beat * 500, 0.8);
+        }
+    }
+    for e in 0..16 {
+        hit(2, e * 250 + 5, if e % 2 == 0 { 0.6 } else { 0.3 });
+    }
+    hit(9, 0, 0.9);
+    Transcription {
+        names,
+        activations: act,
+        resynthesis: vec![0.0; frames * 16],
+    }
+}
+
+fn fixed_loss() -> LossHistory {
+    LossHistory::from_rows(
+        (1..=120)
+            .map(|s| {
+                let base = 2.0 * (-(s as f64) / 40.0).exp() + 0.3;
+                let wobble = 0.08 * ((s * 37 % 11) as f64 / 11.0 - 0.5);
+                LossRow {
+                    step: s,
+                    seconds: s as f64 * 1.5,
+                    loss: base + wobble,
+                    per_scale: vec![0.5 * base, 0.3 * base + wobble, 0.2 * base],
+                    items_per_second: 11.0,
+                }
+            })
+            .collect(),
+    )
+}
+
+fn loaded_app() -> App {
+    let mut a = app();
+    let t = fixed_transcription(&a);
+    a.stem = Some(std::sync::Arc::new(vec![0.0; t.resynthesis.len()]));
+    a.player.transport.set_tracks(Tracks {
+        original: vec![0.0; t.resynthesis.len()],
+        resynthesis: t.resynthesis.clone(),
+    });
+    a.stem_path = Some(PathBuf::from("demo/stem.wav"));
+    a.transcription = Some(t);
+    a.set_threshold(0.25);
+    a.loss = fixed_loss();
+    a.training.step = 120;
+    a.training.items_per_second = 11.0;
+    a.roll.frames_per_column = 32;
+    a.message = "fixed data".into();
+    a
+}
+
+fn render(app: &App, w: u16, h: u16, f: impl Fn(&mut ratatui::Frame, Rect, &App)) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    term.draw(|fr| {
+        let area = fr.area();
+        f(fr, area, app)
+    })
+    .expect("draw");
+    format!("{}", term.backend())
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn code(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+// ---- snapshots -------------------------------------------------------------------------
+
+#[test]
+fn snapshot_full_screen_80x24() {
+    let a = loaded_app();
+    let screen = render(&a, 80, 24, |f, _, a| views::draw(f, a));
+    // Real content: onsets marked, names, loss drawn, no-device note.
+    assert!(screen.contains("◆") && screen.contains("KD_KD") && screen.contains("audio off"));
+    insta::assert_snapshot!("full_screen_80x24", screen);
+}
+
+#[test]
+fn snapshot_components_envelope_and_spectrum() {
+    let mut a = loaded_app();
+    insta::assert_snapshot!(
+        "components_envelope",
+        render(&a, 40, 13, views::draw_components)
+    );
+    a.spectrum = true;
+    insta::assert_snapshot!(
+        "components_spectrum",
+        render(&a, 40, 13, views::draw_components)
+    );
+}
+
+#[test]
+fn snapshot_piano_roll_with_playhead() {
+    let a = loaded_app();
+    a.player.transport.seek_seconds(0.75);
+    let s = render(&a, 70, 13, views::draw_piano_roll);
+    insta::assert_snapshot!("piano_roll", s);
+}
+
+#[test]
+fn snapshot_loss_total_and_per_scale_log() {
+    let mut a = loaded_app();
+    insta::assert_snapshot!("loss_total", render(&a, 60, 12, views::draw_loss));
+    a.loss_per_scale = true;
+    a.loss_log = true;
+    insta::assert_snapshot!("loss_per_scale_log", render(&a, 60, 12, views::draw_loss));
+}
+
+#[test]
+fn snapshot_transport_and_help() {
+    let mut a = loaded_app();
+    a.player.transport.seek_seconds(1.5);
+    a.player.transport.set_source(Source::Resynthesis);
+    insta::assert_snapshot!("transport", render(&a, 40, 9, views::draw_transport));
+    a.handle_key(key('?'));
+    insta::assert_snapshot!("help", render(&a, 80, 24, |f, _, a| views::draw(f, a)));
+}
+
+// ---- keys ------------------------------------------------------------------------------
+
+/// The first 3 s of the bundled demo stem, in a temp folder.
+fn short_stem(dir: &Path) -> PathBuf {
+    let demo = root().join("assets/demo/demo_drums.wav");
+    let x = load_mono(&demo, SAMPLE_RATE).expect("demo stem decodes");
+    let p = dir.join("stem.wav");
+    write_wav(
+        &p,
+        &x[..3 * SAMPLE_RATE as usize],
+        SAMPLE_RATE,
+        WavFormat::Float32,
+        Overwrite::Refuse,
+    )
+    .expect("write stem");
+    p
+}
+
+#[test]
+fn keys_open_transcribe_ab_zoom_threshold_export_quit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stem = short_stem(dir.path());
+    let mut a = app();
+    // o, type the path, Enter.
+    a.handle_key(key('o'));
+    assert!(matches!(&a.mode, Mode::Prompt(p) if p.kind == PromptKind::Open));
+    for c in stem.display().to_string().chars() {
+        a.handle_key(key(c));
+    }
+    a.handle_key(code(KeyCode::Enter));
+    assert!(a.wait_idle(Duration::from_secs(20)), "open finished");
+    assert_eq!(a.stem.as_ref().map(|s| s.len()), Some(48_000));
+    assert!((a.player.transport.length_seconds() - 3.0).abs() < 1e-9);
+
+    a.handle_key(key('r'));
+    assert!(a.is_busy());
+    assert!(
+        a.wait_idle(Duration::from_secs(60)),
+        "transcription finished"
+    );
+    let t = a.transcription.as_ref().expect("transcribed");
+    assert_eq!(t.activations.len(), 11);
+    assert_eq!(t.activations[0].len(), 3000);
+    assert_eq!(t.resynthesis.len(), 48_000);
+    let onsets = |a: &App| a.onsets.iter().map(Vec::len).sum::<usize>();
+    let n = onsets(&a);
+    assert!(n > 0, "some onsets");
+
+    // A/B at the same position.
+    a.player.transport.seek_seconds(1.25);
+    a.handle_key(key('b'));
+    assert_eq!(a.player.transport.source(), Source::Resynthesis);
+    assert!((a.player.transport.position_seconds() - 1.25).abs() < 1e-9);
+    a.handle_key(key('b'));
+    assert_eq!(a.player.transport.source(), Source::Original);
+
+    // Zoom and scroll.
+    let z = a.roll.frames_per_column;
+    a.handle_key(key('+'));
+    assert_eq!(a.roll.frames_per_column, z / 2);
+    a.handle_key(key('-'));
+    a.handle_key(key('-'));
+    assert_eq!(a.roll.frames_per_column, z * 2);
+    a.handle_key(key('l'));
+    assert_eq!(a.roll.first_frame, z * 2 * 8);
+    a.handle_key(key('0'));
+    assert_eq!(a.roll.first_frame, 0);
+
+    // A higher threshold never adds onsets; a lower one never removes them.
+    a.handle_key(key('.'));
+    assert!((a.peak.delta - 0.30).abs() < 1e-12);
+    assert!(onsets(&a) <= n);
+    a.handle_key(key(','));
+    a.handle_key(key(','));
+    assert!((a.peak.delta - 0.20).abs() < 1e-12);
+    assert!(onsets(&a) >= n);
+
+    // Export: the prompt proposes stem.mid; Enter confirms.
+    a.handle_key(key('e'));
+    let expected = stem.with_extension("mid");
+    assert!(
+        matches!(&a.mode, Mode::Prompt(p) if p.kind == PromptKind::ExportMidi && Path::new(&p.text) == expected)
+    );
+    a.handle_key(code(KeyCode::Enter));
+    let notes = read_midi(&expected).expect("exported MIDI parses");
+    assert_eq!(notes.len(), onsets(&a), "{}", a.message);
+    assert!(notes.iter().all(|n| n.channel == 9 && n.velocity >= 1));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(stem.with_extension("json")).expect("json written"))
+            .expect("json parses");
+    assert_eq!(json["events"].as_array().map(Vec::len), Some(notes.len()));
+
+    // Re-synthesis WAV on request, then help and quit.
+    a.handle_key(key('w'));
+    a.handle_key(code(KeyCode::Enter));
+    let resynth = load_mono(&stem.with_extension("resynth.wav"), SAMPLE_RATE).expect("wav");
+    assert_eq!(resynth.len(), 48_000);
+    a.handle_key(key('?'));
+    assert_eq!(a.mode, Mode::Help);
+    a.handle_key(key('x'));
+    assert_eq!(a.mode, Mode::Normal);
+    a.handle_key(key('q'));
+    assert!(a.quit);
+}
+
+#[test]
+fn keys_without_a_stem_report_instead_of_failing() {
+    let mut a = app();
+    a.handle_key(key('r'));
+    assert!(a.message_is_error && a.message.contains("open a file"));
+    a.handle_key(key('e'));
+    assert_eq!(a.mode, Mode::Normal);
+    a.handle_key(key(' '));
+    assert!(!a.player.transport.is_playing());
+    a.handle_key(key('o'));
+    for c in "/no/such/file.wav".chars() {
+        a.handle_key(key(c));
+    }
+    a.handle_key(code(KeyCode::Enter));
+    assert!(
+        a.message_is_error && a.message.contains("no such file"),
+        "{}",
+        a.message
+    );
+    // Esc cancels a prompt.
+    a.handle_key(key('o'));
+    a.handle_key(code(KeyCode::Esc));
+    assert_eq!(a.mode, Mode::Normal);
+}
+
+#[test]
+fn tab_completes_paths() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("groove_a.wav"), b"x").expect("write");
+    std::fs::write(dir.path().join("groove_b.wav"), b"x").expect("write");
+    std::fs::write(dir.path().join("notes.txt"), b"x").expect("write");
+    std::fs::create_dir(dir.path().join("gx")).expect("mkdir");
+    let base = format!("{}/", dir.path().display());
+    let (t, hint) = drummernet::tui::app::complete_path(&format!("{base}gr"));
+    assert_eq!(t, format!("{base}groove_"));
+    assert!(hint.contains("groove_a.wav") && hint.contains("groove_b.wav"));
+    let (t, _) = drummernet::tui::app::complete_path(&format!("{base}n"));
+    assert_eq!(t, format!("{base}n"), "non-audio files are not offered");
+    let (t, _) = drummernet::tui::app::complete_path(&format!("{base}gx"));
+    assert_eq!(t, format!("{base}gx/"));
+}
+
+// ---- end to end in a pseudo-terminal ----------------------------------------------------
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "wb"])
+    }
+
+    fn wait_for(&self, text: &str, secs: u64) -> String {
+        let end = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if s.contains(text) || Instant::now() > end {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn keys(&self, k: &str) {
+        self.run(&["send-keys", "-t", "wb", k]);
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn end_to_end_in_tmux_open_transcribe_ab_export_quit() {
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        println!("skipped: tmux not found");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stem = short_stem(dir.path());
+    let rc = dir.path().join("rc");
+    let cmd = format!(
+        "cd '{}' && '{}' tui '{}' --sessions-dir '{}' --log '{}'; echo $? > '{}'",
+        root().display(),
+        env!("CARGO_BIN_EXE_drummernet"),
+        stem.display(),
+        dir.path().join("sessions").display(),
+        dir.path().join("log").display(),
+        rc.display()
+    );
+    let tmux = Tmux {
+        socket: format!("drummernet-test-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "wb",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    let s = tmux.wait_for("opened", 30);
+    assert!(s.contains("opened"), "screen:\n{s}");
+    tmux.keys("r");
+    let s = tmux.wait_for("onsets at threshold", 120);
+    assert!(
+        s.contains("transcribed in") && s.contains("◆"),
+        "screen:\n{s}"
+    );
+    tmux.keys("b");
+    let s = tmux.wait_for("playing B", 10);
+    assert!(s.contains("playing B"), "screen:\n{s}");
+    tmux.keys("e");
+    let s = tmux.wait_for("Export MIDI", 10);
+    assert!(s.contains("stem.mid"), "screen:\n{s}");
+    tmux.keys("Enter");
+    let s = tmux.wait_for("exported", 10);
+    assert!(s.contains("exported"), "screen:\n{s}");
+    tmux.keys("q");
+    let end = Instant::now() + Duration::from_secs(20);
+    while !rc.exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let code = std::fs::read_to_string(&rc).expect("the workbench exited");
+    assert_eq!(code.trim(), "0");
+    let notes = read_midi(&stem.with_extension("mid")).expect("MIDI parses");
+    assert!(!notes.is_empty());
+}
+
+// ---- training from the workbench ---------------------------------------------------------
+
+fn pump_until(a: &mut App, secs: u64, done: impl Fn(&App) -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        a.pump();
+        if done(a) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+#[test]
+fn training_starts_pauses_resumes_and_stops_from_keys_then_reopens_as_a_session() {
+    use drummernet::tui::app::TrainState;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = Config::defaults().expect("default config");
+    cfg.train.batch_size = 1;
+    cfg.train.waveforms_every = 1;
+    let mut opts = AppOptions::new(cfg.clone());
+    opts.kit = Some("procedural:0".into());
+    opts.sessions_dir = dir.path().to_path_buf();
+    opts.session = Some("keys".into());
+    let mut a = App::new(opts.clone(), Box::new(NoSink("test".into())));
+    a.handle_key(key('t'));
+    assert!(
+        pump_until(&mut a, 60, |a| a.loss.len() >= 2),
+        "two steps arrive: {}",
+        a.message
+    );
+    assert!(a.components.origin.starts_with("learned"));
+    a.handle_key(key('p'));
+    assert!(pump_until(&mut a, 30, |a| a.training.state == TrainState::Paused));
+    let at = a.training.step;
+    std::thread::sleep(Duration::from_millis(300));
+    a.pump();
+    assert_eq!(a.training.step, at, "no steps while paused");
+    a.handle_key(key('p'));
+    assert!(pump_until(&mut a, 30, |a| a.training.step > at));
+    a.handle_key(key('x'));
+    assert!(pump_until(&mut a, 60, |a| a.training.state == TrainState::Finished));
+    let steps = a.loss.len();
+    // Reopening the session shows its loss curve from loss.csv and uses its checkpoint.
+    let b = App::new(opts, Box::new(NoSink("test".into())));
+    assert_eq!(b.loss.len(), steps);
+    assert_eq!(
+        b.model_path.as_deref(),
+        Some(dir.path().join("keys/latest.safetensors").as_path())
+    );
+}
