@@ -173,6 +173,18 @@ fn env_usize(key: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Mean loss of the current model on `batches` (no update).
+fn loss_on(training: &mut Training, batches: &[Tensor]) -> f64 {
+    let total: f64 = batches
+        .iter()
+        .map(|b| {
+            let (loss, _) = training.loss_of(b).unwrap();
+            f64::from(loss.to_scalar::<f32>().unwrap())
+        })
+        .sum();
+    total / batches.len() as f64
+}
+
 /// Trains `steps` steps and returns the losses.
 fn train(training: &mut Training, steps: usize, log_every: usize) -> Vec<f64> {
     let started = Instant::now();
@@ -193,8 +205,8 @@ fn train(training: &mut Training, steps: usize, log_every: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Steps of the learning test: ~3 500 one-second items.
-const TEST_STEPS: usize = 400;
+/// Steps of the learning test: 2 400 one-second items (about 2 minutes on 2 idle cores).
+const TEST_STEPS: usize = 600;
 
 #[test]
 fn training_on_one_kit_halves_the_loss_and_finds_kick_and_snare_onsets() {
@@ -206,17 +218,27 @@ fn training_on_one_kit_halves_the_loss_and_finds_kick_and_snare_onsets() {
         ..DataSpec::default()
     };
     let mut training = Training::new(&cfg, &data, &Device::Cpu).unwrap();
-    let losses = train(&mut training, TEST_STEPS, 0);
-    let (first, last) = head_tail_means(&losses, 5);
+    // The same batches before and after: batch-to-batch spread at batch 4 is +-20 %.
+    let held: Vec<Tensor> = (0..4).map(|_| training.next_batch().unwrap()).collect();
+    let before = loss_on(&mut training, &held);
+    train(&mut training, TEST_STEPS, 0);
+    let after = loss_on(&mut training, &held);
     assert!(
-        last <= 0.5 * first,
-        "loss fell only from {first:.3} to {last:.3} in {TEST_STEPS} steps"
+        after <= 0.5 * before,
+        "loss on fixed batches fell only from {before:.3} to {after:.3} in {TEST_STEPS} steps"
     );
-    // A groove of the training distribution (its seed is not one the item source drew).
-    let f1 = groove_f1(training.model(), &kit, &cfg.groove, 12_345, 8.0);
+    // Three 8-s grooves of the training distribution, with seeds the item source does not use.
+    // An 8-s groove has only 4-9 snare hits, so one miss moves its F1 by ~0.1: the snare is
+    // judged on the mean; every groove's kick must pass on its own.
+    let mut groove = cfg.groove.clone();
+    groove.augment.enabled = false;
+    let scores: Vec<[f64; 3]> = (1000..1003)
+        .map(|seed| groove_f1(training.model(), &kit, &groove, seed, 8.0))
+        .collect();
+    let mean = mean_f1(&scores);
     assert!(
-        f1[0] >= 0.9 && f1[1] >= 0.9,
-        "KD/SD/HH F1 after training: {f1:.3?}"
+        scores.iter().all(|f1| f1[0] >= 0.9) && mean[1] >= 0.9,
+        "KD/SD/HH F1 after training: {scores:.3?}"
     );
 }
 
@@ -288,25 +310,44 @@ fn experiment() {
         std::env::var("RAYON_NUM_THREADS").ok()
     );
     let mut training = Training::new(&cfg, &data, &Device::Cpu).unwrap();
-    let started = Instant::now();
-    let losses = train(&mut training, steps, env_usize("LEARN_LOG", 25));
-    let seconds = started.elapsed().as_secs_f64();
-    let (first, last) = head_tail_means(&losses, 5);
-    eprintln!("first losses {:.3?}", &losses[..5.min(steps)]);
-    eprintln!(
-        "loss {first:.4} -> {last:.4} (ratio {:.3}) in {seconds:.1} s, {:.2} items/s",
-        last / first,
-        (steps * cfg.train.batch_size) as f64 / seconds
-    );
+    let held: Vec<Tensor> = (0..4).map(|_| training.next_batch().unwrap()).collect();
+    let before = loss_on(&mut training, &held);
     let mut eval_groove = cfg.groove.clone();
     eval_groove.augment.enabled = false;
-    let mut scores = Vec::new();
-    for kit in &eval_kits {
-        for g in 0..3 {
-            let f1 = groove_f1(training.model(), kit, &eval_groove, 1000 + g, 8.0);
-            eprintln!("kit {} groove {g}: KD/SD/HH F1 {f1:.3?}", kit.name);
-            scores.push(f1);
+    let evaluate = |training: &Training| {
+        let mut scores = Vec::new();
+        for kit in &eval_kits {
+            for g in 0..3 {
+                scores.push(groove_f1(training.model(), kit, &eval_groove, 1000 + g, 8.0));
+            }
         }
+        scores
+    };
+    let every = env_usize("LEARN_EVAL_EVERY", steps).max(1);
+    let started = Instant::now();
+    let mut losses = Vec::new();
+    let mut scores = Vec::new();
+    while losses.len() < steps {
+        let chunk = every.min(steps - losses.len());
+        losses.extend(train(&mut training, chunk, env_usize("LEARN_LOG", 25)));
+        let seconds = started.elapsed().as_secs_f64();
+        let after = loss_on(&mut training, &held);
+        scores = evaluate(&training);
+        eprintln!(
+            "after {} steps ({seconds:.0} s, {:.2} items/s): held-out batch loss {before:.3} -> \
+             {after:.3} (ratio {:.3}); KD/SD/HH F1 mean {:.3?} min {:.3?}",
+            losses.len(),
+            (losses.len() * cfg.train.batch_size) as f64 / seconds,
+            after / before,
+            mean_f1(&scores),
+            [0, 1, 2].map(|c| scores.iter().map(|s| s[c]).fold(f64::INFINITY, f64::min)),
+        );
+    }
+    let (first, last) = head_tail_means(&losses, 5);
+    eprintln!("first losses {:.3?}", &losses[..5.min(steps)]);
+    eprintln!("training loss mean of first/last 5 steps {first:.4} -> {last:.4}");
+    for s in &scores {
+        eprintln!("KD/SD/HH F1 {s:.3?}");
     }
     eprintln!("mean KD/SD/HH F1 {:.3?}", mean_f1(&scores));
 }
