@@ -318,7 +318,13 @@ fn experiment() {
         let mut scores = Vec::new();
         for kit in &eval_kits {
             for g in 0..3 {
-                scores.push(groove_f1(training.model(), kit, &eval_groove, 1000 + g, 8.0));
+                scores.push(groove_f1(
+                    training.model(),
+                    kit,
+                    &eval_groove,
+                    1000 + g,
+                    8.0,
+                ));
             }
         }
         scores
