@@ -41,6 +41,8 @@ enum Command {
     Kit(cli::kit::KitCommand),
     /// Train DrummerNet without labels into a session folder.
     Train(cli::train::TrainArgs),
+    /// Write a lean model file (no optimizer state) from a training checkpoint.
+    Export(cli::export::ExportArgs),
     /// Transcribe audio files into drum events (MIDI, JSON, CSV).
     Transcribe(cli::transcribe::TranscribeArgs),
     /// Score predictions (or a model) against ground-truth onsets: P/R/F1 per class.
@@ -84,6 +86,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Groove(a) => cli::groove::groove_cmd(&cfg, a),
         Command::Kit(k) => cli::kit::kit_cmd(&cfg, k),
         Command::Transcribe(a) => cli::transcribe::transcribe_cmd(cfg, a),
+        Command::Export(a) => cli::export::export_cmd(a),
         Command::Eval(a) => cli::eval::eval_cmd(cfg, a),
         Command::Tui(a) => cli::tui::tui_cmd(cfg, a),
         Command::Train(a) => {
