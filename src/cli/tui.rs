@@ -8,9 +8,13 @@ use clap::Args;
 use drummernet::config::Config;
 use drummernet::tui::{self, AppOptions};
 
+/// The stem the workbench opens when given nothing else.
+pub const DEMO_STEM: &str = "assets/demo/demo_drums.wav";
+
 #[derive(Args)]
 pub struct TuiArgs {
     /// An audio file to open, or a folder of stems (training data; its first file is opened).
+    /// Default: the bundled demo stem.
     pub input: Option<PathBuf>,
     /// Training session to show and continue (sessions/NAME/).
     #[arg(long)]
@@ -45,8 +49,13 @@ impl Default for TuiArgs {
 
 pub fn tui_cmd(cfg: Config, a: TuiArgs) -> Result<()> {
     super::train::apply_threads(cfg.device.threads);
+    // With nothing to open, show the bundled demo stem rather than an empty screen.
+    let input = a.input.or_else(|| {
+        let demo = PathBuf::from(DEMO_STEM);
+        (a.session.is_none() && demo.is_file()).then_some(demo)
+    });
     let opts = AppOptions {
-        input: a.input,
+        input,
         session: a.session,
         sessions_dir: a.sessions_dir,
         model: a.model,
