@@ -368,3 +368,13 @@ proptest! {
         }
     }
 }
+
+/// Found by the corruption proptest: a header whose SMPTE frame-rate byte is 0x80 made midly
+/// overflow an i8 negation (a panic in debug builds).
+#[test]
+fn smpte_frame_rate_0x80_is_an_error_not_a_panic() {
+    let mut bytes = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x80\x28".to_vec();
+    bytes.extend_from_slice(b"MTrk\x00\x00\x00\x04\x00\xff\x2f\x00");
+    let err = drummernet::midi::parse_midi(&bytes, std::path::Path::new("x.mid")).unwrap_err();
+    assert!(err.to_string().contains("x.mid"), "{err}");
+}

@@ -101,8 +101,18 @@ fn notes_from(events: &[KeyEvent], map: &TempoMap) -> Vec<MidiNote> {
 /// Parses MIDI bytes like [`read_midi`]; `path_for_errors` only names the source in errors.
 pub fn parse_midi(bytes: &[u8], path_for_errors: &Path) -> Result<Vec<MidiNote>> {
     let path = path_for_errors;
-    let smf =
-        Smf::parse(bytes).map_err(|e| Error::midi(path, format!("not a valid MIDI file ({e})")))?;
+    // midly 0.5.3 negates the SMPTE frame-rate byte as an i8, which overflows (a panic in debug
+    // builds) for 0x80: refuse that header before midly sees it.
+    if bytes.len() >= 14 && &bytes[..4] == b"MThd" && bytes[12] == 0x80 {
+        return Err(Error::midi(
+            path,
+            "not a valid MIDI file (invalid SMPTE frame rate)",
+        ));
+    }
+    // Backstop: a parser panic on hostile bytes is a malformed file, not a crash.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Smf::parse(bytes)))
+        .map_err(|_| Error::midi(path, "not a valid MIDI file (the parser gave up)"))?;
+    let smf = parsed.map_err(|e| Error::midi(path, format!("not a valid MIDI file ({e})")))?;
     let map_for = |changes: &[(u64, u32)]| -> Result<TempoMap> {
         match smf.header.timing {
             Timing::Metrical(ppq) => {
