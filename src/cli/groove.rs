@@ -11,7 +11,7 @@ use drummernet::atomic_file::Overwrite;
 use drummernet::config::Config;
 use drummernet::groove;
 
-use super::{all_components, check_output_folder, load_kits, print_out};
+use super::{check_output_folder, load_kits, print_out};
 
 #[derive(Args)]
 pub struct GrooveArgs {
@@ -45,7 +45,12 @@ pub fn groove_cmd(cfg: &Config, a: GrooveArgs) -> Result<()> {
     check_output_folder(&a.out)?;
     let length = cfg.kit.length_samples();
     // Kits lacking the ride bell still render (its notes fall back to the ride).
-    let kits = load_kits(&a.kits, &all_components(), length).or_else(|_| {
+    let kits = load_kits(
+        &a.kits,
+        &drummernet::kit::components::all_component_names(),
+        length,
+    )
+    .or_else(|_| {
         load_kits(
             &a.kits,
             &drummernet::kit::components::default_component_names(),

@@ -12,7 +12,7 @@ pub mod tui;
 use anyhow::Result;
 
 use drummernet::kit::spec::KitSpec;
-use drummernet::kit::{components, Kit};
+use drummernet::kit::Kit;
 
 /// Loads every kit named by `--kits` arguments.
 pub fn load_kits(specs: &[String], components: &[String], length: usize) -> Result<Vec<Kit>> {
@@ -21,15 +21,6 @@ pub fn load_kits(specs: &[String], components: &[String], length: usize) -> Resu
         kits.extend(KitSpec::parse(s)?.load(components, length)?);
     }
     Ok(kits)
-}
-
-/// Every component a kit may have, for rendering (the model's 11 plus the ride bell).
-pub fn all_components() -> Vec<String> {
-    components::COMPONENTS
-        .iter()
-        .chain(std::iter::once(&components::RIDE_BELL))
-        .map(|c| c.name.to_string())
-        .collect()
 }
 
 /// The one line printed for a failed command. Causes already quoted by their parent are not

@@ -12,7 +12,7 @@ use drummernet::groove;
 use drummernet::kit::spec::KitSpec;
 use drummernet::kit::Kit;
 
-use super::{all_components, print_out};
+use super::print_out;
 
 #[derive(Args)]
 pub struct RenderArgs {
@@ -32,12 +32,14 @@ pub struct RenderArgs {
 pub fn load_render_kit(spec: &str, length: usize) -> Result<Kit> {
     let parsed = KitSpec::parse(spec)?;
     // A kit for rendering may lack some components (notes fall back to a sibling of the class).
-    let kits = parsed.load(&all_components(), length).or_else(|_| {
-        parsed.load(
-            &drummernet::kit::components::default_component_names(),
-            length,
-        )
-    })?;
+    let kits = parsed
+        .load(&drummernet::kit::components::all_component_names(), length)
+        .or_else(|_| {
+            parsed.load(
+                &drummernet::kit::components::default_component_names(),
+                length,
+            )
+        })?;
     kits.into_iter()
         .next()
         .with_context(|| format!("kit `{spec}`: no kit found"))

@@ -155,6 +155,15 @@ pub fn default_component_names() -> Vec<String> {
     COMPONENTS.iter().map(|c| c.name.to_string()).collect()
 }
 
+/// Every component a kit may have: the model's 11 in order, then the ride bell.
+pub fn all_component_names() -> Vec<String> {
+    COMPONENTS
+        .iter()
+        .chain(std::iter::once(&RIDE_BELL))
+        .map(|c| c.name.to_string())
+        .collect()
+}
+
 /// Looks a component up by its name (`KD_KD`...), including the ride bell.
 pub fn component_by_name(name: &str) -> Option<&'static Component> {
     COMPONENTS

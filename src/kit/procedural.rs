@@ -17,7 +17,6 @@ use blocks::{Dice, OnePole};
 use hats::HatPlay;
 use membranes::Tom;
 
-use super::components::{COMPONENTS, RIDE_BELL};
 use super::{Kit, KitComponent};
 
 /// Largest absolute sample a procedural component reaches (peak targets are drawn below it).
@@ -25,11 +24,7 @@ pub const MAX_PEAK: f32 = 0.9;
 
 /// The components the generator makes: the model's 11 in order, then the ride bell.
 pub fn procedural_component_names() -> Vec<String> {
-    COMPONENTS
-        .iter()
-        .chain(std::iter::once(&RIDE_BELL))
-        .map(|c| c.name.to_string())
-        .collect()
+    super::components::all_component_names()
 }
 
 /// A kit of all 12 components (`COMPONENTS` in order, then `CY_RDB`), `length` samples each at
