@@ -15,10 +15,11 @@
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Var};
 use candle_nn::VarMap;
 
 use drummernet::atomic_file::Overwrite;
+use drummernet::audio::{write_wav, WavFormat, SAMPLE_RATE};
 use drummernet::config::Config;
 use drummernet::kit::procedural::procedural_kit;
 use drummernet::model::drummernet::{save_model, DrummerNet};
@@ -30,6 +31,7 @@ use drummernet::model::synthesizer::{KitPool, Synthesizer};
 use drummernet::model::unet::Unet;
 use drummernet::train::adam::{Adam, AdamParams};
 use drummernet::train::trainer::{DataSpec, Training};
+use drummernet::transcribe::transcribe_file;
 
 type Res<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -370,76 +372,61 @@ fn split(scenario: &str, batch: usize) -> Res<()> {
     Ok(())
 }
 
-/// Seconds of output per inference window (frames at 1 kHz).
-const WINDOW_SECONDS: usize = 20;
-
-/// Activations (K, frames) for a whole recording, computed window by window as a chunked
-/// transcriber does: 20-s windows of frames, each with the network's context on both sides,
-/// one window at a time so that memory does not grow with the input.
-// Switch to `drummernet::transcribe` once chunked inference lands.
-fn transcribe_activations(net: &DrummerNet, audio: &[f32]) -> Res<Vec<Vec<f32>>> {
-    let hop = net.config().frame_hop();
-    let ctx = net.context_samples();
-    let frames_total = audio.len() / hop;
-    let window_frames = WINDOW_SECONDS * drummernet::audio::SAMPLE_RATE as usize / hop;
-    let k = net.config().n_components();
-    let mut out = vec![Vec::with_capacity(frames_total); k];
-    let mut start = 0;
-    while start < frames_total {
-        let n = window_frames.min(frames_total - start);
-        let need = n * hop + 2 * ctx;
-        let len = net.padded_len(need);
-        // Input sample i of the window is audio sample start*hop - ctx + i (zeros outside).
-        let mut buf = vec![0f32; len];
-        let first = (start * hop) as isize - ctx as isize;
-        for (i, v) in buf.iter_mut().enumerate() {
-            let j = first + i as isize;
-            if j >= 0 && (j as usize) < audio.len() {
-                *v = audio[j as usize];
-            }
-        }
-        let x = Tensor::from_vec(buf, (1, len), &Device::Cpu)?;
-        let act = net.analyse(&x)?.activations.squeeze(0)?;
-        let act = act.narrow(1, 0, n)?.to_vec2::<f32>()?;
-        for (row, a) in out.iter_mut().zip(act) {
-            row.extend(a);
-        }
-        start += n;
-    }
-    Ok(out)
-}
-
-/// Inference real-time factor on `seconds` of synthetic drums with a model loaded from a file.
+/// Inference real-time factor on `seconds` of synthetic drums: the product's own path
+/// (`transcribe_file`: decode a 16-bit WAV twice, chunked batched inference, peak picking) with
+/// a model loaded from a file and the default `[inference]` settings.
 fn infer(scenario: &str, seconds: f64) -> Res<()> {
     let cfg = config(16)?;
     let dir = tempfile::tempdir()?;
-    let path = dir.path().join("bench.dnm");
+    let model_path = dir.path().join("bench.safetensors");
     {
         let t = training(16)?;
-        save_model(&path, &cfg.model, &t.model_tensors(), &[], Overwrite::Allow)?;
+        save_model(
+            &model_path,
+            &cfg.model,
+            &t.model_tensors(),
+            &[],
+            Overwrite::Allow,
+        )?;
     }
-    let net = DrummerNet::load(&path, &Device::Cpu)?.net;
-    let want = (seconds * drummernet::audio::SAMPLE_RATE as f64) as usize;
-    let audio = {
-        // 32 s of distinct material, repeated: content does not change the cost.
-        let block = training(16)?
-            .next_batch()?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
-        block
-            .iter()
-            .cycle()
-            .take(want)
-            .copied()
-            .collect::<Vec<f32>>()
+    let model = DrummerNet::load(&model_path, &Device::Cpu)?;
+    let want = (seconds * SAMPLE_RATE as f64) as usize;
+    // 32 s of distinct material, repeated: content does not change the cost.
+    let block = training(16)?
+        .next_batch()?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    let write = |name: &str, len: usize| -> Res<std::path::PathBuf> {
+        let path = dir.path().join(name);
+        let audio: Vec<f32> = block.iter().cycle().take(len).map(|v| v * 0.5).collect();
+        write_wav(
+            &path,
+            &audio,
+            SAMPLE_RATE,
+            WavFormat::Pcm16,
+            Overwrite::Allow,
+        )?;
+        Ok(path)
     };
-    transcribe_activations(&net, &audio[..audio.len().min(20 * 16_000)])?;
+    let warm_up = write("warm_up.wav", 20 * SAMPLE_RATE as usize)?;
+    let input = write("input.wav", want)?;
+    let run = |path: &std::path::Path| {
+        transcribe_file(
+            &model,
+            &Device::Cpu,
+            path,
+            &cfg.inference,
+            &cfg.midi,
+            &|_| {},
+        )
+    };
+    run(&warm_up)?;
     let timed_runs = if seconds > 100.0 { 1 } else { runs().min(3) };
     let (mut walls, mut cpus) = (Vec::new(), Vec::new());
     let mut frames = 0;
     for _ in 0..timed_runs {
-        let (act, w, c) = timed(|| transcribe_activations(&net, &audio))?;
-        frames = act.first().map_or(0, Vec::len);
+        let (t, w, c) = timed(|| Ok(run(&input)?))?;
+        frames = t.activations.first().map_or(0, Vec::len);
         walls.push(w);
         cpus.push(c);
     }

@@ -70,7 +70,7 @@ impl Default for InferenceSettings {
         InferenceSettings {
             chunk_seconds: 10.0,
             context_seconds: 1.0,
-            batch_windows: 4,
+            batch_windows: 1,
             silence_dbfs: -100.0,
             peak_pick: PeakPickParams::default(),
             velocity: VelocitySettings::default(),
