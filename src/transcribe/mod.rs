@@ -4,6 +4,7 @@
 pub mod chunked;
 pub mod events;
 pub mod export;
+pub mod onset_level;
 pub mod settings;
 pub mod velocity;
 
@@ -14,7 +15,7 @@ use candle_core::Device;
 pub use chunked::{activations_for, FrameModel, NetRunner, SampleSource, SliceSource};
 pub use events::{events_from_activations, DrumEvent};
 pub use export::{write_outputs, ModelInfo, OutputFormat};
-pub use settings::{ComponentOverrides, InferenceSettings, VelocitySettings};
+pub use settings::{ComponentOverrides, InferenceSettings, VelocitySettings, VelocitySource};
 
 use crate::audio::{MonoReader, SAMPLE_RATE};
 use crate::error::Result;
@@ -73,9 +74,12 @@ pub fn transcribe_source<S: SampleSource>(
             0,
         ),
     };
-    progress(1.0);
-    let events =
+    let mut events =
         events_from_activations(&activations, components, settings, midi, hop, SAMPLE_RATE);
+    if gain.is_some() {
+        velocity::levels_from_audio(&mut events, open()?, settings, SAMPLE_RATE)?;
+    }
+    progress(1.0);
     Ok(Transcription {
         input: input.to_path_buf(),
         duration: len as f64 / SAMPLE_RATE as f64,

@@ -33,16 +33,29 @@ pub struct InferenceSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VelocitySettings {
-    /// Activation height that maps to velocity 127; 0 = the component's highest peak in the
-    /// song.
+    /// What a hit's loudness is read from.
+    pub source: VelocitySource,
+    /// `activation` source: the height that maps to velocity 127; 0 = the component's highest
+    /// peak in the song. (The `audio` source always refers to the song's loudest hit.)
     pub reference_height: f64,
     /// Decibels below the reference height that map to velocity 1.
     pub range_db: f64,
 }
 
+/// Where velocities come from (see `transcribe::onset_level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VelocitySource {
+    /// The power each hit adds in its class's frequency band of the input.
+    Audio,
+    /// The activation peak's height (saturates at 1 for isolated hits).
+    Activation,
+}
+
 impl Default for VelocitySettings {
     fn default() -> Self {
         VelocitySettings {
+            source: VelocitySource::Audio,
             reference_height: 0.0,
             range_db: 40.0,
         }
@@ -59,6 +72,7 @@ pub struct ComponentOverrides {
     pub post_avg: Option<f64>,
     pub delta: Option<f64>,
     pub wait: Option<f64>,
+    pub source: Option<VelocitySource>,
     pub reference_height: Option<f64>,
     pub range_db: Option<f64>,
     /// false drops the component's events.
@@ -140,6 +154,7 @@ impl InferenceSettings {
     pub fn velocity_for(&self, component: &str) -> VelocitySettings {
         let mut v = self.velocity;
         if let Some(o) = self.components.get(component) {
+            v.source = o.source.unwrap_or(v.source);
             v.reference_height = o.reference_height.unwrap_or(v.reference_height);
             v.range_db = o.range_db.unwrap_or(v.range_db);
         }

@@ -18,6 +18,8 @@ use crate::midi::{write_midi, MidiNote, MidiWriteOptions};
 use crate::train::background::{self, TrainJob, TrainerCommand, TrainerEvent, TrainerHandle};
 use crate::train::session::{read_loss_csv, LossRow};
 use crate::train::trainer::DataSpec;
+use crate::transcribe::velocity::levels_from_audio;
+use crate::transcribe::{events_from_activations, SliceSource};
 
 use super::jobs::{self, JobEvent, TranscribeRequest, Transcription, FRAME_HOP};
 use super::keys::{action_for, Action};
@@ -575,30 +577,35 @@ impl App {
         };
     }
 
-    /// MIDI notes of the current onsets, in time order.
+    /// MIDI notes of the current transcription at the current threshold, in time order: the
+    /// same events and velocities as `drummernet transcribe` with these peak-picking settings.
     pub fn notes(&self) -> Vec<(MidiNote, String)> {
+        let Some(t) = &self.transcription else {
+            return Vec::new();
+        };
         let midi = &self.config.midi;
-        let mut notes: Vec<(MidiNote, String)> = Vec::new();
-        for (i, row) in self.onsets.iter().enumerate() {
-            let Some(name) = self.components.names.get(i) else {
-                continue;
+        let mut settings = self.config.inference.clone();
+        settings.peak_pick = self.peak;
+        let mut events = events_from_activations(
+            &t.activations,
+            &self.components.names,
+            &settings,
+            midi,
+            FRAME_HOP,
+            SAMPLE_RATE,
+        );
+        if let Some(stem) = &self.stem {
+            let source = SliceSource {
+                samples: stem,
+                piece: 1 << 14,
             };
-            let Some(&key) = midi.notes.get(name) else {
-                continue;
-            };
-            for &(frame, height) in row {
-                let mut n = MidiNote::drum(
-                    (frame * FRAME_HOP) as f64 / SAMPLE_RATE as f64,
-                    key,
-                    (1.0 + 126.0 * height.clamp(0.0, 1.0)).round() as u8,
-                    midi.note_length_seconds,
-                );
-                n.channel = midi.channel.saturating_sub(1);
-                notes.push((n, name.clone()));
-            }
+            // Reading a slice cannot fail; on the impossible error the activation heights stay.
+            let _ = levels_from_audio(&mut events, source, &settings, SAMPLE_RATE);
         }
-        notes.sort_by(|a, b| a.0.time.total_cmp(&b.0.time));
-        notes
+        events
+            .iter()
+            .map(|e| (e.midi_note(midi), e.component.clone()))
+            .collect()
     }
 
     /// Writes `path` (MIDI) and `path.json`; returns the note count.
