@@ -76,8 +76,11 @@ fn init_logging(verbose: u8, watching: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("DRUMMERNET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Colour codes only on a terminal: a watcher's log usually goes to a file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .try_init();
 }

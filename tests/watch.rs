@@ -29,7 +29,14 @@ fn groove_wav(seed: u64, seconds: f64) -> Vec<u8> {
     let take = make_groove(seed, seconds, &[kit], &GrooveSettings::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("g.wav");
-    write_wav(&p, &take.audio, SAMPLE_RATE, WavFormat::Pcm16, Overwrite::Refuse).unwrap();
+    write_wav(
+        &p,
+        &take.audio,
+        SAMPLE_RATE,
+        WavFormat::Pcm16,
+        Overwrite::Refuse,
+    )
+    .unwrap();
     std::fs::read(p).unwrap()
 }
 
@@ -96,7 +103,10 @@ impl Running {
         let start = Instant::now();
         while !cond(self) {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("watcher exited ({status}) while waiting for {what}:\n{}", self.stderr());
+                panic!(
+                    "watcher exited ({status}) while waiting for {what}:\n{}",
+                    self.stderr()
+                );
             }
             if start.elapsed() > limit {
                 let _ = self.child.kill();
@@ -243,8 +253,16 @@ fn twenty_files_of_every_kind_each_good_one_transcribed_exactly_once() {
     std::fs::rename(outside.join("moved.wav"), input.join("a/moved.wav")).unwrap();
     good.push("a/moved.wav".into());
     // Bad and odd files.
-    std::fs::write(input.join("corrupt.wav"), b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk").unwrap();
-    std::fs::write(input.join("text.mp3"), "this is not audio at all\n".repeat(40)).unwrap();
+    std::fs::write(
+        input.join("corrupt.wav"),
+        b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk",
+    )
+    .unwrap();
+    std::fs::write(
+        input.join("text.mp3"),
+        "this is not audio at all\n".repeat(40),
+    )
+    .unwrap();
     std::fs::write(input.join("notes.txt"), "a note about the session\n").unwrap();
     std::fs::write(input.join("gone.wav"), &wavs[2]).unwrap();
     std::fs::remove_file(input.join("gone.wav")).unwrap();
@@ -279,23 +297,46 @@ fn twenty_files_of_every_kind_each_good_one_transcribed_exactly_once() {
     std::thread::sleep(Duration::from_millis(1500));
     let before_stop = journal(&out);
     let (clean_exit, stdout, stderr) = w.terminate();
-    assert!(clean_exit, "SIGTERM must end the watcher with status 0:\n{stderr}");
+    assert!(
+        clean_exit,
+        "SIGTERM must end the watcher with status 0:\n{stderr}"
+    );
     let j = journal(&out);
-    assert_eq!(j, before_stop, "the journal changed after everything was done");
-    assert_eq!(j.len(), 18, "journal keys: {:?}", j.keys().collect::<Vec<_>>());
+    assert_eq!(
+        j, before_stop,
+        "the journal changed after everything was done"
+    );
+    assert_eq!(
+        j.len(),
+        18,
+        "journal keys: {:?}",
+        j.keys().collect::<Vec<_>>()
+    );
 
     for key in &good {
-        let e = j.get(key).unwrap_or_else(|| panic!("{key} missing from the journal"));
+        let e = j
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing from the journal"));
         assert_eq!(e.state, State::Done, "{key}: {e:?}");
-        assert_eq!(e.transcriptions, 1, "{key} transcribed {} times", e.transcriptions);
+        assert_eq!(
+            e.transcriptions, 1,
+            "{key} transcribed {} times",
+            e.transcriptions
+        );
         let stem = key.strip_suffix(".wav").unwrap();
-        assert_eq!(e.outputs, vec![format!("{stem}.mid"), format!("{stem}.json")]);
+        assert_eq!(
+            e.outputs,
+            vec![format!("{stem}.mid"), format!("{stem}.json")]
+        );
         let notes = read_midi(&out.join(format!("{stem}.mid")))
             .unwrap_or_else(|err| panic!("{key}: unreadable MIDI output: {err}"));
         assert!(!notes.is_empty(), "{key}: no notes in a 2-s groove");
         // The slowly written files were transcribed whole, not from a partial file.
         let seconds = json_duration(&out.join(format!("{stem}.json")));
-        assert!((seconds - 2.0).abs() < 1e-3, "{key}: {seconds} s transcribed");
+        assert!(
+            (seconds - 2.0).abs() < 1e-3,
+            "{key}: {seconds} s transcribed"
+        );
     }
     for bad in ["corrupt.wav", "text.mp3"] {
         let e = &j[bad];
@@ -307,17 +348,29 @@ fn twenty_files_of_every_kind_each_good_one_transcribed_exactly_once() {
             "{bad} must be reported exactly once:\n{stderr}"
         );
     }
-    assert_eq!(occurrences(&stderr, "notes.txt: skipped: not an audio file"), 1);
+    assert_eq!(
+        occurrences(&stderr, "notes.txt: skipped: not an audio file"),
+        1
+    );
     assert!(!j.contains_key("gone.wav") && !j.contains_key("notes.txt"));
     // Outputs only in the output folder, none for the bad files, no temporary file anywhere.
     let outs = files_below(&out);
     assert_eq!(outs.len(), 2 * 16 + 1, "{outs:?}");
     assert!(outs.iter().all(|f| !f.contains(TEMP_SUFFIX)), "{outs:?}");
-    assert!(!outs.iter().any(|f| f.starts_with("corrupt.") || f.starts_with("text.")));
+    assert!(!outs
+        .iter()
+        .any(|f| f.starts_with("corrupt.") || f.starts_with("text.")));
     let ins = files_below(&input);
-    assert!(ins.iter().all(|f| f.ends_with(".wav") || f.ends_with(".mp3") || f == "notes.txt"), "{ins:?}");
+    assert!(
+        ins.iter()
+            .all(|f| f.ends_with(".wav") || f.ends_with(".mp3") || f == "notes.txt"),
+        "{ins:?}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stdout.contains("16 transcribed") && stdout.contains("2 failed"), "{stdout}");
+    assert!(
+        stdout.contains("16 transcribed") && stdout.contains("2 failed"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -344,15 +397,25 @@ fn killed_mid_backlog_and_restarted_each_file_is_transcribed_exactly_once() {
         .map(|(k, _)| k)
         .collect();
     let d = done_at_kill.len();
-    assert!(d < n as usize, "killed too late to test anything: all {d} done");
+    assert!(
+        d < n as usize,
+        "killed too late to test anything: all {d} done"
+    );
     let mid = |k: &str| out.join(k.replace(".wav", ".mid"));
     let mtimes: Vec<SystemTime> = done_at_kill.iter().map(|k| mtime(&mid(k))).collect();
 
     let again = run_bounded(watch_cmd(&input, &args), Duration::from_secs(90));
     let stdout = String::from_utf8_lossy(&again.stdout);
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     assert!(
-        stdout.contains(&format!("{} transcribed, {d} up to date, 0 failed", n as usize - d)),
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{} transcribed, {d} up to date, 0 failed",
+            n as usize - d
+        )),
         "{stdout}"
     );
     let j = journal(&out);
@@ -362,7 +425,11 @@ fn killed_mid_backlog_and_restarted_each_file_is_transcribed_exactly_once() {
         read_midi(&mid(k)).unwrap_or_else(|err| panic!("{k}: {err}"));
     }
     for (k, t) in done_at_kill.iter().zip(&mtimes) {
-        assert_eq!(mtime(&mid(k)), *t, "{k} was written again after the restart");
+        assert_eq!(
+            mtime(&mid(k)),
+            *t,
+            "{k} was written again after the restart"
+        );
         assert_eq!(j[*k], at_kill[*k], "{k}'s journal entry changed");
     }
 }
@@ -483,7 +550,10 @@ fn once_processes_the_backlog_and_reports_counts_then_failures_once() {
     let o = once();
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
-    assert!(stdout.contains("0 transcribed, 4 up to date, 1 failed"), "{stdout}");
+    assert!(
+        stdout.contains("0 transcribed, 4 up to date, 1 failed"),
+        "{stdout}"
+    );
     assert_eq!(occurrences(&stderr, "broken.wav: failed"), 1, "{stderr}");
     assert!(stderr.contains("error: 1 file(s) failed"), "{stderr}");
     // ...and not retried while it is unchanged.

@@ -168,7 +168,11 @@ mod tests {
         assert_ne!(hash_bytes(&swapped), base);
         let mut padded = bytes.clone();
         padded.push(0);
-        assert_ne!(hash_bytes(&padded), base, "a trailing zero byte is a change");
+        assert_ne!(
+            hash_bytes(&padded),
+            base,
+            "a trailing zero byte is a change"
+        );
         assert_ne!(hash_bytes(&[]), hash_bytes(&[0]));
     }
 

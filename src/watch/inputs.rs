@@ -31,7 +31,8 @@ pub struct InputFilter {
 impl InputFilter {
     /// `root` and `out_dir` should be canonical, so that prefixes compare.
     pub fn new(root: PathBuf, out_dir: &Path, recursive: bool) -> Self {
-        let excluded = (out_dir != root && out_dir.starts_with(&root)).then(|| out_dir.to_path_buf());
+        let excluded =
+            (out_dir != root && out_dir.starts_with(&root)).then(|| out_dir.to_path_buf());
         InputFilter {
             root,
             recursive,
@@ -131,7 +132,10 @@ mod tests {
         let flat = InputFilter::new(root.clone(), Path::new("/w/out"), false);
         assert_eq!(flat.check(Path::new("/w/in/a.wav")), Ok(()));
         assert_eq!(flat.check(Path::new("/w/in/A.FLAC")), Ok(()));
-        assert_eq!(flat.check(Path::new("/w/in/a.mid")), Err(NotInput::NotAudio));
+        assert_eq!(
+            flat.check(Path::new("/w/in/a.mid")),
+            Err(NotInput::NotAudio)
+        );
         assert_eq!(
             flat.check(Path::new("/w/in/.a.wav")),
             Err(NotInput::HiddenOrTemporary)
@@ -167,7 +171,13 @@ mod tests {
     fn scan_finds_nested_inputs_only_when_recursive() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
-        for p in ["a.wav", "notes.txt", "sub/b.flac", "sub/deeper/c.mp3", ".hidden/d.wav"] {
+        for p in [
+            "a.wav",
+            "notes.txt",
+            "sub/b.flac",
+            "sub/deeper/c.mp3",
+            ".hidden/d.wav",
+        ] {
             let p = root.join(p);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, b"x").unwrap();

@@ -177,11 +177,20 @@ pub fn process(engine: &Engine, ws: &Workspace, journal: &Mutex<Journal>, path: 
     let hash = match hash_file(path) {
         Ok(h) => h,
         Err(_) if stamp_of(path).is_none() => return Outcome::Gone,
-        Err(e) => return record_failure(engine, journal, &key, stamp, String::new(), e.to_string()),
+        Err(e) => {
+            return record_failure(engine, journal, &key, stamp, String::new(), e.to_string())
+        }
     };
     let reason = {
         let mut j = lock(journal);
-        match judge(j.get(&key), stamp, Some(&hash), &engine.identity, &planned, present) {
+        match judge(
+            j.get(&key),
+            stamp,
+            Some(&hash),
+            &engine.identity,
+            &planned,
+            present,
+        ) {
             Verdict::Transcribe(reason) => reason,
             // Same content under a new modification time: remember the new one.
             verdict => {

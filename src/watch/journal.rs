@@ -155,11 +155,18 @@ pub fn judge(
     Verdict::UpToDate
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct JournalFile {
     format: String,
     version: u32,
     entries: BTreeMap<String, Entry>,
+}
+
+#[derive(Serialize)]
+struct JournalFileRef<'a> {
+    format: &'a str,
+    version: u32,
+    entries: &'a BTreeMap<String, Entry>,
 }
 
 /// The journal of one output folder, in memory; [`Journal::save`] writes it.
@@ -229,12 +236,13 @@ impl Journal {
             .map(|(k, _)| k.as_str())
     }
 
-    /// Writes the journal atomically (temporary file, flush, rename).
+    /// Writes the journal atomically (temporary file, flush, rename). It is rewritten whole,
+    /// which stays cheap next to a transcription up to tens of thousands of inputs.
     pub fn save(&self) -> Result<()> {
-        let file = JournalFile {
-            format: FORMAT.to_string(),
+        let file = JournalFileRef {
+            format: FORMAT,
             version: VERSION,
-            entries: self.entries.clone(),
+            entries: &self.entries,
         };
         let mut text = serde_json::to_string_pretty(&file)
             .map_err(|e| Error::io(&self.path, std::io::Error::other(e)))?;
@@ -357,7 +365,10 @@ mod tests {
             &["a.mid".into(), "a.json".into()],
             |_| true,
         );
-        assert_eq!(more_formats, Verdict::Transcribe(WorkReason::OutputsMissing));
+        assert_eq!(
+            more_formats,
+            Verdict::Transcribe(WorkReason::OutputsMissing)
+        );
     }
 
     #[test]

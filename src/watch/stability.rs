@@ -122,9 +122,17 @@ mod tests {
         }
         // Last write at 4 s: still waiting at 5.9 s, taken at 6 s.
         let last = wall0 + Duration::from_secs(4);
-        let at = |ms: u64| (start + Duration::from_millis(ms), wall0 + Duration::from_millis(ms));
+        let at = |ms: u64| {
+            (
+                start + Duration::from_millis(ms),
+                wall0 + Duration::from_millis(ms),
+            )
+        };
         let (now, wall) = at(5900);
-        assert!(t.poll(now, wall, |_| Some(stamp(500, last))).ready.is_empty());
+        assert!(t
+            .poll(now, wall, |_| Some(stamp(500, last)))
+            .ready
+            .is_empty());
         let (now, wall) = at(6000);
         assert_eq!(t.poll(now, wall, |_| Some(stamp(500, last))).ready, vec![p]);
         assert!(t.is_empty());

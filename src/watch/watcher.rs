@@ -102,7 +102,8 @@ fn start_events(
     let handler = move |r: DebounceEventResult| {
         let _ = tx.send(Msg::Fs(r));
     };
-    let fail = |e: notify::Error| Error::io(root, std::io::Error::other(format!("cannot watch: {e}")));
+    let fail =
+        |e: notify::Error| Error::io(root, std::io::Error::other(format!("cannot watch: {e}")));
     let mode = if recursive {
         RecursiveMode::Recursive
     } else {
@@ -112,11 +113,7 @@ fn start_events(
         let config = notify::Config::default()
             .with_poll_interval(Duration::from_secs_f64(settings.poll_seconds));
         let mut d = new_debouncer_opt::<_, notify::PollWatcher, NoCache>(
-            timeout,
-            None,
-            handler,
-            NoCache,
-            config,
+            timeout, None, handler, NoCache, config,
         )
         .map_err(fail)?;
         d.watch(root, mode).map_err(fail)?;
@@ -353,7 +350,12 @@ pub fn watch(opts: &WatchOptions, engine: &Engine, stop: &AtomicBool) -> Result<
     let _events = if opts.once {
         None
     } else {
-        Some(start_events(&root, opts.recursive, &opts.settings, tx.clone())?)
+        Some(start_events(
+            &root,
+            opts.recursive,
+            &opts.settings,
+            tx.clone(),
+        )?)
     };
     let ws = Workspace {
         root: root.clone(),
@@ -378,13 +380,21 @@ pub fn watch(opts: &WatchOptions, engine: &Engine, stop: &AtomicBool) -> Result<
     info!(
         "watching {}{} -> {} (journal {} entries); model {} ({}); {} file(s) at start{}",
         root.display(),
-        if opts.recursive { " and its sub-folders" } else { "" },
+        if opts.recursive {
+            " and its sub-folders"
+        } else {
+            ""
+        },
         out_dir.display(),
         w.journal_lock().len(),
         engine.info.path,
         engine.identity.model,
         w.tracker.len(),
-        if opts.new_only { " (not processed: --new-only)" } else { "" },
+        if opts.new_only {
+            " (not processed: --new-only)"
+        } else {
+            ""
+        },
     );
 
     let jobs = opts.settings.jobs;
@@ -402,7 +412,10 @@ pub fn watch(opts: &WatchOptions, engine: &Engine, stop: &AtomicBool) -> Result<
                     process(engine, ws, journal, &path)
                 }))
                 .unwrap_or_else(|_| Outcome::Failed {
-                    error: format!("{}: internal error (panic) while transcribing", path.display()),
+                    error: format!(
+                        "{}: internal error (panic) while transcribing",
+                        path.display()
+                    ),
                     recorded: false,
                 });
                 if tx.send(Msg::Done(path, outcome)).is_err() {
