@@ -228,6 +228,10 @@ fn twenty_files_of_every_kind_each_good_one_transcribed_exactly_once() {
                 "--recursive",
                 "--format",
                 "mid,json",
+                // Twice the default margin over the 150-ms pauses of the slow writers below,
+                // so that a busy CI machine stalling this thread cannot split a file.
+                "--set",
+                "watch.stable_seconds=2",
             ],
         ),
         tmp.path(),
@@ -267,7 +271,7 @@ fn twenty_files_of_every_kind_each_good_one_transcribed_exactly_once() {
     std::fs::write(input.join("gone.wav"), &wavs[2]).unwrap();
     std::fs::remove_file(input.join("gone.wav")).unwrap();
     // Three files written in 8 chunks each, 150 ms apart (1.05 s in all, each pause well
-    // under the 1-s stability wait): a watcher taking them early would see half a file.
+    // under the 2-s stability wait): a watcher taking them early would see half a file.
     let slow: Vec<String> = (0..3).map(|i| format!("a/b/slow{i}.wav")).collect();
     {
         use std::io::Write;
@@ -562,4 +566,80 @@ fn once_processes_the_backlog_and_reports_counts_then_failures_once() {
     assert!(o.status.success(), "{stderr}");
     assert!(stdout.contains("0 failed, 1 failed earlier"), "{stdout}");
     assert!(!stderr.contains("broken.wav: failed"), "{stderr}");
+}
+
+#[test]
+fn sigterm_mid_backlog_finishes_the_file_in_flight_and_exits_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, out) = (tmp.path().join("in"), tmp.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    for i in 0..6 {
+        std::fs::write(input.join(format!("s{i}.wav")), groove_wav(50 + i, 2.0)).unwrap();
+    }
+    let args = [
+        "--out",
+        out.to_str().unwrap(),
+        "--once",
+        "--format",
+        "mid,csv",
+    ];
+    let mut w = Running::start(watch_cmd(&input, &args), tmp.path());
+    w.wait_until(Duration::from_secs(60), "a first file done", |_| {
+        count(&journal(&out), State::Done) >= 1
+    });
+    let (clean_exit, stdout, stderr) = w.terminate();
+    assert!(clean_exit, "{stderr}");
+    assert!(stderr.contains("stopping"), "{stderr}");
+    let j = journal(&out);
+    let done = count(&j, State::Done);
+    assert!(done < 6, "stopped too late to test anything");
+    // Nothing half-done: every entry finished, with all its outputs; no temporary file.
+    assert_eq!(done, j.len(), "{j:?}");
+    for (k, e) in &j {
+        for o in &e.outputs {
+            assert!(out.join(o).is_file(), "{k}: {o} missing");
+        }
+    }
+    assert!(files_below(&out).iter().all(|f| !f.contains(TEMP_SUFFIX)));
+    assert!(stdout.contains(&format!("{done} transcribed")), "{stdout}");
+}
+
+#[test]
+fn bad_arguments_are_one_line_errors_naming_the_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("song.wav");
+    std::fs::write(&file, groove_wav(60, 1.0)).unwrap();
+    let cases: [(Vec<&str>, PathBuf, &str); 3] = [
+        (
+            vec![],
+            tmp.path().join("missing"),
+            "missing: no such folder",
+        ),
+        (vec![], file.clone(), "song.wav: not a folder"),
+        (
+            vec!["--format", "mp4"],
+            tmp.path().to_path_buf(),
+            "unknown format `mp4`",
+        ),
+    ];
+    for (extra, input, message) in cases {
+        let o = run_bounded(watch_cmd(&input, &extra), Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(message),
+            "{stderr}"
+        );
+    }
+    // A damaged journal is refused rather than guessed around (guessing could repeat work).
+    std::fs::write(tmp.path().join("drummernet-journal.json"), "{").unwrap();
+    let o = run_bounded(watch_cmd(tmp.path(), &["--once"]), Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("drummernet-journal.json: unreadable watch journal"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("song.mid").exists());
 }
