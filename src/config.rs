@@ -16,6 +16,7 @@ use crate::model::synthesizer::SynthSettings;
 use crate::model::ModelConfig;
 use crate::train::TrainSettings;
 use crate::transcribe::InferenceSettings;
+use crate::watch::WatchSettings;
 
 /// The commented defaults shipped with the project.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../config.toml");
@@ -33,6 +34,7 @@ pub struct Config {
     pub groove: GrooveSettings,
     pub midi: MidiSettings,
     pub inference: InferenceSettings,
+    pub watch: WatchSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,6 +186,7 @@ impl Config {
         self.groove.validate("groove")?;
         self.midi.validate("midi")?;
         self.inference.validate("inference")?;
+        self.watch.validate("watch")?;
         Ok(())
     }
 
@@ -301,6 +304,7 @@ mod tests {
         assert_eq!(cfg.groove, GrooveSettings::default());
         assert_eq!(cfg.midi, MidiSettings::default());
         assert_eq!(cfg.inference, InferenceSettings::default());
+        assert_eq!(cfg.watch, WatchSettings::default());
     }
 
     #[test]

@@ -14,5 +14,6 @@ pub mod model;
 pub mod train;
 pub mod transcribe;
 pub mod tui;
+pub mod watch;
 
 pub use error::{Error, Result};

@@ -49,11 +49,13 @@ enum Command {
     Eval(cli::eval::EvalArgs),
     /// The terminal workbench (also what `drummernet` alone starts).
     Tui(cli::tui::TuiArgs),
+    /// Transcribe every audio file that appears in (or changes in) a folder, exactly once.
+    Watch(cli::watch::WatchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, matches!(cli.command, Some(Command::Watch(_))));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -63,17 +65,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, watching: bool) {
     // Decoders log what the library turns into a one-line error anyway; show them with -v.
-    let level = match verbose {
-        0 => "warn,symphonia=off",
-        1 => "info",
+    // The watcher's log is its report (what was done, how long, why skipped): shown by default.
+    let level = match (verbose, watching) {
+        (0, false) => "warn,symphonia=off",
+        (0, true) => "warn,symphonia=off,drummernet::watch=info",
+        (1, _) => "info",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("DRUMMERNET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Colour codes only on a terminal: a watcher's log usually goes to a file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -89,6 +96,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Export(a) => cli::export::export_cmd(a),
         Command::Eval(a) => cli::eval::eval_cmd(cfg, a),
         Command::Tui(a) => cli::tui::tui_cmd(cfg, a),
+        Command::Watch(a) => cli::watch::watch_cmd(cfg, a),
         Command::Train(a) => {
             if let Some(d) = a.device {
                 cfg.device.device = d;

@@ -8,6 +8,7 @@ pub mod render;
 pub mod train;
 pub mod transcribe;
 pub mod tui;
+pub mod watch;
 
 use anyhow::Result;
 

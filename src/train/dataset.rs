@@ -12,9 +12,6 @@ use crate::error::{Error, Result};
 use crate::groove::{self, GrooveSettings};
 use crate::kit::{procedural::procedural_kit, Kit};
 
-/// Audio file extensions picked up from stem folders.
-pub const AUDIO_EXTENSIONS: [&str; 8] = ["wav", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc"];
-
 /// A stem file and its duration.
 #[derive(Debug, Clone)]
 pub struct Stem {
@@ -64,11 +61,7 @@ fn collect_audio_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let path = entry.path();
         if path.is_dir() {
             collect_audio_files(&path, out)?;
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        {
+        } else if audio::has_audio_extension(&path) {
             out.push(path);
         }
     }

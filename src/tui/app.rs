@@ -881,12 +881,8 @@ fn file_name(p: &Path) -> String {
     )
 }
 
-const AUDIO_EXTENSIONS: &[&str] = &["wav", "flac", "mp3", "ogg", "aif", "aiff", "m4a"];
-
 fn is_audio(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    crate::audio::has_audio_extension(p)
 }
 
 fn first_audio_file(dir: &Path) -> Option<PathBuf> {
