@@ -468,6 +468,67 @@ fn cli_lists_and_exports_sf2_kits() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+// ---- GUS patches ----------------------------------------------------------------------------
+
+/// A GUS patch holding one signed 16-bit waveform at `rate`.
+fn gus_patch(samples: &[i16], rate: u16) -> Vec<u8> {
+    let mut b = vec![0u8; 129 + 63 + 47 + 96];
+    b[..12].copy_from_slice(b"GF1PATCH110\0");
+    b[129 + 63 + 6] = 1; // waveforms in the layer
+    let wave = 129 + 63 + 47;
+    b[wave + 8..wave + 12].copy_from_slice(&(2 * samples.len() as u32).to_le_bytes());
+    b[wave + 20..wave + 22].copy_from_slice(&rate.to_le_bytes());
+    b[wave + 55] = 1; // 16-bit signed
+    b.extend(samples.iter().flat_map(|s| s.to_le_bytes()));
+    b
+}
+
+#[test]
+fn patch_folder_is_a_kit_played_at_the_recorded_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let kit_dir = dir.path().join("Drum_000");
+    std::fs::create_dir(&kit_dir).unwrap();
+    // The 44.1 kHz ping stored as a 32 kHz patch: played at its recorded rate it rings at
+    // 1000 * 32 / 44.1 = 726 Hz.
+    std::fs::write(kit_dir.join("036_Kick.pat"), gus_patch(&ping(), 32_000)).unwrap();
+    std::fs::write(kit_dir.join("036_Kick.txt"), "notes").unwrap();
+    std::fs::write(kit_dir.join("0360_Other.pat"), b"not a patch").unwrap();
+    let spec = format!("pat:{}", kit_dir.display());
+    let kick = vec!["KD_KD".to_string()];
+    let kits = KitSpec::parse(&spec).unwrap().load(&kick, 4000).unwrap();
+    assert_eq!(kits.len(), 1);
+    assert_eq!(kits[0].name, "pat:Drum_000");
+    let samples = &kits[0].components[0].samples;
+    assert_eq!(samples.len(), 4000);
+    assert!(peak_index(samples).0 < 160);
+    let rate = crossing_rate(&samples[..800]);
+    assert!((1300.0..1600.0).contains(&rate), "{rate} crossings/s");
+
+    let err = KitSpec::parse(&spec)
+        .unwrap()
+        .load(&["KD_KD".to_string(), "SD_SD".to_string()], 4000)
+        .unwrap_err()
+        .to_string();
+    one_line_naming(&err, "Drum_000");
+    assert!(
+        err.contains("SD_SD") && err.contains("038_NAME.pat"),
+        "{err}"
+    );
+
+    std::fs::write(
+        kit_dir.join("036_Kick.pat"),
+        &gus_patch(&ping(), 32_000)[..300],
+    )
+    .unwrap();
+    let err = KitSpec::parse(&spec)
+        .unwrap()
+        .load(&kick, 4000)
+        .unwrap_err()
+        .to_string();
+    one_line_naming(&err, "036_Kick.pat");
+    assert!(err.contains("not a GUS patch: truncated"), "{err}");
+}
+
 // ---- installed sound sets -------------------------------------------------------------------
 
 fn assert_distinct_and_audible(kit: &Kit) {

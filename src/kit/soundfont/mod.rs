@@ -105,6 +105,8 @@ impl SoundFontKits {
             .font
             .get_presets()
             .iter()
+            // Where a number appears twice the synthesizer plays the last: list that one.
+            .rev()
             .filter(|p| p.get_bank_number() == DRUM_BANK)
             .filter_map(|p| {
                 Some(DrumPreset {
@@ -124,6 +126,7 @@ impl SoundFontKits {
         self.font
             .get_presets()
             .iter()
+            .rev()
             .find(|p| p.get_bank_number() == DRUM_BANK && p.get_patch_number() == i32::from(number))
             .ok_or_else(|| {
                 let available: Vec<u32> = self
