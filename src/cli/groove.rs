@@ -21,7 +21,8 @@ pub struct GrooveArgs {
     /// Length of each, in seconds (1..=3600).
     #[arg(long, default_value_t = 30.0)]
     pub seconds: f64,
-    /// Kits to render with (repeatable): `DIR`, `DIR#1-11`, `procedural:SEED` or `procedural:A-B`.
+    /// Kits to render with (repeatable): `DIR`, `DIR#1-11`, `procedural:SEED`, `procedural:A-B`,
+    /// `sf2:FILE` (every drum preset of a SoundFont) or `sf2:FILE#0,8,16`.
     #[arg(long, default_value = "procedural:0-9")]
     pub kits: Vec<String>,
     /// Output folder (created if missing); files are groove_NNNN.{wav,mid,txt}.

@@ -18,7 +18,8 @@ use super::print_out;
 pub struct RenderArgs {
     /// The MIDI file (General MIDI drum notes, any channel).
     pub pattern: PathBuf,
-    /// The kit: a folder (`DIR`, `DIR#3` for kit 3 of a drum-source folder) or `procedural:SEED`.
+    /// The kit: a folder (`DIR`, `DIR#3` for kit 3 of a drum-source folder), `procedural:SEED` or
+    /// an SF2 drum preset (`sf2:FILE#N`).
     #[arg(long)]
     pub kit: String,
     /// The WAV file to write (mono, 16-bit, 16 kHz); refused if it exists, unless --force.

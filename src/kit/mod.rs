@@ -3,9 +3,11 @@
 pub mod commands;
 pub mod components;
 pub mod folder;
+pub mod gus_patch;
 pub mod norm;
 pub mod procedural;
 pub mod settings;
+pub mod soundfont;
 pub mod spec;
 pub mod summary;
 

@@ -1,12 +1,16 @@
 //! Naming kits on the command line: `DIR` (a folder holding one kit, or every kit of a
 //! drum-source folder), `DIR#3` or `DIR#1-11` (kits by index), `procedural:42` or
-//! `procedural:1000-1015` (generated kits by seed).
+//! `procedural:1000-1015` (generated kits by seed), `sf2:FILE` (every drum preset of a SoundFont)
+//! or `sf2:FILE#0,8,16` / `sf2:FILE#0-31` (drum presets by program number), `pat:DIR` (a folder
+//! of GUS drum patches such as freepats' `Drum_000`, one kit).
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::kit::folder::{list_kits, load_kit};
+use crate::kit::gus_patch::load_patch_kit;
 use crate::kit::procedural::procedural_kit;
+use crate::kit::soundfont::load_soundfont_kits;
 use crate::kit::Kit;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +22,37 @@ pub enum KitSpec {
     Procedural {
         seeds: Vec<u64>,
     },
+    /// Drum presets of an SF2 file: `None` for all, else inclusive ranges of program numbers.
+    SoundFont {
+        path: PathBuf,
+        presets: Option<Vec<(u8, u8)>>,
+    },
+    /// A folder of GUS drum patches named by GM note (`036_Kick_2.pat`).
+    Patches {
+        dir: PathBuf,
+    },
+}
+
+/// `0,8,16` or `0-15,25`: program numbers 0..=127, singly or as ranges.
+fn parse_preset_list(text: &str, what: &str) -> Result<Vec<(u8, u8)>> {
+    let bad = |item: &str| {
+        Error::Invalid(format!(
+            "kit `{what}`: `{item}` is not a drum preset number 0-127 or a range N-M"
+        ))
+    };
+    text.split(',')
+        .map(|item| {
+            let number = |t: &str| t.trim().parse::<u8>().ok().filter(|n| *n < 128);
+            let (a, b) = match item.split_once('-') {
+                Some((a, b)) => (number(a), number(b)),
+                None => (number(item), number(item)),
+            };
+            match (a, b) {
+                (Some(a), Some(b)) if a <= b => Ok((a, b)),
+                _ => Err(bad(item)),
+            }
+        })
+        .collect()
 }
 
 fn parse_range(text: &str, what: &str) -> Result<(u64, u64)> {
@@ -40,6 +75,32 @@ fn parse_range(text: &str, what: &str) -> Result<(u64, u64)> {
 
 impl KitSpec {
     pub fn parse(text: &str) -> Result<KitSpec> {
+        if let Some(dir) = text.strip_prefix("pat:") {
+            if dir.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "kit `{text}`: give the patch folder after `pat:`"
+                )));
+            }
+            return Ok(KitSpec::Patches { dir: dir.into() });
+        }
+        if let Some(rest) = text.strip_prefix("sf2:") {
+            if rest.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "kit `{text}`: give the SoundFont file after `sf2:`"
+                )));
+            }
+            // A file whose own name holds `#` is taken whole.
+            return Ok(match rest.rsplit_once('#') {
+                Some((path, list)) if !Path::new(rest).is_file() => KitSpec::SoundFont {
+                    path: PathBuf::from(path),
+                    presets: Some(parse_preset_list(list, text)?),
+                },
+                _ => KitSpec::SoundFont {
+                    path: PathBuf::from(rest),
+                    presets: None,
+                },
+            });
+        }
         if let Some(seeds) = text.strip_prefix("procedural:") {
             let (a, b) = parse_range(seeds, text)?;
             return Ok(KitSpec::Procedural {
@@ -78,6 +139,10 @@ impl KitSpec {
                 .map(|&i| load_kit(dir, Some(i), components, length))
                 .collect(),
             KitSpec::Folder { dir, indices: None } => load_all(dir, components, length),
+            KitSpec::SoundFont { path, presets } => {
+                load_soundfont_kits(path, presets.as_deref(), components, length)
+            }
+            KitSpec::Patches { dir } => Ok(vec![load_patch_kit(dir, components, length)?]),
         }
     }
 }
@@ -148,6 +213,37 @@ mod tests {
                 indices: None
             }
         );
+        assert_eq!(
+            KitSpec::parse("sf2:fonts/gm.sf2").unwrap(),
+            KitSpec::SoundFont {
+                path: "fonts/gm.sf2".into(),
+                presets: None
+            }
+        );
+        assert_eq!(
+            KitSpec::parse("sf2:gm.sf2#0,8-16, 25").unwrap(),
+            KitSpec::SoundFont {
+                path: "gm.sf2".into(),
+                presets: Some(vec![(0, 0), (8, 16), (25, 25)])
+            }
+        );
+        assert_eq!(
+            KitSpec::parse("pat:/usr/share/midi/freepats/Drum_000").unwrap(),
+            KitSpec::Patches {
+                dir: "/usr/share/midi/freepats/Drum_000".into()
+            }
+        );
+        for bad in [
+            "pat:",
+            "sf2:",
+            "sf2:gm.sf2#",
+            "sf2:gm.sf2#128",
+            "sf2:gm.sf2#9-2",
+            "sf2:a#x",
+        ] {
+            let err = KitSpec::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(bad), "{err}");
+        }
         assert!(KitSpec::parse("procedural:x").is_err());
         assert!(KitSpec::parse("d#5-2").is_err());
     }
