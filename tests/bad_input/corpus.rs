@@ -239,10 +239,16 @@ pub fn audio_corpus(dir: &Path) -> Vec<Case> {
         Expect::Decodes,
         "the excerpt 18 dB too hot, clipped at full scale",
     );
-    for (name, value) in [("nan.wav", f32::NAN), ("inf.wav", f32::INFINITY)] {
+    // 3e38 is finite, but two channels of it sum to infinity: such a file used to give no
+    // events at all instead of an error.
+    for (name, value, channels) in [
+        ("nan.wav", f32::NAN, 1),
+        ("inf.wav", f32::INFINITY, 1),
+        ("huge.wav", 3e38, 2),
+    ] {
         let mut y = x.clone();
         y[12_345] = value;
-        write_hound(&dir.join(name), 16_000, 32, true, &[y]);
+        write_hound(&dir.join(name), 16_000, 32, true, &vec![y; channels]);
     }
     add(
         "nan.wav",
@@ -255,6 +261,12 @@ pub fn audio_corpus(dir: &Path) -> Vec<Case> {
         None,
         Expect::Error(&["non-finite samples at 0.772 s"]),
         "a float WAV with an infinite sample",
+    );
+    add(
+        "huge.wav",
+        None,
+        Expect::Error(&["implausible sample value 3e38 at 0.772 s"]),
+        "a stereo float WAV with a sample of 3e38 (gave no events before)",
     );
     for (name, rate) in [("rate_8k.wav", 8_000u32), ("rate_192k.wav", 192_000)] {
         let y = resample(&x, SAMPLE_RATE, rate).expect("resample");
