@@ -275,7 +275,9 @@ impl Decoded {
             {
                 let mut sum = 0.0f32;
                 for &s in frame {
-                    if !(s.abs() <= MAX_SAMPLE_MAGNITUDE) {
+                    // NaN fails this too.
+                    let plausible = s.abs() <= MAX_SAMPLE_MAGNITUDE;
+                    if !plausible {
                         let at = (start_frame + i as u64) as f64 / self.info.sample_rate as f64;
                         let what = if s.is_finite() {
                             format!("an implausible sample value {s:e}")
