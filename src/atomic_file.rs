@@ -74,12 +74,69 @@ where
         file.sync_all().map_err(|e| Error::io(path, e))?;
         // Re-check just before the rename: another process may have created the file meanwhile.
         check_writable(path, policy)?;
-        fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+        sync_parent(path);
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Flushes the folder entry of a renamed file, so that a power cut after the rename keeps the
+/// new name. Best effort: some filesystems refuse to sync a directory, and the data is safe
+/// against a crashed process either way.
+fn sync_parent(path: &Path) {
+    #[cfg(unix)]
+    if let Some(parent) = path.parent() {
+        let dir = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Removes the temporary files that a killed process (SIGKILL, power cut) left in `dir`: those
+/// whose writer's process id no longer runs. Files of running processes are left alone, as is
+/// everything when process ids cannot be checked (no `/proc`). Returns how many were removed.
+pub fn remove_stale_temp_files(dir: &Path) -> usize {
+    let proc_root = Path::new("/proc/self");
+    if !proc_root.exists() {
+        return 0;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = temp_file_pid(&name.to_string_lossy()) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists()
+            && fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The writer's process id in a temporary file name `.<name>.<pid>.<n>.drummernet-tmp`.
+fn temp_file_pid(file_name: &str) -> Option<u32> {
+    let rest = file_name.strip_suffix(TEMP_SUFFIX)?;
+    let mut parts = rest.rsplitn(3, '.');
+    let _n: u64 = parts.next()?.parse().ok()?;
+    let pid = parts.next()?.parse().ok()?;
+    parts.next().filter(|head| head.starts_with('.'))?;
+    Some(pid)
 }
 
 /// Writes a whole byte buffer atomically.
@@ -103,6 +160,39 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"first");
         write_bytes_atomic(&p, b"second", Overwrite::Allow).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"second");
+    }
+
+    #[test]
+    fn stale_temp_files_of_dead_processes_are_removed_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = std::process::id();
+        // Process ids are below 2^22 on Linux: this one cannot run.
+        let dead = 4_194_304 + 17;
+        let names = [
+            format!(".latest.safetensors.{dead}.3{TEMP_SUFFIX}"),
+            format!(".latest.safetensors.{live}.4{TEMP_SUFFIX}"),
+            "latest.safetensors".to_string(),
+            format!("notes.{dead}.1{TEMP_SUFFIX}"),
+        ];
+        for n in &names {
+            fs::write(dir.path().join(n), b"x").unwrap();
+        }
+        let removed = remove_stale_temp_files(dir.path());
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        if Path::new("/proc/self").exists() {
+            assert_eq!(removed, 1);
+            let mut want = names[1..].to_vec();
+            want.sort();
+            assert_eq!(left, want);
+        } else {
+            assert_eq!(removed, 0);
+        }
+        assert_eq!(temp_file_pid(&names[0]), Some(dead));
+        assert_eq!(temp_file_pid("latest.safetensors"), None);
     }
 
     #[test]

@@ -161,6 +161,19 @@ impl Config {
     }
 
     fn from_value(value: toml::Value) -> Result<Config> {
+        Config::from_value_unhinted(value.clone()).map_err(|e| match e {
+            // A value of the wrong type or sign: add the range the key accepts.
+            Error::Config { key, message } if message.starts_with("invalid ") => {
+                match accepted_range(&value, &key) {
+                    Some(range) => Error::config(key, format!("{message}; {range}")),
+                    None => Error::Config { key, message },
+                }
+            }
+            other => other,
+        })
+    }
+
+    fn from_value_unhinted(value: toml::Value) -> Result<Config> {
         // Going through text gives serde errors a span, from which the offending key is named.
         let text = toml::to_string(&value).map_err(|e| Error::Invalid(format!("config: {e}")))?;
         let cfg: Config = toml::from_str(&text).map_err(|e| {
@@ -226,6 +239,48 @@ fn key_at(text: &str, pos: usize) -> String {
         (true, false) => key,
         (false, false) => format!("{section}.{key}"),
     }
+}
+
+/// What `key` accepts, in the words of its validation: found by putting the edge values of the
+/// default's type at `key` and keeping the first message about that key. None when every edge
+/// value is accepted (any value of the type is fine, and serde's "expected ..." says which).
+fn accepted_range(value: &toml::Value, key: &str) -> Option<String> {
+    let defaults: toml::Value = DEFAULT_CONFIG_TOML.parse::<toml::Table>().ok()?.into();
+    let probes = match lookup(&defaults, key)? {
+        // The edges of every unsigned width, so that a u8 key meets its validation too.
+        toml::Value::Integer(_) => [0, 255, 65_535, 4_294_967_295, i64::MAX]
+            .into_iter()
+            .map(toml::Value::Integer)
+            .collect(),
+        toml::Value::Float(_) => vec![
+            toml::Value::Float(-1e300),
+            toml::Value::Float(1e300),
+            toml::Value::Float(0.0),
+        ],
+        _ => return None,
+    };
+    probes.into_iter().find_map(|probe| {
+        let mut v = value.clone();
+        *lookup_mut(&mut v, key)? = probe;
+        match Config::from_value_unhinted(v) {
+            Err(Error::Config { key: k, message })
+                if k == key && !message.starts_with("invalid ") && message != "unknown key" =>
+            {
+                Some(message)
+            }
+            _ => None,
+        }
+    })
+}
+
+fn lookup<'a>(value: &'a toml::Value, key: &str) -> Option<&'a toml::Value> {
+    key.split('.')
+        .try_fold(value, |v, part| v.as_table()?.get(part))
+}
+
+fn lookup_mut<'a>(value: &'a mut toml::Value, key: &str) -> Option<&'a mut toml::Value> {
+    key.split('.')
+        .try_fold(value, |v, part| v.as_table_mut()?.get_mut(part))
 }
 
 /// Best effort: serde names the offending field in backquotes ("unknown field `x`").
@@ -328,7 +383,22 @@ mod tests {
         let err = Config::load(None, &["train.batch_size=-4".into()])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("batch_size"), "{err}");
+        assert!(
+            err.contains("train.batch_size") && err.contains("must be in 1..=4096"),
+            "{err}"
+        );
+        let err = Config::load(None, &["loss.hop=\"wide\"".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("loss.hop") && err.contains("must be in 1..=1024"),
+            "{err}"
+        );
+        // A key any value of its type suits gets the type only.
+        let err = Config::load(None, &["train.seed=-1".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("train.seed") && err.contains("u64"), "{err}");
         let err = Config::load(None, &["train.learning_rate=\"fast\"".into()])
             .unwrap_err()
             .to_string();

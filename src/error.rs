@@ -78,3 +78,13 @@ impl Error {
         }
     }
 }
+
+/// The message a caught panic carried (`panic!` with a literal or a formatted string), for
+/// threads that turn a panic into a reported failure.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("panic")
+}

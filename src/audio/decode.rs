@@ -1,7 +1,8 @@
 //! Decoding any container/codec symphonia reads into mono frames at the file's own rate.
 //!
 //! `Decoded` walks the packets of the first audio track, down-mixes each decoded buffer (mean of
-//! channels) and checks that float sources hold only finite samples. Errors always name the file.
+//! channels) and checks that float sources hold only finite samples of plausible size. Errors
+//! always name the file.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,10 @@ use crate::error::{Error, Result};
 
 /// More channels than any real recording has: a header claiming this many is corrupt.
 pub const MAX_CHANNELS: usize = 64;
+/// Largest sample magnitude accepted (+120 dBFS). Float audio is expected within about ±1;
+/// values near f32::MAX are corrupt data, and would overflow to infinity when channels are
+/// mixed or resampled, which the transcriber would then take for silence.
+pub const MAX_SAMPLE_MAGNITUDE: f32 = 1e6;
 /// Sample rates outside this range are treated as a corrupt header.
 pub const MIN_RATE: u32 = 1_000;
 pub const MAX_RATE: u32 = 768_000;
@@ -270,11 +275,18 @@ impl Decoded {
             {
                 let mut sum = 0.0f32;
                 for &s in frame {
-                    if !s.is_finite() {
+                    // NaN fails this too.
+                    let plausible = s.abs() <= MAX_SAMPLE_MAGNITUDE;
+                    if !plausible {
                         let at = (start_frame + i as u64) as f64 / self.info.sample_rate as f64;
+                        let what = if s.is_finite() {
+                            format!("an implausible sample value {s:e}")
+                        } else {
+                            "non-finite samples".to_string()
+                        };
                         return Err(Error::audio(
                             &self.path,
-                            format!("contains non-finite samples at {at:.3} s"),
+                            format!("contains {what} at {at:.3} s"),
                         ));
                     }
                     sum += s;
@@ -286,7 +298,9 @@ impl Decoded {
         if let Some(promised) = self.info.frames {
             if self.position < promised && self.discard == 0 {
                 let rate = self.info.sample_rate as f64;
-                tracing::warn!(
+                // Debug only: a file is often decoded more than once (transcription reads it
+                // twice); `drummernet transcribe` reports a short file once, in its summary.
+                tracing::debug!(
                     "{}: audio ends at {:.3} s but the header promised {:.3} s (truncated file?)",
                     self.path.display(),
                     self.position as f64 / rate,

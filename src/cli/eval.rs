@@ -85,11 +85,12 @@ pub fn eval_cmd(mut cfg: Config, a: EvalArgs) -> Result<()> {
         }
         _ => anyhow::bail!("give --pred DIR, or --model FILE with --audio DIR"),
     };
-    print!("{}", table(&res));
+    let mut text = table(&res);
     if a.per_clip {
-        println!();
-        print!("{}", per_clip_lines(&res));
+        text.push('\n');
+        text.push_str(&per_clip_lines(&res));
     }
+    super::print_out(&text)?;
     if let Some(j) = &a.json {
         let text = serde_json::to_string_pretty(&res)?;
         write_bytes_atomic(j, text.as_bytes(), Overwrite::from_force(a.force))?;

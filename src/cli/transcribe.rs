@@ -113,8 +113,14 @@ fn summary(t: &Transcription, seconds: f64, written: &[PathBuf]) -> String {
     }
     let classes: Vec<String> = per_class.iter().map(|(k, n)| format!("{k} {n}")).collect();
     let outs: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    // A frame's worth of slack: resampling rounds the length.
+    let truncated = t
+        .header_seconds
+        .filter(|&h| h > t.duration + 0.01)
+        .map(|h| format!(" (truncated file: its header promised {h:.1} s)"))
+        .unwrap_or_default();
     format!(
-        "{}: {} events ({}) in {:.1} s of audio{}, {:.1} s -> {}",
+        "{}: {} events ({}) in {:.1} s of audio{}{truncated}, {:.1} s -> {}",
         t.input.display(),
         t.events.len(),
         if classes.is_empty() {
@@ -134,6 +140,7 @@ pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs) -> Result<()> {
     cfg.validate()?;
     let formats = OutputFormat::parse_list(&a.format)?;
     if let Some(out) = &a.out {
+        super::check_output_folder(out)?;
         std::fs::create_dir_all(out).map_err(|e| drummernet::Error::io(out, e))?;
     }
     let (model, device) = load_model(&cfg, &a.model)?;
@@ -158,11 +165,13 @@ pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs) -> Result<()> {
             Ok(summary(&t, start.elapsed().as_secs_f64(), &written))
         });
         match result {
-            Ok(line) => println!("{line}"),
+            Ok(line) => super::print_out(&format!("{line}\n"))?,
+            // One input: its error is the command's error (one line). A batch goes on with the
+            // other files: one line per bad file here, then a summary line.
+            Err(e) if a.inputs.len() == 1 => return Err(e),
             Err(e) => {
                 failed += 1;
-                let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-                eprintln!("error: {}", chain.join(": "));
+                eprintln!("error: {}", super::error_line(&e));
             }
         }
     }

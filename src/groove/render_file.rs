@@ -9,6 +9,10 @@ use crate::error::{Error, Result};
 use crate::kit::Kit;
 use crate::midi::read_midi;
 
+/// The longest WAV a MIDI file renders to (an hour: 230 MB of samples while rendering). Huge
+/// delta times would otherwise ask for terabytes.
+pub const MAX_RENDER_SECONDS: f64 = 3600.0;
+
 /// What [`render_midi_file`] wrote.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedFile {
@@ -53,6 +57,15 @@ pub fn render_midi_file(
         ));
     }
     let seconds = natural_length(&notes, kit, SAMPLE_RATE);
+    if seconds > MAX_RENDER_SECONDS {
+        return Err(Error::midi(
+            midi,
+            format!(
+                "notes up to {seconds:.0} s: longer than the {MAX_RENDER_SECONDS:.0} s a render \
+                 may last (huge delta times or a corrupt tempo?)"
+            ),
+        ));
+    }
     let mut audio = render(&notes, kit, SAMPLE_RATE, seconds);
     let peak_dbfs = if peak_dbfs.is_finite() {
         peak_dbfs.min(-0.1)

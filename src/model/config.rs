@@ -25,6 +25,13 @@ pub enum BranchKind {
     Softmax,
 }
 
+/// Largest accepted `channels` / `first_conv_channels`.
+pub const MAX_CHANNELS: usize = 1024;
+/// Largest accepted number of components.
+pub const MAX_COMPONENTS: usize = 128;
+/// Largest accepted scale^encoder_layers (the release's is 1 024).
+pub const MAX_COMPRESS_RATIO: usize = 1 << 16;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
@@ -81,27 +88,43 @@ impl ModelConfig {
 
     pub fn validate(&self, prefix: &str) -> Result<()> {
         let key = |k: &str| format!("{prefix}.{k}");
-        let positive = [
-            ("channels", self.channels),
-            ("first_conv_channels", self.first_conv_channels),
-            ("sparsemax_window", self.sparsemax_window),
+        // Upper bounds too: a model file's metadata is read through here, and a corrupt one
+        // must not ask for terabytes of weights.
+        let bounded = [
+            ("channels", self.channels, MAX_CHANNELS),
+            (
+                "first_conv_channels",
+                self.first_conv_channels,
+                MAX_CHANNELS,
+            ),
+            ("sparsemax_window", self.sparsemax_window, 4096),
         ];
-        for (k, v) in positive {
-            if v == 0 {
-                return Err(Error::config(key(k), "must be at least 1"));
+        for (k, v, hi) in bounded {
+            if !(1..=hi).contains(&v) {
+                return Err(Error::config(key(k), format!("must be in 1..={hi}")));
             }
         }
-        if self.kernel_size < 1 || self.kernel_size % 2 == 0 {
+        if !(1..=63).contains(&self.kernel_size) || self.kernel_size % 2 == 0 {
             return Err(Error::config(
                 key("kernel_size"),
-                "must be an odd number >= 1",
+                "must be an odd number in 1..=63",
             ));
         }
-        if self.scale < 2 {
-            return Err(Error::config(key("scale"), "must be at least 2"));
+        if !(2..=8).contains(&self.scale) {
+            return Err(Error::config(key("scale"), "must be in 2..=8"));
         }
         if !(1..=14).contains(&self.encoder_layers) {
             return Err(Error::config(key("encoder_layers"), "must be in 1..=14"));
+        }
+        if self
+            .scale
+            .checked_pow(self.encoder_layers as u32)
+            .is_none_or(|r| r > MAX_COMPRESS_RATIO)
+        {
+            return Err(Error::config(
+                key("encoder_layers"),
+                format!("scale^encoder_layers must be at most {MAX_COMPRESS_RATIO}"),
+            ));
         }
         if self.decoder_layers > self.encoder_layers {
             return Err(Error::config(
@@ -109,10 +132,10 @@ impl ModelConfig {
                 "must be <= encoder_layers",
             ));
         }
-        if self.components.is_empty() {
+        if !(1..=MAX_COMPONENTS).contains(&self.components.len()) {
             return Err(Error::config(
                 key("components"),
-                "needs at least one component",
+                format!("needs 1..={MAX_COMPONENTS} components"),
             ));
         }
         Ok(())

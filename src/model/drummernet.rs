@@ -122,20 +122,10 @@ impl DrummerNet {
         config
             .validate("model")
             .map_err(|e| Error::model_file(path, e.to_string()))?;
-        // Build once with a throw-away map to learn the expected names and shapes.
-        let probe = candle_nn::VarMap::new();
-        let _ = DrummerNet::new(
-            &config,
-            VarBuilder::from_varmap(&probe, candle_core::DType::F32, device),
-        )
-        .map_err(|e| Error::model_file(path, e.to_string()))?;
-        let expected: Vec<(String, Vec<usize>)> = probe
-            .data()
-            .lock()
-            .map_err(|_| Error::Invalid("variable map lock poisoned".into()))?
-            .iter()
-            .map(|(n, v)| (n.clone(), v.dims().to_vec()))
-            .collect();
+        // Build once against a probe that only records names and shapes: the configuration
+        // comes from the file, and must not make the check allocate weights it describes.
+        let expected = file::expected_tensors(|vb| DrummerNet::new(&config, vb).map(|_| ()))
+            .map_err(|e| Error::model_file(path, e.to_string()))?;
         file::check_tensors(path, &f, &expected)?;
         let tensors: std::collections::HashMap<String, Tensor> = expected
             .iter()

@@ -4,8 +4,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Shape, Tensor};
+use candle_nn::var_builder::SimpleBackend;
+use candle_nn::{Init, VarBuilder};
 
 use crate::atomic_file::{write_bytes_atomic, Overwrite};
 use crate::error::{Error, Result};
@@ -102,6 +105,55 @@ pub fn model_metadata(cfg: &ModelConfig, format: &str) -> Result<HashMap<String,
         format!("drummernet {}", env!("CARGO_PKG_VERSION")),
     );
     Ok(m)
+}
+
+/// The names and shapes of the variables that `build` asks its `VarBuilder` for. Every
+/// variable is a broadcast scalar (no memory of its size), so probing a configuration costs
+/// nothing however large its weights would be.
+pub fn expected_tensors(build: impl FnOnce(VarBuilder) -> Result<()>) -> Result<Shapes> {
+    let probe = ShapeProbe::default();
+    let shapes = probe.shapes.clone();
+    build(VarBuilder::from_backend(
+        Box::new(probe),
+        DType::F32,
+        Device::Cpu,
+    ))?;
+    let recorded = shapes
+        .lock()
+        .map_err(|_| Error::Invalid("shape probe lock poisoned".into()))?;
+    Ok(recorded.clone())
+}
+
+/// Variable names with their shapes, in the order they were asked for.
+type Shapes = Vec<(String, Vec<usize>)>;
+
+#[derive(Default)]
+struct ShapeProbe {
+    shapes: Arc<Mutex<Shapes>>,
+}
+
+impl SimpleBackend for ShapeProbe {
+    fn get(
+        &self,
+        s: Shape,
+        name: &str,
+        _: Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        if let Ok(mut shapes) = self.shapes.lock() {
+            shapes.push((name.to_string(), s.dims().to_vec()));
+        }
+        Tensor::zeros((), dtype, dev)?.broadcast_as(s)
+    }
+
+    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> candle_core::Result<Tensor> {
+        candle_core::bail!("shape probe: `{name}` requested without a shape")
+    }
+
+    fn contains_tensor(&self, _: &str) -> bool {
+        false
+    }
 }
 
 /// Checks that `file` holds every expected tensor with the expected shape.

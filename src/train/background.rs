@@ -97,8 +97,21 @@ pub fn spawn(job: TrainJob) -> TrainerHandle {
     let join = std::thread::Builder::new()
         .name("trainer".into())
         .spawn(move || {
-            if let Err(e) = run(job, &cmd_rx, &ev_tx) {
-                let _ = ev_tx.send(TrainerEvent::Failed(e.to_string()));
+            // A panic would otherwise end the thread without a word to the CLI or workbench
+            // waiting on its events.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(job, &cmd_rx, &ev_tx)
+            }));
+            let failure = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(panic) => Some(format!(
+                    "internal error: {} (the last checkpoint is kept)",
+                    crate::error::panic_message(panic.as_ref())
+                )),
+            };
+            if let Some(message) = failure {
+                let _ = ev_tx.send(TrainerEvent::Failed(message));
             }
         })
         .ok();

@@ -77,6 +77,8 @@ impl Session {
             )));
         }
         fs::create_dir_all(&session.dir).map_err(|e| Error::io(&session.dir, e))?;
+        // A run killed while writing a checkpoint leaves its temporary file behind.
+        crate::atomic_file::remove_stale_temp_files(&session.dir);
         Ok(session)
     }
 

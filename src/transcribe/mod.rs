@@ -18,7 +18,7 @@ pub use export::{write_outputs, ModelInfo, OutputFormat};
 pub use settings::{ComponentOverrides, InferenceSettings, VelocitySettings, VelocitySource};
 
 use crate::audio::{MonoReader, SAMPLE_RATE};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::midi::MidiSettings;
 use crate::model::drummernet::LoadedModel;
 
@@ -40,6 +40,9 @@ pub struct Transcription {
     /// Windows run through the model, and the most samples the stream buffer held.
     pub windows: usize,
     pub buffered_high_water: usize,
+    /// Seconds of audio the file's header promised, when it says: more than `duration` means
+    /// a truncated file (what is there was transcribed).
+    pub header_seconds: Option<f64>,
 }
 
 /// Transcribes a stream: `open` is called twice (peak pass, then inference pass).
@@ -91,6 +94,7 @@ pub fn transcribe_source<S: SampleSource>(
         silent: gain.is_none(),
         windows,
         buffered_high_water: high_water,
+        header_seconds: None,
     })
 }
 
@@ -108,7 +112,11 @@ pub fn transcribe_file(
         net: &model.net,
         device: device.clone(),
     };
-    transcribe_source(
+    // The file is read twice (peak, then inference): a file still being written would give
+    // events for one version normalised by another's peak.
+    let before = file_stamp(path);
+    let header = crate::audio::probe(path)?;
+    let mut t = transcribe_source(
         &runner,
         &model.config.components,
         path,
@@ -116,5 +124,21 @@ pub fn transcribe_file(
         settings,
         midi,
         progress,
-    )
+    )?;
+    t.header_seconds = header
+        .frames
+        .map(|n| n as f64 / f64::from(header.sample_rate));
+    if file_stamp(path) != before {
+        return Err(Error::audio(
+            path,
+            "changed while being read (still being written?); try again once it is complete",
+        ));
+    }
+    Ok(t)
+}
+
+/// Size and modification time, to notice a file that changes under the reader.
+fn file_stamp(path: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
 }

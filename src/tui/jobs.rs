@@ -8,7 +8,7 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
-use crate::audio::{load_mono, SAMPLE_RATE};
+use crate::audio::{MonoReader, SAMPLE_RATE};
 use crate::error::{Error, Result};
 use crate::model::drummernet::DrummerNet;
 use crate::model::ops::synth_fft::synth_conv;
@@ -44,10 +44,36 @@ pub enum JobEvent {
     Failed(String),
 }
 
+/// The longest stem the workbench holds: it keeps the stem, its re-synthesis and the
+/// activations in memory (about 1 GB per hour), where `drummernet transcribe` streams any length.
+pub const MAX_STEM_SECONDS: f64 = 30.0 * 60.0;
+
+/// Decodes `path` to mono 16 kHz, refusing more than `max_seconds` as soon as the decoder gets
+/// there (headers may not say, or lie).
+pub fn load_stem(path: &Path, max_seconds: f64) -> Result<Vec<f32>> {
+    let limit = (max_seconds * f64::from(SAMPLE_RATE)) as usize;
+    let mut reader = MonoReader::open(path, SAMPLE_RATE)?;
+    let mut samples = Vec::new();
+    while let Some(chunk) = reader.next_chunk()? {
+        samples.extend_from_slice(&chunk);
+        if samples.len() > limit {
+            return Err(Error::audio(
+                path,
+                format!(
+                    "longer than the {:.0} minutes the workbench holds in memory; \
+                     use `drummernet transcribe`, which takes any length",
+                    max_seconds / 60.0
+                ),
+            ));
+        }
+    }
+    Ok(samples)
+}
+
 /// Decodes `path` to mono 16 kHz.
 pub fn spawn_open(path: PathBuf, tx: Sender<JobEvent>) {
     spawn("open", tx.clone(), move || {
-        let samples = load_mono(&path, SAMPLE_RATE)?;
+        let samples = load_stem(&path, MAX_STEM_SECONDS)?;
         let _ = tx.send(JobEvent::Loaded {
             path,
             samples: Arc::new(samples),
@@ -91,8 +117,20 @@ fn spawn(name: &str, tx: Sender<JobEvent>, f: impl FnOnce() -> Result<()> + Send
     let started = std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
-            if let Err(e) = f() {
-                let _ = tx.send(JobEvent::Failed(e.to_string()));
+            // A panic must not leave the workbench waiting for a job that will never report:
+            // it becomes a failure like any other (the panic hook logs the details).
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let failure = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(panic) => Some(format!(
+                    "{}: internal error: {} (details in the log)",
+                    std::thread::current().name().unwrap_or("job"),
+                    crate::error::panic_message(panic.as_ref())
+                )),
+            };
+            if let Some(message) = failure {
+                let _ = tx.send(JobEvent::Failed(message));
             }
         });
     if let Err(e) = started {
@@ -197,6 +235,40 @@ pub fn resynthesise(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stems_longer_than_the_limit_are_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("long.wav");
+        let x = vec![0.25f32; 2 * SAMPLE_RATE as usize];
+        crate::audio::write_wav(
+            &p,
+            &x,
+            SAMPLE_RATE,
+            crate::audio::WavFormat::Float32,
+            crate::atomic_file::Overwrite::Refuse,
+        )
+        .unwrap();
+        assert_eq!(load_stem(&p, 2.0).unwrap(), x);
+        let err = load_stem(&p, 1.5).unwrap_err().to_string();
+        assert!(
+            err.contains("long.wav") && err.contains("drummernet transcribe"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_panicking_job_reports_a_failure_instead_of_leaving_the_ui_waiting() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        spawn("open", tx, || panic!("index 7 out of range"));
+        match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(JobEvent::Failed(m)) => assert!(
+                m.starts_with("open: internal error") && m.contains("index 7 out of range"),
+                "{m}"
+            ),
+            other => panic!("expected a failure event, got {other:?}"),
+        }
+    }
 
     #[test]
     fn resynthesis_places_each_waveform_at_its_onset_and_matches_the_peak() {

@@ -1,5 +1,5 @@
 //! Owns the real terminal: raw mode and the alternate screen, restored on every exit path
-//! (including panics); stderr sent to the log file while the workbench runs, because ALSA and
+//! (including a panic on the UI thread; see [`install_panic_hook`]); stderr sent to the log file while the workbench runs, because ALSA and
 //! any stray message would otherwise scribble over the screen; the event loop.
 
 use std::fs::File;
@@ -24,18 +24,35 @@ pub fn run(opts: AppOptions, log: &Path) -> Result<()> {
     let saved = stderr_redirect::to(&log_file);
     let mut terminal = ratatui::init();
     let _ = execute!(stdout(), EnableMouseCapture);
-    let ratatui_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
+    install_panic_hook(move || {
         let _ = execute!(stdout(), DisableMouseCapture);
         stderr_redirect::restore(saved);
-        ratatui_hook(info);
-    }));
+    });
     let mut app = App::new(opts, Box::new(CpalSink));
     let result = event_loop(&mut terminal, &mut app);
     let _ = execute!(stdout(), DisableMouseCapture);
     ratatui::restore();
     stderr_redirect::restore(saved);
     result
+}
+
+/// Chains a panic hook over the current one (ratatui's, which leaves the alternate screen and
+/// raw mode, then prints the panic). A panic on the calling (UI) thread runs `restore` and then
+/// that hook, so the message lands on a usable terminal. A panic on any other thread (a job, the
+/// trainer, the player) is only written to stderr, which is the log file while the workbench
+/// runs: the UI goes on, and must keep its screen (jobs report the panic as a failed job).
+pub fn install_panic_hook(restore: impl Fn() + Send + Sync + 'static) {
+    let ui = std::thread::current().id();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let here = std::thread::current();
+        if here.id() == ui {
+            restore();
+            previous(info);
+        } else {
+            eprintln!("thread '{}' {info}", here.name().unwrap_or("unnamed"));
+        }
+    }));
 }
 
 fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> Result<()> {
