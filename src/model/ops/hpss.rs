@@ -17,18 +17,20 @@
 //!
 //! Differentiable: a median passes its gradient to the one element it selected, and the mask's
 //! gradient flows through E_p and E_h into P. On CPU [`Hpss`] is a custom op in f64 (f32 or f64
-//! tensors) whose backward recomputes the analysis (STFT, running medians with the selected
-//! indices) and applies the transposes: rfft of the output gradient for the synthesis, the mask
-//! derivative scattered to the selected elements, an unnormalised irfft for the analysis, the
-//! reflection folded back. Other devices compose the same maths from candle ops
+//! tensors); its backward takes the forward's analysis (STFT, running medians with the selected
+//! indices; kept only for tracked inputs) and applies the transposes: rfft of the output gradient
+//! for the synthesis, the mask derivative scattered to the selected elements, an unnormalised
+//! irfft for the analysis, the reflection folded back. Other devices compose the same maths from candle ops
 //! ([`ComposedHpss`]: framing by index_select, DFT as a matmul, arg-sort medians, overlap-add by shifted
 //! sums), whose gradients candle derives.
 //!
-//! Cost, release build, batch 16 of 24 608 samples (the training item's x̂), shared 2-core
-//! machine: see `benches/speed.rs` scenario `loss_hpss` and the measurements in
-//! `docs/training-recipe.md`.
+//! Cost (`cargo bench --bench speed -- loss_hpss`, release, batch 16 of 24 608 samples, shared
+//! 2-core machine, CPU seconds): the whole loss forward + backward takes 0.36 s without and
+//! 0.63-0.65 s with the front end (two analyses and syntheses, one gradient); per item an analysis
+//! is ~7.7 ms, almost all of it the two running medians, a synthesis ~0.2 ms, the gradient given
+//! the kept analysis ~1 ms. Peak RSS 88 -> 120 MB.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
@@ -130,7 +132,13 @@ impl Hpss {
                 "the HPSS custom op is CPU-only; use ComposedHpss on other devices".into(),
             ));
         }
-        Ok(y.contiguous()?.apply_op1(self.clone())?)
+        // Only a tracked input will see a backward pass; only then keep the analysis for it.
+        let kept = y.track_op().then(|| Arc::new(Mutex::new(None)));
+        let op = HpssOp {
+            hpss: self.clone(),
+            kept,
+        };
+        Ok(y.contiguous()?.apply_op1(op)?)
     }
 
     fn analyse(&self, y: &[f64]) -> Analysis {
@@ -193,6 +201,7 @@ impl Hpss {
     }
 
     /// One signal: y (N) -> its percussive part (N).
+    #[cfg(test)]
     fn percussive_part(&self, y: &[f64]) -> Vec<f64> {
         let a = self.analyse(y);
         self.synthesise(&a.spectrum, &a.mask, y.len())
@@ -227,9 +236,13 @@ impl Hpss {
     }
 
     /// One signal: (y, dL/d output) -> dL/dy, the transpose of every step of the forward.
+    #[cfg(test)]
     fn gradient(&self, y: &[f64], grad: &[f64]) -> Vec<f64> {
-        let n = y.len();
-        let a = self.analyse(y);
+        self.gradient_with(&self.analyse(y), y.len(), grad)
+    }
+
+    /// [`Self::gradient`] given the forward's analysis of y (N samples).
+    fn gradient_with(&self, a: &Analysis, n: usize, grad: &[f64]) -> Vec<f64> {
         let ola_len = (a.frames - 1) * HOP + N_FFT;
         let mut d_overlap_add = vec![0.0; ola_len];
         for (d, g) in d_overlap_add[N_FFT / 2..N_FFT / 2 + n].iter_mut().zip(grad) {
@@ -342,7 +355,18 @@ fn check_length(n: usize, op: &str) -> candle_core::Result<()> {
     Ok(())
 }
 
-impl CustomOp1 for Hpss {
+/// The forward's analyses of a batch, kept for its backward pass.
+type Kept = Arc<Mutex<Option<Vec<Analysis>>>>;
+
+/// One application of [`Hpss`] in a graph. The analysis (STFT and medians) is ~95 % of the
+/// forward's cost, so a tracked application keeps it for its backward (about 2.8 MB per
+/// 24 608-sample item) instead of recomputing it.
+struct HpssOp {
+    hpss: Hpss,
+    kept: Option<Kept>,
+}
+
+impl CustomOp1 for HpssOp {
     fn name(&self) -> &'static str {
         "hpss-percussive"
     }
@@ -355,10 +379,17 @@ impl CustomOp1 for Hpss {
         let (batch, n) = layout.shape().dims2()?;
         check_length(n, self.name())?;
         let y = contiguous_f64(storage, layout, self.name())?;
+        let analyses: Vec<Analysis> = y.par_chunks(n).map(|y| self.hpss.analyse(y)).collect();
         let mut out = vec![0.0; batch * n];
         out.par_chunks_mut(n)
-            .zip(y.par_chunks(n))
-            .for_each(|(out, y)| out.copy_from_slice(&self.percussive_part(y)));
+            .zip(analyses.par_iter())
+            .for_each(|(out, a)| {
+                out.copy_from_slice(&self.hpss.synthesise(&a.spectrum, &a.mask, n))
+            });
+        if let Some(kept) = &self.kept {
+            // A poisoned lock only means an earlier panic elsewhere; the slot is still valid.
+            *kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(analyses);
+        }
         Ok((storage_like(storage, out), Shape::from((batch, n))))
     }
 
@@ -368,7 +399,10 @@ impl CustomOp1 for Hpss {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        let grad = HpssGrad { op: self.clone() };
+        let grad = HpssGrad {
+            op: self.hpss.clone(),
+            kept: self.kept.clone(),
+        };
         Ok(Some(
             arg.contiguous()?
                 .apply_op2_no_bwd(&grad_res.contiguous()?, &grad)?,
@@ -376,9 +410,10 @@ impl CustomOp1 for Hpss {
     }
 }
 
-/// (y, dL/d percussive) -> dL/dy for [`Hpss`].
+/// (y, dL/d percussive) -> dL/dy for [`HpssOp`].
 struct HpssGrad {
     op: Hpss,
+    kept: Option<Kept>,
 }
 
 impl CustomOp2 for HpssGrad {
@@ -407,10 +442,21 @@ impl CustomOp2 for HpssGrad {
         check_length(n, self.name())?;
         let y = contiguous_f64(s1, l1, self.name())?;
         let g = contiguous_f64(s2, l2, self.name())?;
+        // The forward's analyses, taken (a graph is normally differentiated once); recomputed
+        // when absent, e.g. on a second backward pass.
+        let kept = self
+            .kept
+            .as_ref()
+            .and_then(|k| k.lock().unwrap_or_else(|e| e.into_inner()).take())
+            .filter(|a| a.len() == batch && a.iter().all(|a| a.frames == n_frames(n)));
+        let analyses = match kept {
+            Some(a) => a,
+            None => y.par_chunks(n).map(|y| self.op.analyse(y)).collect(),
+        };
         let mut out = vec![0.0; batch * n];
         out.par_chunks_mut(n)
-            .zip(y.par_chunks(n).zip(g.par_chunks(n)))
-            .for_each(|(out, (y, g))| out.copy_from_slice(&self.op.gradient(y, g)));
+            .zip(analyses.par_iter().zip(g.par_chunks(n)))
+            .for_each(|(out, (a, g))| out.copy_from_slice(&self.op.gradient_with(a, n, g)));
         Ok((storage_like(s1, out), Shape::from((batch, n))))
     }
 }
@@ -691,5 +737,39 @@ mod tests {
         let grad = max_diff(&results[0].1, &results[1].1);
         assert!(value < 1e-10, "values differ by {value} of the peak");
         assert!(grad < 1e-9, "gradients differ by {grad} of the peak");
+    }
+
+    #[test]
+    fn the_kept_analysis_and_a_recomputed_one_give_the_same_gradient() {
+        // The first backward uses the forward's analysis, a second one recomputes it.
+        let n = 4_200;
+        let y = candle_core::Var::from_tensor(&pseudo_random((2, n), 21)).unwrap();
+        let w = pseudo_random((2, n), 22);
+        let loss = (Hpss::new().forward(y.as_tensor()).unwrap() * &w)
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let first = loss.backward().unwrap();
+        let second = loss.backward().unwrap();
+        let (a, b) = (
+            first.get(y.as_tensor()).unwrap(),
+            second.get(y.as_tensor()).unwrap(),
+        );
+        let peak = a
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        let diff = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        assert!(peak > 0.0 && diff <= 1e-12 * peak, "{diff} of {peak}");
     }
 }

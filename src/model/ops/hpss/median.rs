@@ -2,11 +2,11 @@
 //!
 //! HPSS takes the median of 31 neighbours at every point of a 513 × frames power spectrogram,
 //! along each axis. Sorting 31 values per point costs ~100k sorts per item; sliding a sorted
-//! window instead costs one removal and one insertion (a binary search and a memmove of at most
-//! 31 entries) per point. The window holds padded positions, ordered by (value, position), so
-//! reflected duplicates of one element stay distinct entries and every removal is exact.
-
-use std::cmp::Ordering;
+//! window instead costs one removal and one insertion per point: the leaving entry is found by
+//! its padded position, the entering one's rank by counting, and the entries between are shifted
+//! by one (all linear scans of 31 elements, faster than binary searches at this size). Entries
+//! are ordered by (value, padded position), so reflected duplicates of one element stay distinct
+//! and every removal is exact.
 
 use crate::model::ops::cqt_stft::reflect;
 
@@ -25,29 +25,44 @@ pub(crate) fn reflected_running_median(
     let padded: Vec<f64> = (0..len + 2 * half)
         .map(|q| v[reflect(q as isize - half as isize, len)])
         .collect();
-    let order = |a: &u32, b: &u32| -> Ordering {
-        padded[*a as usize]
-            .total_cmp(&padded[*b as usize])
-            .then(a.cmp(b))
-    };
-    let mut window: Vec<u32> = (0..width as u32).collect();
-    window.sort_unstable_by(order);
+    // Sorted by (value, position): values and their padded positions side by side.
+    let mut positions: Vec<u32> = (0..width as u32).collect();
+    positions.sort_unstable_by(|&a, &b| {
+        padded[a as usize]
+            .total_cmp(&padded[b as usize])
+            .then(a.cmp(&b))
+    });
+    let mut values: Vec<f64> = positions.iter().map(|&q| padded[q as usize]).collect();
     for i in 0..len {
         if i > 0 {
             let leaving = (i - 1) as u32;
-            // Every padded position in the window is present exactly once.
-            if let Ok(at) = window.binary_search_by(|q| order(q, &leaving)) {
-                window.remove(at);
+            let entering = i + width - 1;
+            let value = padded[entering];
+            // Present exactly once; the fallback only guards against a broken invariant.
+            let out = positions
+                .iter()
+                .position(|&q| q == leaving)
+                .unwrap_or(width - 1);
+            // The entering position is the largest in the window, so among equal values it
+            // sorts last: its rank is the number of other entries with value <= its own. (A NaN
+            // breaks the order, never the bookkeeping; the loss is NaN then anyway.)
+            let at_most = values
+                .iter()
+                .map(|&x| usize::from(x <= value))
+                .sum::<usize>();
+            let rank = at_most - usize::from(values[out] <= value);
+            if rank > out {
+                values.copy_within(out + 1..=rank, out);
+                positions.copy_within(out + 1..=rank, out);
+            } else {
+                values.copy_within(rank..out, rank + 1);
+                positions.copy_within(rank..out, rank + 1);
             }
-            let entering = (i + width - 1) as u32;
-            let at = window
-                .binary_search_by(|q| order(q, &entering))
-                .unwrap_or_else(|at| at);
-            window.insert(at, entering);
+            values[rank] = value;
+            positions[rank] = entering as u32;
         }
-        let q = window[half] as usize;
-        median[i] = padded[q];
-        source[i] = reflect(q as isize - half as isize, len) as u32;
+        median[i] = values[half];
+        source[i] = reflect(positions[half] as isize - half as isize, len) as u32;
     }
 }
 
