@@ -1,6 +1,6 @@
 //! The speed benchmark (issue 7): training items/s at batch 16 and 4, inference real-time factor
-//! on 60-s and 10-minute inputs, the forward/backward time of every module, and peak resident
-//! memory per scenario.
+//! on 60-s and 10-minute inputs, the forward/backward time of every module, the loss with its
+//! HPSS front end off and on, and peak resident memory per scenario.
 //!
 //! Run: `cargo bench --bench speed` (all scenarios) or `cargo bench --bench speed -- train_b16
 //! infer_60s` (some). `SPEED_RUNS=n` changes the number of timed runs; `RAYON_NUM_THREADS=1`
@@ -37,10 +37,11 @@ type Res<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const FORMAT_VERSION: u32 = 1;
 const SEED: u64 = 7;
-const SCENARIOS: [&str; 5] = [
+const SCENARIOS: [&str; 6] = [
     "train_b16",
     "train_b4",
     "split_b16",
+    "loss_hpss",
     "infer_60s",
     "infer_600s",
 ];
@@ -192,6 +193,7 @@ fn run_scenario(name: &str) -> Res<()> {
         "train_b16" => train(name, 16)?,
         "train_b4" => train(name, 4)?,
         "split_b16" => split(name, 16)?,
+        "loss_hpss" => loss_hpss(name, 16)?,
         "infer_60s" => infer(name, 60.0)?,
         "infer_600s" => infer(name, 600.0)?,
         other => return Err(format!("unknown scenario {other}").into()),
@@ -369,6 +371,53 @@ fn split(scenario: &str, batch: usize) -> Res<()> {
     }
     emit(scenario, "optimizer_wall", median(walls), "s");
     emit(scenario, "optimizer_cpu", median(cpus), "s");
+    Ok(())
+}
+
+/// The loss alone at training shapes (x_trim against another batch's x_trim, 24 608 samples per
+/// item), forward and backward, with the HPSS front end (`loss.hpss`) off and then on.
+fn loss_hpss(scenario: &str, batch: usize) -> Res<()> {
+    let cfg = config(batch)?;
+    let dev = Device::Cpu;
+    let varmap = VarMap::new();
+    let net = DrummerNet::new(
+        &cfg.model,
+        SeededVarMap::var_builder(&varmap, SEED, DType::F32, &dev),
+    )?;
+    let mut data = training(batch)?;
+    let padded = net.pad(&data.next_batch()?)?;
+    let frames = net.output_frames(padded.dim(1)?);
+    let target = net.aligned_target(&padded, frames)?;
+    let other = net.pad(&data.next_batch()?)?;
+    let estimate = Var::from_tensor(&net.aligned_target(&other, frames)?)?;
+    for (label, hpss) in [("off", false), ("on", true)] {
+        let mut settings = cfg.loss.clone();
+        settings.hpss = hpss;
+        let loss = CqtLoss::new(&settings, &dev)?;
+        let (mut walls, mut cpus) = (Vec::new(), Vec::new());
+        for run in 0..runs() + 1 {
+            let (_, wall, cpu) = timed(|| {
+                let out = loss.forward(&target, estimate.as_tensor())?;
+                Ok(out.total.backward()?)
+            })?;
+            if run > 0 {
+                walls.push(wall);
+                cpus.push(cpu);
+            }
+        }
+        emit(
+            scenario,
+            &format!("hpss_{label}_fwd_bwd_wall"),
+            median(walls),
+            "s",
+        );
+        emit(
+            scenario,
+            &format!("hpss_{label}_fwd_bwd_cpu"),
+            median(cpus),
+            "s",
+        );
+    }
     Ok(())
 }
 

@@ -1,11 +1,13 @@
 //! CUDA against CPU (build with `--features cuda`; skipped without a GPU): the same seeded
 //! training run on both devices gives the same losses and the same updated weights, and the
 //! same activations at inference, so every composed CUDA path (convolutions, pooling, GRUs,
-//! sparsemax, synthesizer, CQT loss) and its gradients agree with the verified CPU ops.
+//! sparsemax, synthesizer, CQT loss, the loss's HPSS front end) and its gradients agree with
+//! the verified CPU ops.
 #![cfg(feature = "cuda")]
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, Var};
 use drummernet::config::Config;
+use drummernet::model::loss::{CqtLoss, LossSettings};
 use drummernet::train::trainer::{DataSpec, Training};
 
 fn cuda() -> Option<Device> {
@@ -33,9 +35,24 @@ fn small_config() -> Config {
 }
 
 fn max_rel_diff(a: &Tensor, b: &Tensor) -> f64 {
-    let a = a.to_device(&Device::Cpu).unwrap().to_dtype(DType::F64).unwrap();
-    let b = b.to_device(&Device::Cpu).unwrap().to_dtype(DType::F64).unwrap();
-    let scale = a.abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap().max(1e-12);
+    let a = a
+        .to_device(&Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F64)
+        .unwrap();
+    let b = b
+        .to_device(&Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F64)
+        .unwrap();
+    let scale = a
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap()
+        .max(1e-12);
     let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
     diff.to_scalar::<f64>().unwrap() / scale
 }
@@ -55,7 +72,12 @@ fn training_steps_match_the_cpu() {
         let b = on_gpu.step().unwrap();
         assert!(a.finite && b.finite);
         let rel = (a.loss - b.loss).abs() / a.loss.abs();
-        assert!(rel < 1e-3, "step {step}: loss cpu {} cuda {}", a.loss, b.loss);
+        assert!(
+            rel < 1e-3,
+            "step {step}: loss cpu {} cuda {}",
+            a.loss,
+            b.loss
+        );
     }
     // Three Adam steps of lr 4e-4 move each weight by ~1e-3: wrong gradients would show.
     let cpu: Vec<(String, Tensor)> = on_cpu.model_tensors();
@@ -63,7 +85,10 @@ fn training_steps_match_the_cpu() {
         on_gpu.model_tensors().into_iter().collect();
     for (name, t) in &cpu {
         let d = max_rel_diff(t, &gpu_tensors[name]);
-        assert!(d < 1e-3, "{name}: cpu and cuda weights differ by {d:.2e} after 3 steps");
+        assert!(
+            d < 1e-3,
+            "{name}: cpu and cuda weights differ by {d:.2e} after 3 steps"
+        );
     }
 }
 
@@ -88,4 +113,48 @@ fn inference_matches_the_cpu() {
         .activations;
     let d = max_rel_diff(&a, &b);
     assert!(d < 1e-3, "activations differ by {d:.2e}");
+}
+
+#[test]
+fn hpss_loss_matches_the_cpu() {
+    let Some(gpu) = cuda() else { return };
+    let settings = LossSettings {
+        hpss: true,
+        ..Default::default()
+    };
+    let n = 8_000;
+    let signal = |seed: f64| -> Tensor {
+        let v: Vec<f32> = (0..2 * n)
+            .map(|i| (((i as f64 * 0.618_034 + seed).sin() * 43_758.545_3).fract() - 0.5) as f32)
+            .collect();
+        Tensor::from_vec(v, (2, n), &Device::Cpu).unwrap()
+    };
+    let (target, base) = (signal(0.5), signal(1.5));
+    let mut results = Vec::new();
+    for device in [Device::Cpu, gpu] {
+        let loss = CqtLoss::new(&settings, &device).unwrap();
+        let estimate = Var::from_tensor(&base.to_device(&device).unwrap()).unwrap();
+        let out = loss
+            .forward(&target.to_device(&device).unwrap(), estimate.as_tensor())
+            .unwrap();
+        let grads = out.total.backward().unwrap();
+        let value = out
+            .total
+            .to_device(&Device::Cpu)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        results.push((value, grads.get(estimate.as_tensor()).unwrap().clone()));
+    }
+    let (a, b) = (&results[0], &results[1]);
+    assert!(
+        (a.0 - b.0).abs() <= 1e-3 * a.0,
+        "loss cpu {} cuda {}",
+        a.0,
+        b.0
+    );
+    // f32 DFT matmuls on the GPU against the CPU op's f64 FFTs: a median may pick a different
+    // one of two nearly equal elements, which moves a little gradient locally.
+    let d = max_rel_diff(&a.1, &b.1);
+    assert!(d < 1e-2, "gradients differ by {d:.2e}");
 }

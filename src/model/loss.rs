@@ -8,6 +8,14 @@
 //! one fused op ([`LogCqtOp`]) with a hand-written backward; on other devices the STFT is a
 //! strided conv1d and the magnitude, projection and log are candle ops. The target's CQT is
 //! computed without gradient.
+//!
+//! With `hpss = true` (off by default, as in the release; the paper's DFL configuration) both
+//! signals are first replaced by their percussive part (spec 7.3, [`crate::model::ops::hpss`]):
+//!
+//!   L(x, x̂) = Σ_s factor · mean |C_s(perc(x)) − C_s(perc(x̂))|.
+//!
+//! The front end is a custom op on CPU and composed candle ops elsewhere, and needs signals of
+//! at least 3 840 samples (16 STFT frames).
 
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -16,6 +24,7 @@ use crate::audio::SAMPLE_RATE;
 use crate::dsp::cqt_basis::{cqt_scales, CqtScale, MAX_SCALES};
 use crate::error::{Error, Result};
 use crate::model::ops::cqt_stft::{is_supported, BinStft, LogCqtOp};
+use crate::model::ops::hpss::{self, ComposedHpss, Hpss};
 
 /// How the per-scale CQT difference is reduced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +50,8 @@ pub struct LossSettings {
     pub factor: f64,
     /// mae or mse.
     pub metric: LossMetric,
-    /// Compare percussive parts (HPSS, spec 7.3). Off in the release; not available yet.
+    /// Compare percussive parts (HPSS onset enhancement, spec 7.3): both signals go through a
+    /// median-filtering percussive mask before the CQTs. Off in the release.
     pub hpss: bool,
     /// Floor inside the magnitude's sqrt and the log (the release's EPS = 1e-5).
     pub eps: f64,
@@ -82,12 +92,6 @@ impl LossSettings {
         if !(self.eps.is_finite() && self.eps > 0.0 && self.eps < 1.0) {
             return Err(Error::config(key("eps"), "must be in (0, 1)"));
         }
-        if self.hpss {
-            return Err(Error::config(
-                key("hpss"),
-                "the HPSS front end is not available in this build; must be false",
-            ));
-        }
         Ok(())
     }
 }
@@ -112,10 +116,17 @@ struct ScaleLoss {
     kernel_bank: Tensor,
 }
 
+/// The HPSS front end: the CPU op and the composed path's matrices on the loss's device.
+struct PercussiveFrontEnd {
+    op: Hpss,
+    composed: ComposedHpss,
+}
+
 /// The multi-resolution pseudo-CQT loss. Build once; it holds only constants.
 pub struct CqtLoss {
     settings: LossSettings,
     scales: Vec<ScaleLoss>,
+    hpss: Option<PercussiveFrontEnd>,
     composed_only: bool,
 }
 
@@ -148,9 +159,18 @@ impl CqtLoss {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let hpss = if settings.hpss {
+            Some(PercussiveFrontEnd {
+                op: Hpss::new(),
+                composed: ComposedHpss::new(device, DType::F32)?,
+            })
+        } else {
+            None
+        };
         Ok(CqtLoss {
             settings: settings.clone(),
             scales,
+            hpss,
             composed_only: false,
         })
     }
@@ -171,16 +191,33 @@ impl CqtLoss {
         self.scales.iter().map(|s| &s.scale)
     }
 
-    /// Shortest signal every scale accepts.
+    /// Shortest signal every scale (and the HPSS front end, when on) accepts.
     pub fn min_samples(&self) -> usize {
-        self.scales
+        let scales = self
+            .scales
             .iter()
             .map(|s| s.stft.min_samples())
             .max()
-            .unwrap_or(1)
+            .unwrap_or(1);
+        match self.hpss {
+            Some(_) => scales.max(hpss::MIN_SAMPLES),
+            None => scales,
+        }
     }
 
-    /// C_s(y) for every scale: (B, bins, 1 + N/hop) each. `y` is (B, N) or (B, 1, N).
+    /// The signal the CQTs compare: `y` itself, or its percussive part when `hpss` is on.
+    /// `y` is (B, N) or (B, 1, N); the result is (B, N).
+    pub fn front_end(&self, y: &Tensor) -> Result<Tensor> {
+        let y = flatten_mono(y)?;
+        match &self.hpss {
+            None => Ok(y),
+            Some(h) if y.device().is_cpu() && !self.composed_only => h.op.forward(&y),
+            Some(h) => h.composed.forward(&y),
+        }
+    }
+
+    /// C_s(y) for every scale: (B, bins, 1 + N/hop) each. `y` is (B, N) or (B, 1, N). This is
+    /// the CQT of `y` as given; the loss applies it to [`Self::front_end`]`(y)`.
     pub fn cqt(&self, y: &Tensor) -> Result<Vec<Tensor>> {
         let y = flatten_mono(y)?;
         self.scales.iter().map(|s| self.cqt_scale(s, &y)).collect()
@@ -218,6 +255,8 @@ impl CqtLoss {
                 estimate.dims()
             )));
         }
+        let target = self.front_end(&target)?;
+        let estimate = self.front_end(&estimate)?;
         let mut total: Option<Tensor> = None;
         let mut per_scale = Vec::with_capacity(self.scales.len());
         for s in &self.scales {
@@ -325,16 +364,32 @@ mod tests {
             ),
             (
                 LossSettings {
-                    hpss: true,
+                    hop: 0,
                     ..Default::default()
                 },
-                "loss.hpss",
+                "loss.hop",
             ),
         ];
         for (settings, key) in cases {
             let err = settings.validate("loss").unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
         }
+    }
+
+    #[test]
+    fn hpss_is_accepted_and_raises_the_minimum_length() {
+        let settings = LossSettings {
+            hpss: true,
+            ..Default::default()
+        };
+        assert!(settings.validate("loss").is_ok());
+        let loss = CqtLoss::new(&settings, &Device::Cpu).unwrap();
+        assert_eq!(loss.min_samples(), 3_840);
+        let without = CqtLoss::new(&LossSettings::default(), &Device::Cpu).unwrap();
+        assert_eq!(without.min_samples(), 2_049);
+        let short = Tensor::zeros((1, 3_000), DType::F32, &Device::Cpu).unwrap();
+        let err = loss.forward(&short, &short).unwrap_err().to_string();
+        assert!(err.contains("HPSS") && err.contains("too short"), "{err}");
     }
 
     #[test]

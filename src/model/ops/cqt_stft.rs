@@ -255,7 +255,7 @@ impl BinStft {
 }
 
 /// torch/numpy 'reflect' index (edge not repeated), valid for −n < i < 2n − 1.
-fn reflect(i: isize, n: usize) -> usize {
+pub(crate) fn reflect(i: isize, n: usize) -> usize {
     let n = n as isize;
     let r = if i < 0 {
         -i

@@ -6,6 +6,7 @@ pub mod conv1d;
 pub mod cqt_stft;
 pub mod elu;
 pub mod gru;
+pub mod hpss;
 pub mod maxpool;
 pub mod scalar_gru;
 pub mod sparsemax;
