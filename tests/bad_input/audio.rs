@@ -51,7 +51,10 @@ fn judge(entry: Entry, case: &Case, o: &Outcome, reference: &Outcome) -> String 
         Expect::Error(needles) => {
             let mut all = vec![name.as_str()];
             all.extend_from_slice(needles);
-            let line = o.ran.one_line_error(&all);
+            let line = match entry {
+                Entry::WatchOnce => o.ran.watch_failure(&all),
+                _ => o.ran.one_line_error(&all),
+            };
             unchanged(&o.outputs, &o.outputs_before, &what);
             let path = case.path.display().to_string();
             format!("exit 1: `{}`", line.replace(&path, &name))

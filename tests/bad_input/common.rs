@@ -120,6 +120,35 @@ impl Ran {
     }
 }
 
+impl Ran {
+    /// A watcher's report of one bad file: exit status 1, exactly one log line naming the file
+    /// as failed with the problem, and a closing `error:` line counting one failure.
+    pub fn watch_failure(&self, needles: &[&str]) -> String {
+        self.no_panic();
+        assert_eq!(self.code, Some(1), "exit status; stderr: {}", self.stderr);
+        let failed: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.contains(": failed: "))
+            .collect();
+        assert_eq!(failed.len(), 1, "one failure report: {:?}", self.stderr);
+        let line = failed[0];
+        for n in needles {
+            assert!(
+                line.to_lowercase().contains(&n.to_lowercase()),
+                "`{n}` missing from: {line}"
+            );
+        }
+        let last = self.stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("error: 1 file(s) failed"),
+            "{}",
+            self.stderr
+        );
+        line[line.find(": failed: ").map_or(0, |i| i + 2)..].to_string()
+    }
+}
+
 pub fn run(cmd: &mut Command) -> Ran {
     Ran::of(cmd.output().expect("binary runs"))
 }

@@ -20,12 +20,15 @@ pub enum Entry {
     EvalWithModel,
     /// The workbench's open action (`o`, a path, Enter), in process.
     WorkbenchOpen,
+    /// `drummernet watch IN --out OUT --once` with the input alone in the watched folder.
+    WatchOnce,
 }
 
-pub const AUDIO_ENTRIES: [Entry; 3] = [
+pub const AUDIO_ENTRIES: [Entry; 4] = [
     Entry::Transcribe,
     Entry::EvalWithModel,
     Entry::WorkbenchOpen,
+    Entry::WatchOnce,
 ];
 
 /// What running a case gave.
@@ -47,6 +50,7 @@ impl Entry {
             Entry::Transcribe => "transcribe",
             Entry::EvalWithModel => "eval --model --audio",
             Entry::WorkbenchOpen => "workbench open",
+            Entry::WatchOnce => "watch --once",
         }
     }
 
@@ -64,6 +68,11 @@ impl Entry {
             (Entry::WorkbenchOpen, Expect::Error(n)) if n == ["directory"] => {
                 Expect::Message(&["training data folder (no audio file to show)"])
             }
+            // The watcher sees what is in its folder: nothing, or a sub-folder it does not
+            // enter without --recursive.
+            (Entry::WatchOnce, Expect::Error(n)) if n == ["no such file"] || n == ["directory"] => {
+                Expect::Message(&["0 transcribed", "0 failed"])
+            }
             (_, e) => e,
         }
     }
@@ -74,6 +83,7 @@ impl Entry {
             Entry::Transcribe => transcribe(case, scratch),
             Entry::EvalWithModel => eval(case, scratch),
             Entry::WorkbenchOpen => workbench_open(case, scratch),
+            Entry::WatchOnce => watch_once(case, scratch),
         }
     }
 }
@@ -124,6 +134,61 @@ fn transcribe(case: &Case, scratch: &Path) -> Outcome {
         outputs: out,
         outputs_before: before,
     }
+}
+
+fn watch_once(case: &Case, scratch: &Path) -> Outcome {
+    let (watched, out) = (scratch.join("in"), scratch.join("out"));
+    for d in [&watched, &out] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let name = case.path.file_name().expect("name");
+    if case.path.is_dir() {
+        std::fs::create_dir(watched.join(name)).expect("mkdir");
+    } else if case.path.symlink_metadata().is_ok() {
+        std::fs::hard_link(&case.path, watched.join(name)).expect("link");
+    }
+    let expects_error = matches!(case.expect, Expect::Error(_));
+    let before = snapshot(&out);
+    let ran = run(drummernet()
+        .arg("watch")
+        .arg(&watched)
+        .arg("--out")
+        .arg(&out)
+        .args(["--once", "--format", "mid,json", "--model"])
+        .arg(bundled_model())
+        .args(["--set", "watch.stable_seconds=0"]));
+    let json = out.join(format!("{}.json", stem(&case.path)));
+    let onsets =
+        (!expects_error && ran.code == Some(0) && json.exists()).then(|| json_onsets(&json));
+    // The journal is the watcher's own record (of failures too); user-visible outputs are
+    // what must not appear.
+    let journal = out.join("drummernet-journal.json");
+    let mut before = before;
+    let _ = std::fs::remove_file(&journal);
+    before.remove(&journal);
+    Outcome {
+        ran,
+        onset_count: onsets.as_ref().map(Vec::len),
+        onsets,
+        outputs: out,
+        outputs_before: before,
+    }
+}
+
+fn json_onsets(json: &Path) -> Vec<(f64, String)> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(json).expect("json output")).expect("json");
+    v["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["time"].as_f64().expect("time"),
+                e["class"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect()
 }
 
 fn eval(case: &Case, scratch: &Path) -> Outcome {
