@@ -112,21 +112,7 @@ fn transcribe(case: &Case, scratch: &Path) -> Outcome {
         .arg(&out)
         .args(["--format", "mid,json,csv"]));
     let json = out.join(format!("{}.json", stem(&case.path)));
-    let onsets = (!expects_error && ran.code == Some(0)).then(|| {
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&json).expect("json output")).expect("json");
-        v["events"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .map(|e| {
-                (
-                    e["time"].as_f64().expect("time"),
-                    e["class"].as_str().unwrap_or("?").to_string(),
-                )
-            })
-            .collect::<Vec<_>>()
-    });
+    let onsets = (!expects_error && ran.code == Some(0)).then(|| json_onsets(&json));
     Outcome {
         ran,
         onset_count: onsets.as_ref().map(Vec::len),
