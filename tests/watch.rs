@@ -542,8 +542,18 @@ fn once_processes_the_backlog_and_reports_counts_then_failures_once() {
     }
     assert!(!input.join("sub/nested.mid").exists());
 
+    // A killed run's temporary output (its writer's process is gone) is cleaned up at the next
+    // start, in sub-folders too; one of a live writer (this test) is left alone.
+    let stale = input.join("sub/.nested.mid.4194000.0.drummernet-tmp");
+    let live = input.join(format!(".t0.mid.{}.0.drummernet-tmp", std::process::id()));
+    std::fs::write(&stale, b"half a file").unwrap();
+    std::fs::write(&live, b"being written").unwrap();
+
     // Again: all up to date, and the watcher's own outputs are not counted as foreign files.
     let (stdout, _) = text(&once());
+    assert!(!stale.exists(), "stale temporary file left behind");
+    assert!(live.exists(), "a live writer's temporary file was removed");
+    std::fs::remove_file(&live).unwrap();
     assert!(
         stdout.contains("0 transcribed, 4 up to date, 0 failed, 0 failed earlier (unchanged), 0 gone before processing, 1 not audio"),
         "{stdout}"

@@ -335,6 +335,21 @@ impl Watch<'_> {
     }
 }
 
+/// [`crate::atomic_file::remove_stale_temp_files`] in `dir` and every folder below it (outputs
+/// mirror the watched folder's sub-folders).
+fn remove_stale_temp_files_below(dir: &Path) -> usize {
+    let mut removed = crate::atomic_file::remove_stale_temp_files(dir);
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            // Not through symbolic links: they may lead out of the output folder.
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                removed += remove_stale_temp_files_below(&entry.path());
+            }
+        }
+    }
+    removed
+}
+
 /// Watches `opts.root` until `stop` is set (or, with `opts.once`, until the backlog is done),
 /// transcribing with `engine`. Returns the counts of what was done.
 pub fn watch(opts: &WatchOptions, engine: &Engine, stop: &AtomicBool) -> Result<Summary> {
@@ -345,6 +360,13 @@ pub fn watch(opts: &WatchOptions, engine: &Engine, stop: &AtomicBool) -> Result<
         None => root.clone(),
     };
     let journal = Mutex::new(Journal::open(&out_dir)?);
+    let stale = remove_stale_temp_files_below(&out_dir);
+    if stale > 0 {
+        info!(
+            "{}: removed {stale} temporary file(s) left by a killed run",
+            out_dir.display()
+        );
+    }
     let (tx, rx) = mpsc::channel::<Msg>();
     // Events first, scan second: a file arriving during the scan is seen by one or the other.
     let _events = if opts.once {
