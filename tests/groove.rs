@@ -610,7 +610,12 @@ proptest::proptest! {
             .iter()
             .filter_map(|n| DrumClass::from_gm_note(n.note).filter(|c| *c != DrumClass::OT).map(|c| (n.time, c)))
             .collect();
-        expected.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        // Ordered as the annotation lists them: by printed microsecond, then class (two notes
+        // less than a microsecond apart print at the same time).
+        let micros = |t: f64| (t * 1e6).round() as i64;
+        expected.sort_by(|a, b| micros(a.0).cmp(&micros(b.0)).then(a.1.cmp(&b.1)));
+        let mut parsed = parsed;
+        parsed.sort_by(|a, b| micros(a.0).cmp(&micros(b.0)).then(a.1.cmp(&b.1)));
         proptest::prop_assert_eq!(parsed.len(), expected.len());
         for (a, b) in parsed.iter().zip(&expected) {
             proptest::prop_assert!((a.0 - b.0).abs() <= 5e-7 && a.1 == b.1);
