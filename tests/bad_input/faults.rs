@@ -15,7 +15,7 @@ use super::common::{
     snapshot, unchanged,
 };
 use super::corpus::reference_wav;
-use super::models::tiny_train;
+use super::models::{tiny_train, TINY_TRAIN_SETTINGS};
 
 /// The binary under `ulimit -f KB`, with SIGXFSZ ignored so that the write fails instead of
 /// the process dying (what a full disk does: the write returns an error).
@@ -163,14 +163,7 @@ fn unreadable_inputs_and_read_only_folders_as_an_unprivileged_user() {
     set_mode(&session, 0o555);
     let before = snapshot(&sessions);
     let mut cmd = drummernet_as_nobody().expect("setpriv");
-    for set in [
-        "model.channels=4",
-        "model.first_conv_channels=4",
-        "train.batch_size=1",
-        "audio.segment_seconds=0.8",
-    ] {
-        cmd.args(["--set", set]);
-    }
+    cmd.args(TINY_TRAIN_SETTINGS);
     cmd.args([
         "train",
         "--procedural-kits",
@@ -269,15 +262,8 @@ fn a_full_disk_while_checkpointing_keeps_the_previous_checkpoint() {
     let limit_kb = (saved.len() as u64 / 1024 / 2).max(1);
     assert!(limit_kb * 1024 > 4096, "the limit leaves room for loss.csv");
     let mut cmd = with_file_size_limit(limit_kb);
+    cmd.args(TINY_TRAIN_SETTINGS);
     cmd.args([
-        "--set",
-        "model.channels=4",
-        "--set",
-        "model.first_conv_channels=4",
-        "--set",
-        "train.batch_size=1",
-        "--set",
-        "audio.segment_seconds=0.8",
         "train",
         "--procedural-kits",
         "1",
@@ -315,17 +301,8 @@ fn start_training(sessions: &Path, checkpoint_every: u64, rows: usize) -> std::p
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_drummernet"));
     cmd.current_dir(root())
         .env("RAYON_NUM_THREADS", "2")
-        .args([
-            "--set",
-            "model.channels=4",
-            "--set",
-            "model.first_conv_channels=4",
-            "--set",
-            "train.batch_size=1",
-            "--set",
-            "audio.segment_seconds=0.8",
-            "--set",
-        ])
+        .args(TINY_TRAIN_SETTINGS)
+        .arg("--set")
         .arg(format!("train.checkpoint_every={checkpoint_every}"))
         .args([
             "train",

@@ -220,16 +220,21 @@ fn bad_model_files_through_transcribe_eval_and_the_workbench() {
 
 // ---- sessions ---------------------------------------------------------------------------
 
+/// `--set` options of the tiny, fast training configuration every session test uses.
+pub const TINY_TRAIN_SETTINGS: [&str; 8] = [
+    "--set",
+    "model.channels=4",
+    "--set",
+    "model.first_conv_channels=4",
+    "--set",
+    "train.batch_size=1",
+    "--set",
+    "audio.segment_seconds=0.8",
+];
+
 pub fn tiny_train(sessions: &Path) -> assert_cmd::Command {
     let mut cmd = drummernet();
-    for set in [
-        "model.channels=4",
-        "model.first_conv_channels=4",
-        "train.batch_size=1",
-        "audio.segment_seconds=0.8",
-    ] {
-        cmd.args(["--set", set]);
-    }
+    cmd.args(TINY_TRAIN_SETTINGS);
     cmd.args([
         "train",
         "--procedural-kits",
