@@ -15,7 +15,7 @@
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use candle_core::{DType, Device, Var};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
 
 use drummernet::atomic_file::Overwrite;
@@ -29,6 +29,7 @@ use drummernet::model::seeded_init::SeededVarMap;
 use drummernet::model::sparsemax::SparseBranches;
 use drummernet::model::synthesizer::{KitPool, Synthesizer};
 use drummernet::model::unet::Unet;
+use drummernet::model::unet_inference::{self, UnetWeights, UnetWorkspace};
 use drummernet::train::adam::{Adam, AdamParams};
 use drummernet::train::trainer::{DataSpec, Training};
 use drummernet::transcribe::transcribe_file;
@@ -37,13 +38,14 @@ type Res<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const FORMAT_VERSION: u32 = 1;
 const SEED: u64 = 7;
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 7] = [
     "train_b16",
     "train_b4",
     "split_b16",
     "loss_hpss",
     "infer_60s",
     "infer_600s",
+    "infer_split",
 ];
 
 fn main() -> ExitCode {
@@ -196,6 +198,7 @@ fn run_scenario(name: &str) -> Res<()> {
         "loss_hpss" => loss_hpss(name, 16)?,
         "infer_60s" => infer(name, 60.0)?,
         "infer_600s" => infer(name, 600.0)?,
+        "infer_split" => infer_split(name)?,
         other => return Err(format!("unknown scenario {other}").into()),
     }
     emit(name, "peak_rss", peak_rss_mb(), "MB");
@@ -487,5 +490,74 @@ fn infer(scenario: &str, seconds: f64) -> Res<()> {
     // Load-insensitive figure: seconds of audio per second of CPU time.
     emit(scenario, "audio_s_per_cpu_s", seconds / cpu, "x");
     emit(scenario, "frames", frames as f64, "frames");
+    Ok(())
+}
+
+/// One inference window of the default `[inference]` plan (10 s kept + context), module by
+/// module without autograd: where a transcription's time goes. `unet` is the training path's
+/// forward, `unet_inference` the fused path `transcribe` uses.
+fn infer_split(scenario: &str) -> Res<()> {
+    let cfg = config(1)?;
+    let dev = Device::Cpu;
+    let varmap = VarMap::new();
+    let vb = SeededVarMap::var_builder(&varmap, SEED, DType::F32, &dev);
+    let net = DrummerNet::new(&cfg.model, vb.clone())?;
+    let unet = Unet::new(&cfg.model, vb.pp("unet"))?;
+    let recurrent = Recurrent::new(&cfg.model, vb.pp("recurrent"))?;
+    let branches = SparseBranches::new(&cfg.model);
+    let runner = drummernet::transcribe::NetRunner::new(&net, dev.clone());
+    let plan = drummernet::transcribe::chunked::ChunkPlan::new(
+        &runner,
+        &cfg.inference,
+        SAMPLE_RATE,
+        600 * SAMPLE_RATE as usize,
+    );
+    let len = plan.window_len;
+    let block = training(16)?
+        .next_batch()?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    let audio: Vec<f32> = block.iter().cycle().take(len).copied().collect();
+    let x = Tensor::from_slice(&audio, (1, 1, len), &dev)?;
+    let weights = UnetWeights::of(&unet)?;
+    let mut workspace = UnetWorkspace::default();
+    let names = ["unet", "recurrent", "sparsemax", "unet_inference"];
+    let mut walls: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for run in 0..runs() + 1 {
+        let (r, w0, c0) = timed(|| Ok(unet.forward(&x)?))?;
+        let (dense, w1, c1) = timed(|| Ok(recurrent.forward(&r)?))?;
+        let (_, w2, c2) = timed(|| Ok(branches.forward(&dense)?.to_vec3::<f32>()?))?;
+        let (_, w3, c3) = timed(|| Ok(unet_inference::forward(&weights, &audio, &mut workspace)?))?;
+        if run > 0 {
+            for (i, (w, c)) in [(w0, c0), (w1, c1), (w2, c2), (w3, c3)]
+                .into_iter()
+                .enumerate()
+            {
+                walls[i].push(w);
+                cpus[i].push(c);
+            }
+        }
+    }
+    emit(
+        scenario,
+        "window_seconds",
+        len as f64 / SAMPLE_RATE as f64,
+        "s",
+    );
+    for (i, name) in names.iter().enumerate() {
+        emit(
+            scenario,
+            &format!("{name}_wall"),
+            median(walls[i].clone()),
+            "s",
+        );
+        emit(
+            scenario,
+            &format!("{name}_cpu"),
+            median(cpus[i].clone()),
+            "s",
+        );
+    }
     Ok(())
 }

@@ -245,7 +245,7 @@ impl FrameModel for DenseRunner<'_> {
     }
     fn run(&self, w: &[f32], batch: usize, len: usize) -> drummernet::Result<Vec<Vec<Vec<f32>>>> {
         let x = candle_core::Tensor::from_slice(w, (batch, len), &candle_core::Device::Cpu)?;
-        Ok(self.0.net.analyse(&x)?.dense.to_vec3::<f32>()?)
+        Ok(self.0.net().analyse(&x)?.dense.to_vec3::<f32>()?)
     }
 }
 
@@ -262,10 +262,7 @@ fn random_model_chunked_matches_single_pass_with_context() {
         &Device::Cpu,
     );
     let net = drummernet::model::drummernet::DrummerNet::new(&cfg, vb).unwrap();
-    let runner = DenseRunner(NetRunner {
-        net: &net,
-        device: Device::Cpu,
-    });
+    let runner = DenseRunner(NetRunner::new(&net, Device::Cpu));
     let mut rng_state = 12345u64;
     let mut noise = || {
         rng_state = rng_state

@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::model::recurrent::Recurrent;
 use crate::model::sparsemax::SparseBranches;
 use crate::model::unet::{self, Unet};
+use crate::model::unet_inference::{self, UnetWeights, UnetWorkspace};
 use crate::model::ModelConfig;
 
 pub struct DrummerNet {
@@ -73,6 +74,30 @@ impl DrummerNet {
         let dense = self.recurrent.forward(&r)?;
         let activations = self.branches.forward(&dense)?;
         Ok(Analysis { dense, activations })
+    }
+
+    /// Activations (B, K, T) for padded audio `x` (B, L) without autograd, for transcription.
+    /// On the CPU the U-Net runs through the fused inference path (`unet_inference`), its
+    /// level buffers kept in `ws` for the next call; elsewhere this is `analyse`.
+    pub fn infer(&self, x: &Tensor, ws: &mut UnetWorkspace) -> Result<Tensor> {
+        if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
+            return Ok(self.analyse(x)?.activations);
+        }
+        let (batch, len) = x.dims2()?;
+        self.unet.check_length(len)?;
+        let weights = UnetWeights::of(&self.unet)?;
+        let samples = x.flatten_all()?.to_vec1::<f32>()?;
+        let mut rows = Vec::new();
+        let mut frames = 0;
+        for item in samples.chunks_exact(len.max(1)).take(batch) {
+            let (r, f) = unet_inference::forward(&weights, item, ws)?;
+            rows.extend(r);
+            frames = f;
+        }
+        let channels = rows.len() / (batch * frames).max(1);
+        let r = Tensor::from_vec(rows, (batch, channels, frames), x.device())?;
+        let dense = self.recurrent.forward(&r)?;
+        Ok(self.branches.forward(&dense)?)
     }
 
     /// The part of the padded input that the activations describe (what the re-synthesis is

@@ -12,6 +12,7 @@ pub mod seeded_init;
 pub mod sparsemax;
 pub mod synthesizer;
 pub mod unet;
+pub mod unet_inference;
 pub mod upsampler;
 
 pub use config::ModelConfig;

@@ -15,12 +15,12 @@ use crate::model::ops::upsample_linear::upsample_linear2;
 
 #[derive(Debug, Clone)]
 pub struct Unet {
-    d_conv0: Tensor,
-    enc: Vec<Tensor>,
-    encode_conv: Tensor,
-    dec: Vec<Tensor>,
-    last_conv_weight: Tensor,
-    last_conv_bias: Tensor,
+    pub(crate) d_conv0: Tensor,
+    pub(crate) enc: Vec<Tensor>,
+    pub(crate) encode_conv: Tensor,
+    pub(crate) dec: Vec<Tensor>,
+    pub(crate) last_conv_weight: Tensor,
+    pub(crate) last_conv_bias: Tensor,
 }
 
 /// PyTorch's default Conv1d initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and
@@ -167,7 +167,7 @@ impl Unet {
         Ok(elu(&y)?)
     }
 
-    fn check_length(&self, len: usize) -> Result<()> {
+    pub(crate) fn check_length(&self, len: usize) -> Result<()> {
         let cfg = self.shape_config();
         if output_len(&cfg, len).is_some() {
             return Ok(());

@@ -11,11 +11,13 @@
 //! release's evaluator (spec section 10), so frame `t` of the result is song time `hop t / sr`.
 
 use std::collections::VecDeque;
+use std::sync::Mutex;
 
 use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::model::drummernet::DrummerNet;
+use crate::model::unet_inference::UnetWorkspace;
 
 use super::settings::InferenceSettings;
 
@@ -37,8 +39,24 @@ pub trait FrameModel {
 
 /// A DrummerNet on a device, as a [`FrameModel`].
 pub struct NetRunner<'a> {
-    pub net: &'a DrummerNet,
-    pub device: Device,
+    net: &'a DrummerNet,
+    device: Device,
+    /// U-Net level buffers reused from one window to the next.
+    workspace: Mutex<UnetWorkspace>,
+}
+
+impl<'a> NetRunner<'a> {
+    pub fn new(net: &'a DrummerNet, device: Device) -> Self {
+        NetRunner {
+            net,
+            device,
+            workspace: Mutex::new(UnetWorkspace::default()),
+        }
+    }
+
+    pub fn net(&self) -> &DrummerNet {
+        self.net
+    }
 }
 
 impl FrameModel for NetRunner<'_> {
@@ -59,9 +77,10 @@ impl FrameModel for NetRunner<'_> {
     }
     fn run(&self, windows: &[f32], batch: usize, len: usize) -> Result<Vec<Vec<Vec<f32>>>> {
         let x = Tensor::from_slice(windows, (batch, len), &self.device)?;
-        let a = self.net.analyse(&x)?;
-        Ok(a.activations
-            .to_device(&Device::Cpu)?
+        // A poisoned lock only means an earlier window failed; the buffers are still usable.
+        let mut ws = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
+        let a = self.net.infer(&x, &mut ws)?;
+        Ok(a.to_device(&Device::Cpu)?
             .to_dtype(candle_core::DType::F32)?
             .to_vec3::<f32>()?)
     }

@@ -108,10 +108,7 @@ pub fn transcribe_file(
     midi: &MidiSettings,
     progress: &dyn Fn(f64),
 ) -> Result<Transcription> {
-    let runner = NetRunner {
-        net: &model.net,
-        device: device.clone(),
-    };
+    let runner = NetRunner::new(&model.net, device.clone());
     // The file is read twice (peak, then inference): a file still being written would give
     // events for one version normalised by another's peak.
     let before = file_stamp(path);

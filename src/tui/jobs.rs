@@ -171,10 +171,7 @@ pub fn analyse_stem(
     samples: &[f32],
     progress: &dyn Fn(f32),
 ) -> Result<Vec<Vec<f32>>> {
-    let runner = NetRunner {
-        net,
-        device: Device::Cpu,
-    };
+    let runner = NetRunner::new(net, Device::Cpu);
     let settings = InferenceSettings::default();
     let peak = samples.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
     let curves = match normalising_gain(peak, settings.silence_dbfs) {

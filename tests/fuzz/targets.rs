@@ -172,10 +172,7 @@ impl Target for AudioTarget {
                 return Ok("long".into());
             }
         }
-        let runner = NetRunner {
-            net: &self.net,
-            device: Device::Cpu,
-        };
+        let runner = NetRunner::new(&self.net, Device::Cpu);
         let t = transcribe_source(
             &runner,
             &self.net.config().components,
@@ -392,10 +389,7 @@ impl Target for ModelTarget {
 
     fn exec(&self, input: &Path) -> Outcome {
         let model = DrummerNet::load(input, &Device::Cpu).map_err(err)?;
-        let runner = NetRunner {
-            net: &model.net,
-            device: Device::Cpu,
-        };
+        let runner = NetRunner::new(&model.net, Device::Cpu);
         let samples = self.audio.clone();
         let t = transcribe_source(
             &runner,

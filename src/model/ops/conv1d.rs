@@ -71,10 +71,10 @@ struct Conv1dGradWeight {
 
 /// A gemm operand or destination: base pointer plus (row, column) strides in elements.
 #[derive(Clone, Copy)]
-struct Mat<T> {
-    ptr: *const T,
-    rs: isize,
-    cs: isize,
+pub(crate) struct Mat<T> {
+    pub ptr: *const T,
+    pub rs: isize,
+    pub cs: isize,
 }
 
 /// dst (m x n) = (accumulate ? dst : 0) + lhs (m x depth) * rhs (depth x n), single-threaded
@@ -84,7 +84,7 @@ struct Mat<T> {
 /// Every addressed element of the three matrices must lie inside live allocations, and `dst`
 /// must not overlap the operands nor be written by another thread meanwhile.
 #[allow(clippy::too_many_arguments)]
-unsafe fn gemm_into<T: WithDType>(
+pub(crate) unsafe fn gemm_into<T: WithDType>(
     m: usize,
     n: usize,
     depth: usize,
@@ -95,6 +95,18 @@ unsafe fn gemm_into<T: WithDType>(
 ) {
     if m == 0 || n == 0 {
         return;
+    }
+    // gemm's register blocks run down columns (64 rows for AVX-512): with few rows (channels)
+    // and many columns (time), solve the transposed problem dst^T = rhs^T lhs^T instead, so
+    // time runs down the blocks and 50 channels do not pad to 64.
+    if n > m {
+        let t = |a: Mat<T>| Mat {
+            ptr: a.ptr,
+            rs: a.cs,
+            cs: a.rs,
+        };
+        // SAFETY: the same elements are addressed, only the roles are swapped.
+        return unsafe { gemm_into(n, m, depth, t(dst), accumulate, t(rhs), t(lhs)) };
     }
     gemm::gemm(
         m,
@@ -121,13 +133,13 @@ unsafe fn gemm_into<T: WithDType>(
 
 /// A raw pointer that may cross into rayon workers; each worker writes a disjoint region.
 #[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
+pub(crate) struct SendPtr<T>(pub *mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 
 impl<T> SendPtr<T> {
     /// A method (not the field) so that closures capture the whole Send wrapper.
-    fn get(self) -> *mut T {
+    pub(crate) fn get(self) -> *mut T {
         self.0
     }
 }

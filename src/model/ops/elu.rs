@@ -68,6 +68,37 @@ fn slice<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
 
 /// ELU of every element, in place (for ops that fuse it into their own output tiles).
 pub(crate) fn elu_in_place<T: ExpM1>(xs: &mut [T]) {
+    // The crate is built for baseline x86-64 (SSE2, 4 lanes); the same loop compiled for the
+    // wider vector units this CPU has runs 2-4x faster, and ELUs are a third of the U-Net.
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            return unsafe { elu_in_place_avx512(xs) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe { elu_in_place_avx2(xs) };
+        }
+    }
+    elu_in_place_portable(xs)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn elu_in_place_avx512<T: ExpM1>(xs: &mut [T]) {
+    elu_in_place_portable(xs)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn elu_in_place_avx2<T: ExpM1>(xs: &mut [T]) {
+    elu_in_place_portable(xs)
+}
+
+#[inline(always)]
+fn elu_in_place_portable<T: ExpM1>(xs: &mut [T]) {
     let zero = T::from_f64(0.0);
     for x in xs {
         let neg = x.exp_m1_neg();

@@ -48,7 +48,8 @@ fn slice<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
     }
 }
 
-fn forward<T: WithDType>(x: &[T], len: usize) -> Vec<T> {
+/// Rows of `len` samples, each up-sampled x2 (also the inference U-Net's path).
+pub(crate) fn forward<T: WithDType>(x: &[T], len: usize) -> Vec<T> {
     let (near, far) = (T::from_f64(0.75), T::from_f64(0.25));
     let mut y = vec![T::from_f64(0.0); 2 * x.len()];
     let per = rows_per_item(len);

@@ -1,0 +1,358 @@
+//! The U-Net forward pass for inference on the CPU, without autograd: the hot path of
+//! `transcribe`. The training path (`Unet::forward`) writes every convolution's full output,
+//! then the pooled copy, into fresh tensors; at the input rate that is 50 channels x 200 000
+//! samples per 12-s window, and the page faults of that fresh memory cost as much as the
+//! arithmetic. Here each encoder level is one pass over cache-sized time tiles (convolution,
+//! ELU and max-pool on the tile while it is in cache), the first two convolutions are fused as
+//! well so the full-rate signals never reach memory, and the level buffers live in a
+//! [`UnetWorkspace`] that later windows reuse. Same arithmetic, same layout (channel-major),
+//! tested against `Unet::forward`.
+
+use std::cell::RefCell;
+
+use candle_core::{DType, Tensor};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::model::ops::conv1d::{gemm_into, Mat, SendPtr};
+use crate::model::ops::elu::elu_in_place;
+use crate::model::ops::upsample_linear;
+use crate::model::unet::Unet;
+
+/// Pooled output columns per work item: the convolution tile (50 x 2 x this) stays in L2.
+const TILE: usize = 256;
+
+/// A valid-convolution kernel (c_out, c_in, k), row-major as in the model file.
+struct Kernel {
+    w: Vec<f32>,
+    c_out: usize,
+    c_in: usize,
+    k: usize,
+}
+
+impl Kernel {
+    fn from_tensor(w: &Tensor) -> Result<Kernel> {
+        let (c_out, c_in, k) = w.dims3()?;
+        Ok(Kernel {
+            w: w.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?,
+            c_out,
+            c_in,
+            k,
+        })
+    }
+
+    /// dst (c_out rows of stride `dst_stride`, n columns) = conv of x (c_in rows of stride
+    /// `x_stride`, at least n + k - 1 columns).
+    ///
+    /// # Safety
+    /// `x` must address c_in rows of n + k - 1 readable columns, `dst` c_out rows of n
+    /// writable columns that nobody else touches meanwhile.
+    unsafe fn apply(
+        &self,
+        x: *const f32,
+        x_stride: usize,
+        n: usize,
+        dst: *mut f32,
+        dst_stride: usize,
+    ) {
+        for tap in 0..self.k {
+            // gemm: dst[t, o] (time down the columns) = sum_c x[c, t + tap] w[o, c, tap].
+            unsafe {
+                gemm_into(
+                    n,
+                    self.c_out,
+                    self.c_in,
+                    Mat {
+                        ptr: dst,
+                        rs: 1,
+                        cs: dst_stride as isize,
+                    },
+                    tap > 0,
+                    Mat {
+                        ptr: x.add(tap),
+                        rs: 1,
+                        cs: x_stride as isize,
+                    },
+                    Mat {
+                        ptr: self.w.as_ptr().add(tap),
+                        rs: self.k as isize,
+                        cs: (self.c_in * self.k) as isize,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// The U-Net's weights as plain arrays.
+pub struct UnetWeights {
+    d_conv0: Kernel,
+    enc: Vec<Kernel>,
+    encode_conv: Kernel,
+    dec: Vec<Kernel>,
+    last: Kernel,
+    bias: Vec<f32>,
+}
+
+impl UnetWeights {
+    /// Copies the current weights (cheap: 0.2 M parameters), so a model that is still being
+    /// trained is seen as it is now.
+    pub fn of(unet: &Unet) -> Result<UnetWeights> {
+        Ok(UnetWeights {
+            d_conv0: Kernel::from_tensor(&unet.d_conv0)?,
+            enc: unet
+                .enc
+                .iter()
+                .map(Kernel::from_tensor)
+                .collect::<Result<_>>()?,
+            encode_conv: Kernel::from_tensor(&unet.encode_conv)?,
+            dec: unet
+                .dec
+                .iter()
+                .map(Kernel::from_tensor)
+                .collect::<Result<_>>()?,
+            last: Kernel::from_tensor(&unet.last_conv_weight)?,
+            bias: unet.last_conv_bias.to_dtype(DType::F32)?.to_vec1::<f32>()?,
+        })
+    }
+}
+
+/// Encoder level buffers kept between calls (one window after another).
+#[derive(Default)]
+pub struct UnetWorkspace {
+    levels: Vec<Vec<f32>>,
+}
+
+thread_local! {
+    /// Per-thread convolution tiles (a few hundred KB, reused by every work item).
+    static TILES: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// One level: `out` (c_out, t_out) = [pool](elu(conv(x))) for x (c_in, t_in); returns t_out.
+fn conv_elu_stage(
+    x: &[f32],
+    t_in: usize,
+    kernel: &Kernel,
+    pool: bool,
+    out: &mut Vec<f32>,
+) -> usize {
+    let conv_len = t_in + 1 - kernel.k;
+    let step = if pool { 2 } else { 1 };
+    let t_out = conv_len / step;
+    let c_out = kernel.c_out;
+    out.resize(c_out * t_out, 0.0);
+    let out_ptr = SendPtr(out.as_mut_ptr());
+    let starts: Vec<usize> = (0..t_out).step_by(TILE).collect();
+    starts.into_par_iter().for_each(|p| {
+        let m = TILE.min(t_out - p);
+        let n = m * step;
+        TILES.with_borrow_mut(|(tile, _)| {
+            tile.resize(c_out * n, 0.0);
+            // SAFETY: conv columns p*step .. p*step + n need x columns up to
+            // p*step + n + k - 1 <= t_in; the tile is this thread's own.
+            unsafe { kernel.apply(x.as_ptr().add(p * step), t_in, n, tile.as_mut_ptr(), n) };
+            elu_in_place(tile);
+            for o in 0..c_out {
+                // SAFETY: row o, columns p..p+m of `out` belong to this work item alone.
+                let dst =
+                    unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(o * t_out + p), m) };
+                let row = &tile[o * n..(o + 1) * n];
+                if pool {
+                    for (d, pair) in dst.iter_mut().zip(row.chunks_exact(2)) {
+                        *d = pair[0].max(pair[1]);
+                    }
+                } else {
+                    dst.copy_from_slice(row);
+                }
+            }
+        });
+    });
+    t_out
+}
+
+/// The first level with the input convolution fused in: out = pool(elu(enc0(elu(conv0(x))))).
+fn first_level(x: &[f32], w: &UnetWeights, out: &mut Vec<f32>) -> usize {
+    let (k0, k1) = (w.d_conv0.k, w.enc[0].k);
+    let t_out = (x.len() + 2 - k0 - k1) / 2;
+    let (c_mid, c_out) = (w.d_conv0.c_out, w.enc[0].c_out);
+    out.resize(c_out * t_out, 0.0);
+    let out_ptr = SendPtr(out.as_mut_ptr());
+    let starts: Vec<usize> = (0..t_out).step_by(TILE).collect();
+    starts.into_par_iter().for_each(|p| {
+        let m = TILE.min(t_out - p);
+        let n = 2 * m;
+        let n_mid = n + k1 - 1;
+        TILES.with_borrow_mut(|(mid, tile)| {
+            mid.resize(c_mid * n_mid, 0.0);
+            tile.resize(c_out * n, 0.0);
+            // SAFETY: input columns 2p .. 2p + n_mid + k0 - 1 <= x.len(); both tiles are this
+            // thread's own and sized above.
+            unsafe {
+                w.d_conv0.apply(
+                    x.as_ptr().add(2 * p),
+                    x.len(),
+                    n_mid,
+                    mid.as_mut_ptr(),
+                    n_mid,
+                );
+            }
+            elu_in_place(mid);
+            unsafe { w.enc[0].apply(mid.as_ptr(), n_mid, n, tile.as_mut_ptr(), n) };
+            elu_in_place(tile);
+            for o in 0..c_out {
+                // SAFETY: row o, columns p..p+m of `out` belong to this work item alone.
+                let dst =
+                    unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(o * t_out + p), m) };
+                for (d, pair) in dst.iter_mut().zip(tile[o * n..(o + 1) * n].chunks_exact(2)) {
+                    *d = pair[0].max(pair[1]);
+                }
+            }
+        });
+    });
+    t_out
+}
+
+/// Rows `[start, start + len)` of every channel of `x` (c, t_x), appended to `out`.
+fn append_crop(x: &[f32], t_x: usize, start: usize, len: usize, out: &mut Vec<f32>) {
+    for row in x.chunks_exact(t_x) {
+        out.extend_from_slice(&row[start..start + len]);
+    }
+}
+
+/// x (1, T) -> r (2n, frames), the same numbers as `Unet::forward` on (1, 1, T).
+pub fn forward(w: &UnetWeights, x: &[f32], ws: &mut UnetWorkspace) -> Result<(Vec<f32>, usize)> {
+    let levels = w.enc.len();
+    if w.d_conv0.c_in != 1 || levels == 0 {
+        return Err(Error::Invalid(
+            "inference U-Net: needs 1 input channel and an encoder".into(),
+        ));
+    }
+    ws.levels.resize_with(levels, Vec::new);
+    let mut lens = Vec::with_capacity(levels);
+    let mut len = first_level(x, w, &mut ws.levels[0]);
+    lens.push(len);
+    for i in 1..levels {
+        let (done, rest) = ws.levels.split_at_mut(i);
+        len = conv_elu_stage(&done[i - 1], len, &w.enc[i], true, &mut rest[0]);
+        lens.push(len);
+    }
+    // The deepest level fed encode_conv; the decoder joins the next deepest ones.
+    let mut y = Vec::new();
+    len = conv_elu_stage(&ws.levels[levels - 1], len, &w.encode_conv, false, &mut y);
+    let mut conv_out = Vec::new();
+    for (j, kernel) in w.dec.iter().enumerate() {
+        let l = conv_elu_stage(&y, len, kernel, false, &mut conv_out);
+        let up = upsample_linear::forward(&conv_out, l);
+        len = 2 * l;
+        let skip_level = levels
+            .checked_sub(2 + j)
+            .ok_or_else(|| Error::Invalid("U-Net: more decoder layers than skips".into()))?;
+        let skip_len = lens[skip_level];
+        y.clear();
+        y.extend_from_slice(&up);
+        append_crop(
+            &ws.levels[skip_level],
+            skip_len,
+            (skip_len - len) / 2,
+            len,
+            &mut y,
+        );
+    }
+    let frames = len + 1 - w.last.k;
+    let mut r = vec![0.0f32; w.last.c_out * frames];
+    let r_ptr = SendPtr(r.as_mut_ptr());
+    let starts: Vec<usize> = (0..frames).step_by(TILE).collect();
+    starts.into_par_iter().for_each(|p| {
+        let m = TILE.min(frames - p);
+        // SAFETY: columns p..p+m of every row of r belong to this work item; x columns read
+        // stay below p + m + k - 1 <= len.
+        unsafe {
+            w.last
+                .apply(y.as_ptr().add(p), len, m, r_ptr.get().add(p), frames)
+        };
+    });
+    for (row, b) in r.chunks_exact_mut(frames).zip(&w.bias) {
+        row.iter_mut().for_each(|v| *v += b);
+        elu_in_place(row);
+    }
+    Ok((r, frames))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::seeded_init::SeededVarMap;
+    use crate::model::ModelConfig;
+    use candle_core::Device;
+    use candle_nn::VarMap;
+
+    fn unet(cfg: &ModelConfig, seed: u64) -> Unet {
+        let map = VarMap::new();
+        let vb = SeededVarMap::var_builder(&map, seed, DType::F32, &Device::Cpu);
+        Unet::new(cfg, vb).unwrap()
+    }
+
+    fn signal(len: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|i| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let noise = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                // Clicks and noise: both signs through every ELU.
+                noise + if i % 977 == 0 { 3.0 } else { 0.0 }
+            })
+            .collect()
+    }
+
+    /// Worst |fast - reference| relative to the reference's largest magnitude.
+    fn compare(cfg: &ModelConfig, len: usize, seed: u64, ws: &mut UnetWorkspace) -> f32 {
+        let net = unet(cfg, seed);
+        let x = signal(len, seed);
+        let reference = net
+            .forward(&Tensor::from_slice(&x, (1, 1, len), &Device::Cpu).unwrap())
+            .unwrap();
+        let (c, frames) = (reference.dim(1).unwrap(), reference.dim(2).unwrap());
+        let reference = reference.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let (fast, fast_frames) = forward(&UnetWeights::of(&net).unwrap(), &x, ws).unwrap();
+        assert_eq!(
+            (fast.len(), fast_frames),
+            (c * frames, frames),
+            "shape for {len} samples"
+        );
+        let scale = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0);
+        let diff = fast
+            .iter()
+            .zip(&reference)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        diff / scale
+    }
+
+    #[test]
+    fn matches_the_training_unet_across_lengths_and_reused_buffers() {
+        let cfg = ModelConfig::default();
+        let mut ws = UnetWorkspace::default();
+        // Longest first, so the shorter calls reuse larger buffers; then longer again.
+        for (len, seed) in [(3 * 32_768, 1), (32_768, 2), (8 * 1024, 3), (40 * 1024, 4)] {
+            let d = compare(&cfg, len, seed, &mut ws);
+            assert!(d < 1e-5, "{len} samples: relative difference {d}");
+        }
+    }
+
+    #[test]
+    fn matches_other_shapes_of_the_network() {
+        // A wider first convolution, kernel 5, fewer layers: nothing assumes the defaults.
+        let cfg = ModelConfig {
+            channels: 12,
+            first_conv_channels: 7,
+            kernel_size: 5,
+            encoder_layers: 6,
+            decoder_layers: 3,
+            ..ModelConfig::default()
+        };
+        let d = compare(&cfg, 6 * 1024 + 64 * 3, 9, &mut UnetWorkspace::default());
+        assert!(d < 1e-5, "relative difference {d}");
+    }
+}
