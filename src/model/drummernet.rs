@@ -78,26 +78,37 @@ impl DrummerNet {
 
     /// Activations (B, K, T) for padded audio `x` (B, L) without autograd, for transcription.
     /// On the CPU the U-Net runs through the fused inference path (`unet_inference`), its
-    /// level buffers kept in `ws` for the next call; elsewhere this is `analyse`.
+    /// level buffers kept in `ws` for the next call, and the recurrent head of item i runs
+    /// while the U-Net works on item i + 1: the head's scans are sequential and would leave a
+    /// core idle. Elsewhere this is `analyse`.
     pub fn infer(&self, x: &Tensor, ws: &mut UnetWorkspace) -> Result<Tensor> {
         if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
             return Ok(self.analyse(x)?.activations);
         }
-        let (batch, len) = x.dims2()?;
+        let (_, len) = x.dims2()?;
         self.unet.check_length(len)?;
         let weights = UnetWeights::of(&self.unet)?;
         let samples = x.flatten_all()?.to_vec1::<f32>()?;
-        let mut rows = Vec::new();
-        let mut frames = 0;
-        for item in samples.chunks_exact(len.max(1)).take(batch) {
-            let (r, f) = unet_inference::forward(&weights, item, ws)?;
-            rows.extend(r);
-            frames = f;
+        let head = |r: Option<Tensor>| -> Result<Option<Tensor>> {
+            r.map(|r| Ok(self.branches.forward(&self.recurrent.forward(&r)?)?))
+                .transpose()
+        };
+        let mut pending: Option<Tensor> = None;
+        let mut done = Vec::new();
+        for item in samples.chunks_exact(len) {
+            let (features, finished) = rayon::join(
+                || -> Result<Tensor> {
+                    let (r, frames) = unet_inference::forward(&weights, item, ws)?;
+                    let channels = r.len() / frames.max(1);
+                    Ok(Tensor::from_vec(r, (1, channels, frames), x.device())?)
+                },
+                || head(pending.take()),
+            );
+            done.extend(finished?);
+            pending = Some(features?);
         }
-        let channels = rows.len() / (batch * frames).max(1);
-        let r = Tensor::from_vec(rows, (batch, channels, frames), x.device())?;
-        let dense = self.recurrent.forward(&r)?;
-        Ok(self.branches.forward(&dense)?)
+        done.extend(head(pending)?);
+        Ok(Tensor::cat(&done, 0)?)
     }
 
     /// The part of the padded input that the activations describe (what the re-synthesis is

@@ -140,8 +140,9 @@ impl Recurrent {
                 h2hh,
                 hh2y,
             } => {
-                let both = Tensor::cat(&[x2h_forward.forward(r)?, x2h_backward.forward(r)?], 1)?
-                    .elu(1.0)?;
+                // The two directions are independent sequential scans: one per core.
+                let (fwd, bwd) = rayon::join(|| x2h_forward.forward(r), || x2h_backward.forward(r));
+                let both = Tensor::cat(&[fwd?, bwd?], 1)?.elu(1.0)?;
                 let per_frame = h2hh.forward(&both)?.elu(1.0)?;
                 // Every (item, frame) is a length-K sequence of scalars over the components.
                 component_scan_gru(&per_frame, &hh2y[0], &hh2y[1])?.elu(1.0)

@@ -82,9 +82,9 @@ pub struct ComponentOverrides {
 impl Default for InferenceSettings {
     fn default() -> Self {
         InferenceSettings {
-            chunk_seconds: 10.0,
+            chunk_seconds: 20.0,
             context_seconds: 1.0,
-            batch_windows: 1,
+            batch_windows: 2,
             silence_dbfs: -100.0,
             peak_pick: PeakPickParams::default(),
             velocity: VelocitySettings::default(),
