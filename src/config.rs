@@ -298,8 +298,7 @@ fn merge(base: &mut toml::Value, over: toml::Value, path: &str) -> Result<()> {
                 } else {
                     format!("{path}.{k}")
                 };
-                // An empty default table is an open map (e.g. `inference.components`).
-                let open = b.is_empty();
+                let open = is_open_map(path);
                 match b.get_mut(&k) {
                     Some(slot) => merge(slot, v, &key)?,
                     None if open => {
@@ -317,6 +316,19 @@ fn merge(base: &mut toml::Value, over: toml::Value, path: &str) -> Result<()> {
     }
 }
 
+/// Tables whose keys are the user's to choose (component names): anything may be added under
+/// them, and serde (`deny_unknown_fields` on the entries) still names a misspelt field.
+const OPEN_MAPS: [&str; 1] = ["inference.components"];
+
+fn is_open_map(path: &str) -> bool {
+    OPEN_MAPS.iter().any(|m| {
+        path == *m
+            || path
+                .strip_prefix(m)
+                .is_some_and(|rest| rest.starts_with('.'))
+    })
+}
+
 /// Applies `section.key=value` overrides; the value is parsed as TOML (so `8`, `true`,
 /// `"text"`, `[1, 2]`), and as a plain string when that fails.
 fn apply_overrides(value: &mut toml::Value, overrides: &[String]) -> Result<()> {
@@ -331,11 +343,22 @@ fn apply_overrides(value: &mut toml::Value, overrides: &[String]) -> Result<()> 
             .and_then(|mut t| t.remove("v"))
             .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
         let mut slot = &mut *value;
+        let mut path = String::new();
         for part in key.split('.') {
-            slot = slot
+            let open = is_open_map(&path);
+            let table = slot
                 .as_table_mut()
-                .and_then(|t| t.get_mut(part))
                 .ok_or_else(|| Error::config(key, "unknown key"))?;
+            if open && !table.contains_key(part) {
+                table.insert(part.to_string(), toml::Value::Table(toml::Table::new()));
+            }
+            slot = table
+                .get_mut(part)
+                .ok_or_else(|| Error::config(key, "unknown key"))?;
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(part);
         }
         *slot = parsed;
     }

@@ -40,6 +40,11 @@ pub struct VelocitySettings {
     pub reference_height: f64,
     /// Decibels below the reference height that map to velocity 1.
     pub range_db: f64,
+    /// `audio` source: events whose level is more than this far (dB, <= 0) below the
+    /// component's loudest hit in the song are dropped. Cross-talk (a kick's click picked up by
+    /// a hi-hat channel, a snare's body by the kick's) is a peak in the activations but adds
+    /// little power in the class's band; -120 keeps everything.
+    pub min_level_db: f64,
 }
 
 /// Where velocities come from (see `transcribe::onset_level`).
@@ -58,6 +63,7 @@ impl Default for VelocitySettings {
             source: VelocitySource::Audio,
             reference_height: 0.0,
             range_db: 40.0,
+            min_level_db: -20.0,
         }
     }
 }
@@ -75,6 +81,7 @@ pub struct ComponentOverrides {
     pub source: Option<VelocitySource>,
     pub reference_height: Option<f64>,
     pub range_db: Option<f64>,
+    pub min_level_db: Option<f64>,
     /// false drops the component's events.
     pub enabled: Option<bool>,
 }
@@ -88,9 +95,25 @@ impl Default for InferenceSettings {
             silence_dbfs: -100.0,
             peak_pick: PeakPickParams::default(),
             velocity: VelocitySettings::default(),
-            components: BTreeMap::new(),
+            components: default_component_overrides(),
         }
     }
+}
+
+/// The shipped per-component settings (config.toml's `[inference.components.*]`): kick and
+/// snare level gates tuned with the bundled model on grooves of kits 1-11 and of procedural
+/// training seeds.
+fn default_component_overrides() -> BTreeMap<String, ComponentOverrides> {
+    [("KD_KD", -10.0), ("SD_SD", -15.0)]
+        .into_iter()
+        .map(|(name, db)| {
+            let o = ComponentOverrides {
+                min_level_db: Some(db),
+                ..Default::default()
+            };
+            (name.to_string(), o)
+        })
+        .collect()
 }
 
 impl VelocitySettings {
@@ -105,6 +128,12 @@ impl VelocitySettings {
             return Err(Error::config(
                 format!("{prefix}.range_db"),
                 "must be in 1..=120",
+            ));
+        }
+        if !(self.min_level_db.is_finite() && (-120.0..=0.0).contains(&self.min_level_db)) {
+            return Err(Error::config(
+                format!("{prefix}.min_level_db"),
+                "must be in -120..=0",
             ));
         }
         Ok(())
@@ -157,6 +186,7 @@ impl InferenceSettings {
             v.source = o.source.unwrap_or(v.source);
             v.reference_height = o.reference_height.unwrap_or(v.reference_height);
             v.range_db = o.range_db.unwrap_or(v.range_db);
+            v.min_level_db = o.min_level_db.unwrap_or(v.min_level_db);
         }
         v
     }
@@ -216,5 +246,27 @@ mod config_tests {
         std::fs::write(&p, "[inference.components.SD_SD]\ndelt = 0.4\n").unwrap();
         let err = Config::load(Some(&p), &[]).unwrap_err().to_string();
         assert!(err.contains("delt"), "{err}");
+        // A user entry for a component the shipped file configures keeps the shipped keys it
+        // does not mention.
+        std::fs::write(&p, "[inference.components.KD_KD]\ndelta = 0.3\n").unwrap();
+        let cfg = Config::load(Some(&p), &[]).unwrap();
+        assert_eq!(cfg.inference.peak_pick_for("KD_KD").delta, 0.3);
+        assert_eq!(cfg.inference.velocity_for("KD_KD").min_level_db, -10.0);
+    }
+
+    #[test]
+    fn component_keys_can_be_set_from_the_command_line() {
+        let set = |s: &str| Config::load(None, &[s.to_string()]);
+        let cfg = set("inference.components.TT_HIT.delta=0.3").unwrap();
+        assert_eq!(cfg.inference.peak_pick_for("TT_HIT").delta, 0.3);
+        assert_eq!(cfg.inference.peak_pick_for("TT_MHT").delta, 0.25);
+        let cfg = set("inference.components.SD_SD.min_level_db=-30").unwrap();
+        assert_eq!(cfg.inference.velocity_for("SD_SD").min_level_db, -30.0);
+        let err = set("inference.components.SD_SD.delt=0.3")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("delt"), "{err}");
+        let err = set("inference.peak_pick.delt=0.3").unwrap_err().to_string();
+        assert!(err.contains("inference.peak_pick.delt"), "{err}");
     }
 }

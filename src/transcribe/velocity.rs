@@ -17,10 +17,11 @@ use super::events::DrumEvent;
 use super::onset_level::{onset_levels, Hit};
 use super::settings::{InferenceSettings, VelocitySource};
 
-/// Re-derives the velocity of every event whose component reads its level from the audio:
-/// `source` is the input again (read once, in order); `events` must be sorted by time.
+/// Re-derives the velocity of every event whose component reads its level from the audio, and
+/// drops those more than `min_level_db` below their component's loudest hit: `source` is the
+/// input again (read once, in order); `events` must be sorted by time.
 pub fn levels_from_audio<S: SampleSource>(
-    events: &mut [DrumEvent],
+    events: &mut Vec<DrumEvent>,
     source: S,
     settings: &InferenceSettings,
     sample_rate: u32,
@@ -44,19 +45,33 @@ pub fn levels_from_audio<S: SampleSource>(
         let max = loudest.entry(events[i].component_index).or_insert(0.0);
         *max = max.max(level);
     }
+    let mut gated = vec![false; events.len()];
     for (&i, &level) in chosen.iter().zip(&levels) {
-        let range_db = settings.velocity_for(&events[i].component).range_db;
-        events[i].velocity = velocity(level, loudest[&events[i].component_index], range_db);
+        let v = settings.velocity_for(&events[i].component);
+        let reference = loudest[&events[i].component_index];
+        events[i].velocity = velocity(level, reference, v.range_db);
+        gated[i] = level_db(level, reference) < v.min_level_db;
     }
+    let mut flags = gated.into_iter();
+    events.retain(|_| !flags.next().unwrap_or(false));
     Ok(())
+}
+
+/// A level in dB relative to `reference` (-inf for silence or nonsense).
+fn level_db(level: f32, reference: f32) -> f64 {
+    if level > 0.0 && reference > 0.0 && level.is_finite() && reference.is_finite() {
+        20.0 * (f64::from(level) / f64::from(reference)).log10()
+    } else {
+        f64::NEG_INFINITY
+    }
 }
 
 /// Velocity 1..=127 for a peak of `height` given the component's `reference` height.
 pub fn velocity(height: f32, reference: f32, range_db: f64) -> u8 {
-    if !(height > 0.0 && reference > 0.0 && height.is_finite() && reference.is_finite()) {
+    let db = level_db(height, reference);
+    if db == f64::NEG_INFINITY {
         return 1;
     }
-    let db = 20.0 * (height as f64 / reference as f64).log10();
     let v = 127.0 * (1.0 + db / range_db.max(1e-6));
     v.round().clamp(1.0, 127.0) as u8
 }
@@ -64,6 +79,66 @@ pub fn velocity(height: f32, reference: f32, range_db: f64) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kit::components::DrumClass;
+    use crate::transcribe::SliceSource;
+
+    fn kick_event(time: f64) -> DrumEvent {
+        DrumEvent {
+            time,
+            component: "KD_KD".into(),
+            component_index: 0,
+            class: DrumClass::KD,
+            note: 36,
+            velocity: 1,
+            confidence: 1.0,
+            height: 1.0,
+        }
+    }
+
+    /// Decaying 80 Hz bursts (kick band) at 0.5 s, 1.0 s and 1.5 s, 0, -6 and -30 dB.
+    fn bursts() -> Vec<f32> {
+        let sr = 16_000.0;
+        let mut x = vec![0.0f32; 32_000];
+        for (start, db) in [(0.5, 0.0), (1.0, -6.0), (1.5, -30.0)] {
+            let gain = 10f64.powf(db / 20.0);
+            for i in 0..4_000 {
+                let t = i as f64 / sr;
+                let v = gain * (-t * 20.0).exp() * (2.0 * std::f64::consts::PI * 80.0 * t).sin();
+                x[(start * sr) as usize + i] += v as f32;
+            }
+        }
+        x
+    }
+
+    #[test]
+    fn hits_far_below_the_loudest_are_dropped_by_the_level_gate() {
+        let audio = bursts();
+        let run = |gate: f64| {
+            let mut settings = InferenceSettings::default();
+            settings.components.clear();
+            settings.velocity.min_level_db = gate;
+            let mut events: Vec<DrumEvent> = [0.5, 1.0, 1.5].map(kick_event).to_vec();
+            let source = SliceSource {
+                samples: &audio,
+                piece: 4096,
+            };
+            levels_from_audio(&mut events, source, &settings, 16_000).unwrap();
+            events
+                .iter()
+                .map(|e| (e.time, e.velocity))
+                .collect::<Vec<_>>()
+        };
+        let all = run(-120.0);
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert!(all[0].1 > all[1].1 && all[1].1 > all[2].1, "{all:?}");
+        let gated = run(-12.0);
+        assert_eq!(
+            gated.iter().map(|e| e.0).collect::<Vec<_>>(),
+            vec![0.5, 1.0],
+            "{gated:?}"
+        );
+        assert_eq!(&gated[..], &all[..2]);
+    }
 
     #[test]
     fn log_curve_endpoints_and_midpoint() {
