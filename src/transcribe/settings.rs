@@ -41,10 +41,13 @@ pub struct VelocitySettings {
     /// Decibels below the reference height that map to velocity 1.
     pub range_db: f64,
     /// `audio` source: events whose level is more than this far (dB, <= 0) below the
-    /// component's loudest hit in the song are dropped. Cross-talk (a kick's click picked up by
-    /// a hi-hat channel, a snare's body by the kick's) is a peak in the activations but adds
-    /// little power in the class's band; -120 keeps everything.
+    /// component's loudest hit in the song, and that lie within `gate_window` of another
+    /// class's event, are dropped. Cross-talk (a kick's click picked up by a hi-hat channel, a
+    /// snare's body by the kick's) is a peak in the activations but adds little power in the
+    /// class's band; a quiet hit on its own is kept (a ghost note). -120 keeps everything.
     pub min_level_db: f64,
+    /// Seconds around an event searched for another class's event (see `min_level_db`).
+    pub gate_window: f64,
 }
 
 /// Where velocities come from (see `transcribe::onset_level`).
@@ -64,6 +67,7 @@ impl Default for VelocitySettings {
             reference_height: 0.0,
             range_db: 40.0,
             min_level_db: -20.0,
+            gate_window: 0.05,
         }
     }
 }
@@ -82,6 +86,7 @@ pub struct ComponentOverrides {
     pub reference_height: Option<f64>,
     pub range_db: Option<f64>,
     pub min_level_db: Option<f64>,
+    pub gate_window: Option<f64>,
     /// false drops the component's events.
     pub enabled: Option<bool>,
 }
@@ -136,6 +141,12 @@ impl VelocitySettings {
                 "must be in -120..=0",
             ));
         }
+        if !(self.gate_window.is_finite() && (0.0..=1.0).contains(&self.gate_window)) {
+            return Err(Error::config(
+                format!("{prefix}.gate_window"),
+                "must be in 0..=1 seconds",
+            ));
+        }
         Ok(())
     }
 }
@@ -187,6 +198,7 @@ impl InferenceSettings {
             v.reference_height = o.reference_height.unwrap_or(v.reference_height);
             v.range_db = o.range_db.unwrap_or(v.range_db);
             v.min_level_db = o.min_level_db.unwrap_or(v.min_level_db);
+            v.gate_window = o.gate_window.unwrap_or(v.gate_window);
         }
         v
     }
