@@ -19,7 +19,7 @@ use super::settings::{InferenceSettings, VelocitySource};
 
 /// Re-derives the velocity of every event whose component reads its level from the audio, and
 /// drops those more than `min_level_db` below their component's loudest hit that coincide
-/// (within `gate_window`) with another class's event: `source` is the input again (read once,
+/// (within `gate_window`) with a relatively louder event of another class: `source` is the input again (read once,
 /// in order); `events` must be sorted by time.
 pub fn levels_from_audio<S: SampleSource>(
     events: &mut Vec<DrumEvent>,
@@ -46,34 +46,55 @@ pub fn levels_from_audio<S: SampleSource>(
         let max = loudest.entry(events[i].component_index).or_insert(0.0);
         *max = max.max(level);
     }
-    let mut gated = vec![false; events.len()];
+    // Each event's level relative to its component's loudest hit (None: not read from audio).
+    let mut relative = vec![None; events.len()];
     for (&i, &level) in chosen.iter().zip(&levels) {
         let v = settings.velocity_for(&events[i].component);
         let reference = loudest[&events[i].component_index];
         events[i].velocity = velocity(level, reference, v.range_db);
-        gated[i] = level_db(level, reference) < v.min_level_db
-            && other_class_near(events, i, v.gate_window);
+        relative[i] = Some(level_db(level, reference));
     }
+    let gated: Vec<bool> = (0..events.len())
+        .map(|i| {
+            let v = settings.velocity_for(&events[i].component);
+            relative[i].is_some_and(|db| {
+                db < v.min_level_db && louder_other_class_near(events, &relative, i, v.gate_window)
+            })
+        })
+        .collect();
     let mut flags = gated.into_iter();
     events.retain(|_| !flags.next().unwrap_or(false));
     Ok(())
 }
 
-/// Whether an event of another class lies within `window` seconds of event `i` (events sorted
-/// by time): a quiet hit there may be that event's cross-talk, a quiet hit alone is a ghost note.
-fn other_class_near(events: &[DrumEvent], i: usize, window: f64) -> bool {
+/// How much louder (dB, each relative to its component's loudest hit) a coinciding event of
+/// another class must be for a quiet hit to count as its cross-talk. Real cross-talk measured
+/// on the tuning grooves sits 10 dB and more below its source; bands that overlap (kick and
+/// floor tom) give two readings of the same hit within a dB or two of each other.
+const CROSSTALK_MARGIN_DB: f64 = 6.0;
+
+/// Whether an event of another class within `window` seconds of event `i` is louder, each
+/// relative to its own component's loudest hit (events sorted by time): a quiet hit there is
+/// likely that event's cross-talk; a quiet hit alone, or beside hits as quiet, is a ghost note.
+fn louder_other_class_near(
+    events: &[DrumEvent],
+    relative: &[Option<f64>],
+    i: usize,
+    window: f64,
+) -> bool {
     let (t, class) = (events[i].time, events[i].class);
-    let differs = |e: &&DrumEvent| e.class != class;
-    let before = events[..i]
-        .iter()
+    let own = relative[i].unwrap_or(f64::NEG_INFINITY);
+    let louder = |j: usize| {
+        events[j].class != class && relative[j].is_some_and(|db| db >= own + CROSSTALK_MARGIN_DB)
+    };
+    let before = (0..i)
         .rev()
-        .take_while(|e| t - e.time <= window)
-        .any(|e| differs(&e));
+        .take_while(|&j| t - events[j].time <= window)
+        .any(louder);
     before
-        || events[i + 1..]
-            .iter()
-            .take_while(|e| e.time - t <= window)
-            .any(|e| differs(&e))
+        || (i + 1..events.len())
+            .take_while(|&j| events[j].time - t <= window)
+            .any(louder)
 }
 
 /// A level in dB relative to `reference` (-inf for silence or nonsense).
