@@ -12,14 +12,14 @@ use crate::atomic_file::{write_bytes_atomic, Overwrite};
 use crate::audio::playback::{AudioSink, Player, Tracks};
 use crate::audio::{write_wav, WavFormat, SAMPLE_RATE};
 use crate::config::Config;
-use crate::dsp::peak_pick::{pick_peaks, PeakPickParams};
+use crate::dsp::peak_pick::PeakPickParams;
 use crate::kit::spec::KitSpec;
 use crate::midi::{write_midi, MidiNote, MidiWriteOptions};
 use crate::train::background::{self, TrainJob, TrainerCommand, TrainerEvent, TrainerHandle};
 use crate::train::session::{read_loss_csv, LossRow};
 use crate::train::trainer::DataSpec;
 use crate::transcribe::velocity::levels_from_audio;
-use crate::transcribe::{events_from_activations, SliceSource};
+use crate::transcribe::{events_from_activations, DrumEvent, SliceSource};
 
 use super::jobs::{self, JobEvent, TranscribeRequest, Transcription, FRAME_HOP};
 use super::keys::{action_for, Action};
@@ -560,37 +560,38 @@ impl App {
         self.say(format!("threshold {:.2}: {n} onsets", self.peak.delta));
     }
 
+    /// The piano roll's marks: exactly the events an export would write (peak picking, then
+    /// the level gate), so what is seen is what is exported.
     fn repick(&mut self) {
         self.onsets = match &self.transcription {
-            Some(t) => t
-                .activations
-                .iter()
-                .map(|row| {
+            Some(t) => {
+                let mut marks = vec![Vec::new(); t.activations.len()];
+                for e in self.events() {
+                    let row = &t.activations[e.component_index];
                     let max = row.iter().fold(0.0f32, |m, &v| m.max(v));
-                    pick_peaks(row, FRAME_HOP, SAMPLE_RATE, &self.peak)
-                        .into_iter()
-                        .map(|p| (p.frame, if max > 0.0 { p.value / max } else { 0.0 }))
-                        .collect()
-                })
-                .collect(),
+                    let frame = (e.time * f64::from(SAMPLE_RATE) / FRAME_HOP as f64).round();
+                    let height = if max > 0.0 { e.height / max } else { 0.0 };
+                    marks[e.component_index].push((frame as usize, height));
+                }
+                marks
+            }
             None => Vec::new(),
         };
     }
 
-    /// MIDI notes of the current transcription at the current threshold, in time order: the
-    /// same events and velocities as `drummernet transcribe` with these peak-picking settings.
-    pub fn notes(&self) -> Vec<(MidiNote, String)> {
+    /// Events of the current transcription at the current threshold, in time order: the same
+    /// events and velocities as `drummernet transcribe` with these peak-picking settings.
+    fn events(&self) -> Vec<DrumEvent> {
         let Some(t) = &self.transcription else {
             return Vec::new();
         };
-        let midi = &self.config.midi;
         let mut settings = self.config.inference.clone();
         settings.peak_pick = self.peak;
         let mut events = events_from_activations(
             &t.activations,
             &self.components.names,
             &settings,
-            midi,
+            &self.config.midi,
             FRAME_HOP,
             SAMPLE_RATE,
         );
@@ -603,6 +604,12 @@ impl App {
             let _ = levels_from_audio(&mut events, source, &settings, SAMPLE_RATE);
         }
         events
+    }
+
+    /// MIDI notes of the current transcription at the current threshold, in time order.
+    pub fn notes(&self) -> Vec<(MidiNote, String)> {
+        let midi = &self.config.midi;
+        self.events()
             .iter()
             .map(|e| (e.midi_note(midi), e.component.clone()))
             .collect()
