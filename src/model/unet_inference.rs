@@ -152,22 +152,38 @@ fn conv_elu_stage(
             // p*step + n + k - 1 <= t_in; the tile is this thread's own.
             unsafe { kernel.apply(x.as_ptr().add(p * step), t_in, n, tile.as_mut_ptr(), n) };
             elu_in_place(tile);
-            for o in 0..c_out {
-                // SAFETY: row o, columns p..p+m of `out` belong to this work item alone.
-                let dst =
-                    unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(o * t_out + p), m) };
-                let row = &tile[o * n..(o + 1) * n];
-                if pool {
-                    for (d, pair) in dst.iter_mut().zip(row.chunks_exact(2)) {
-                        *d = pair[0].max(pair[1]);
-                    }
-                } else {
-                    dst.copy_from_slice(row);
-                }
-            }
+            // SAFETY: columns p..p+m of every row of `out` belong to this work item alone.
+            unsafe { store_tile(tile, n, pool, out_ptr, t_out, p, m) };
         });
     });
     t_out
+}
+
+/// Copies a convolution tile (rows of `n` columns) into columns `p..p + m` of `out` (rows of
+/// `t_out`), max-pooling pairs of columns when `pool`.
+///
+/// # Safety
+/// `out` must address `tile.len() / n` rows of `t_out` columns, and columns `p..p + m` of them
+/// must be written by nobody else meanwhile.
+unsafe fn store_tile(
+    tile: &[f32],
+    n: usize,
+    pool: bool,
+    out: SendPtr<f32>,
+    t_out: usize,
+    p: usize,
+    m: usize,
+) {
+    for (o, row) in tile.chunks_exact(n).enumerate() {
+        let dst = unsafe { std::slice::from_raw_parts_mut(out.get().add(o * t_out + p), m) };
+        if pool {
+            for (d, pair) in dst.iter_mut().zip(row.chunks_exact(2)) {
+                *d = pair[0].max(pair[1]);
+            }
+        } else {
+            dst.copy_from_slice(row);
+        }
+    }
 }
 
 /// The first level with the input convolution fused in: out = pool(elu(enc0(elu(conv0(x))))).
@@ -199,14 +215,8 @@ fn first_level(x: &[f32], w: &UnetWeights, out: &mut Vec<f32>) -> usize {
             elu_in_place(mid);
             unsafe { w.enc[0].apply(mid.as_ptr(), n_mid, n, tile.as_mut_ptr(), n) };
             elu_in_place(tile);
-            for o in 0..c_out {
-                // SAFETY: row o, columns p..p+m of `out` belong to this work item alone.
-                let dst =
-                    unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(o * t_out + p), m) };
-                for (d, pair) in dst.iter_mut().zip(tile[o * n..(o + 1) * n].chunks_exact(2)) {
-                    *d = pair[0].max(pair[1]);
-                }
-            }
+            // SAFETY: columns p..p+m of every row of `out` belong to this work item alone.
+            unsafe { store_tile(tile, n, true, out_ptr, t_out, p, m) };
         });
     });
     t_out

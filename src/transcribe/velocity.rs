@@ -48,18 +48,20 @@ pub fn levels_from_audio<S: SampleSource>(
     }
     // Each event's level relative to its component's loudest hit (None: not read from audio).
     let mut relative = vec![None; events.len()];
+    let mut gates = vec![None; events.len()];
     for (&i, &level) in chosen.iter().zip(&levels) {
         let v = settings.velocity_for(&events[i].component);
         let reference = loudest[&events[i].component_index];
         events[i].velocity = velocity(level, reference, v.range_db);
         relative[i] = Some(level_db(level, reference));
+        gates[i] = Some((v.min_level_db, v.gate_window));
     }
     let gated: Vec<bool> = (0..events.len())
-        .map(|i| {
-            let v = settings.velocity_for(&events[i].component);
-            relative[i].is_some_and(|db| {
-                db < v.min_level_db && louder_other_class_near(events, &relative, i, v.gate_window)
-            })
+        .map(|i| match (relative[i], gates[i]) {
+            (Some(db), Some((min_db, window))) => {
+                db < min_db && louder_other_class_near(events, &relative, i, window)
+            }
+            _ => false,
         })
         .collect();
     let mut flags = gated.into_iter();

@@ -566,9 +566,13 @@ impl App {
         self.onsets = match &self.transcription {
             Some(t) => {
                 let mut marks = vec![Vec::new(); t.activations.len()];
+                let maxima: Vec<f32> = t
+                    .activations
+                    .iter()
+                    .map(|row| row.iter().fold(0.0f32, |m, &v| m.max(v)))
+                    .collect();
                 for e in self.events() {
-                    let row = &t.activations[e.component_index];
-                    let max = row.iter().fold(0.0f32, |m, &v| m.max(v));
+                    let max = maxima[e.component_index];
                     let frame = (e.time * f64::from(SAMPLE_RATE) / FRAME_HOP as f64).round();
                     let height = if max > 0.0 { e.height / max } else { 0.0 };
                     marks[e.component_index].push((frame as usize, height));
