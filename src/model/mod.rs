@@ -13,6 +13,7 @@ pub mod sparsemax;
 pub mod synthesizer;
 pub mod unet;
 pub mod unet_inference;
+pub mod unet_training;
 pub mod upsampler;
 
 pub use config::ModelConfig;

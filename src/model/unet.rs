@@ -3,7 +3,7 @@
 //! up-sampling blocks joined to centre-cropped encoder skips. With the defaults, x (B, 1, 1024m)
 //! becomes r (B, 100, 64m - 510) at 1/16 of the input rate.
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use crate::error::{Error, Result};
@@ -12,6 +12,7 @@ use crate::model::ops::conv1d::{conv1d_valid, conv1d_valid_elu};
 use crate::model::ops::elu::elu;
 use crate::model::ops::maxpool::max_pool2;
 use crate::model::ops::upsample_linear::upsample_linear2;
+use crate::model::unet_training::{self, TrainingBuffers};
 
 #[derive(Debug, Clone)]
 pub struct Unet {
@@ -21,6 +22,9 @@ pub struct Unet {
     pub(crate) dec: Vec<Tensor>,
     pub(crate) last_conv_weight: Tensor,
     pub(crate) last_conv_bias: Tensor,
+    /// Activations kept between the fused training forward and its backward, reused by the
+    /// next step.
+    pub(crate) training_buffers: TrainingBuffers,
 }
 
 /// PyTorch's default Conv1d initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and
@@ -133,6 +137,7 @@ impl Unet {
             dec,
             last_conv_weight,
             last_conv_bias,
+            training_buffers: TrainingBuffers::default(),
         })
     }
 
@@ -145,6 +150,16 @@ impl Unet {
             )));
         }
         self.check_length(len)?;
+        let all_f32 = x.dtype() == DType::F32 && self.d_conv0.dtype() == DType::F32;
+        if x.device().is_cpu() && all_f32 {
+            return Ok(unet_training::forward(self, x)?);
+        }
+        self.forward_composed(x)
+    }
+
+    /// The forward op by op, each with its own backward: the path for f64 and for devices
+    /// other than the CPU, and the reference the fused op is tested against.
+    pub(crate) fn forward_composed(&self, x: &Tensor) -> Result<Tensor> {
         let mut y = conv1d_valid_elu(x, &self.d_conv0)?;
         let mut skips = Vec::with_capacity(self.enc.len());
         for w in &self.enc {

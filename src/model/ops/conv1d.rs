@@ -167,13 +167,28 @@ fn tiles(batch: usize, len: usize, tile: usize) -> Vec<(usize, usize, usize)> {
 
 fn forward<T: ExpM1>(
     x: &[T],
+    xd: (usize, usize, usize),
+    w: &[T],
+    wd: (usize, usize, usize),
+    elu: bool,
+) -> Vec<T> {
+    let mut y = vec![T::from_f64(0.0); xd.0 * wd.0 * (xd.2 - wd.2 + 1)];
+    forward_into(x, xd, w, wd, elu, &mut y);
+    y
+}
+
+/// `forward` into `y` (B, Cout, T - K + 1), whatever `y` held before.
+pub(crate) fn forward_into<T: ExpM1>(
+    x: &[T],
     (batch, c_in, t_in): (usize, usize, usize),
     w: &[T],
     (c_out, _, k): (usize, usize, usize),
     elu: bool,
-) -> Vec<T> {
+    y: &mut [T],
+) {
     let t_out = t_in - k + 1;
-    let mut y = vec![T::from_f64(0.0); batch * c_out * t_out];
+    assert_eq!(y.len(), batch * c_out * t_out, "conv1d_valid: output size");
+    assert!(x.len() >= batch * c_in * t_in && w.len() >= c_out * c_in * k);
     let y_ptr = SendPtr(y.as_mut_ptr());
     tiles(batch, t_out, TILE)
         .into_par_iter()
@@ -218,23 +233,54 @@ fn forward<T: ExpM1>(
                 }
             }
         });
-    y
 }
 
 /// dx[b, c, s] = sum_{o, k} w[o, c, k] gy[b, o, s - k] (terms with s - k outside the output
 /// dropped).
 fn grad_input<T: WithDType>(
     gy: &[T],
+    gd: (usize, usize, usize),
+    w: &[T],
+    wd: (usize, usize, usize),
+    t_in: usize,
+) -> Vec<T> {
+    let mut dx = vec![T::from_f64(0.0); gd.0 * wd.1 * t_in];
+    grad_input_into(gy, gd, w, wd, t_in, &mut dx);
+    dx
+}
+
+/// `grad_input` into `dx` (B, Cin, t_in), whatever `dx` held before.
+pub(crate) fn grad_input_into<T: WithDType>(
+    gy: &[T],
     (batch, c_out, t_out): (usize, usize, usize),
     w: &[T],
     (_, c_in, k): (usize, usize, usize),
     t_in: usize,
-) -> Vec<T> {
-    let mut dx = vec![T::from_f64(0.0); batch * c_in * t_in];
+    dx: &mut [T],
+) {
+    assert_eq!(
+        dx.len(),
+        batch * c_in * t_in,
+        "conv1d_valid: input gradient size"
+    );
+    assert!(gy.len() >= batch * c_out * t_out && w.len() >= c_out * c_in * k);
     let dx_ptr = SendPtr(dx.as_mut_ptr());
     tiles(batch, t_in, TILE)
         .into_par_iter()
         .for_each(|(b, s0, n)| {
+            // The last tile: tap 0 misses its columns past t_out, so the tile starts from zero.
+            if s0 + n > t_out {
+                for c in 0..c_in {
+                    // SAFETY: row c of this work item's tile, written by nobody else.
+                    unsafe {
+                        std::slice::from_raw_parts_mut(
+                            dx_ptr.get().add((b * c_in + c) * t_in + s0),
+                            n,
+                        )
+                    }
+                    .fill(T::from_f64(0.0));
+                }
+            }
             let mut first = true;
             for tap in 0..k {
                 // Output columns s in s0..s0+n read gy[s - tap]; keep those with 0 <= s - tap < t_out.
@@ -273,12 +319,11 @@ fn grad_input<T: WithDType>(
                 }
             }
         });
-    dx
 }
 
 /// dw[o, c, k] = sum_{b, t} gy[b, o, t] x[b, c, t + k]: per-thread partial sums over tiles,
 /// then added together.
-fn grad_weight<T: WithDType>(
+pub(crate) fn grad_weight<T: WithDType>(
     x: &[T],
     (batch, c_in, t_in): (usize, usize, usize),
     gy: &[T],

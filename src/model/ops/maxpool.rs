@@ -44,6 +44,31 @@ fn slice<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
     }
 }
 
+/// One row: y[q] = max(x[2q], x[2q + 1]) for q < y.len() (= x.len() / 2).
+pub(crate) fn forward_row<T: WithDType>(x: &[T], y: &mut [T]) {
+    for (y, pair) in y.iter_mut().zip(x.chunks_exact(2)) {
+        *y = if pair[1] > pair[0] { pair[1] } else { pair[0] };
+    }
+}
+
+/// One row's input gradient: each g[q] goes to the arg-max of pair q (the first on ties), every
+/// other element of `dx` (including an odd tail) is set to zero.
+pub(crate) fn backward_row<T: WithDType>(x: &[T], g: &[T], dx: &mut [T]) {
+    let zero = T::from_f64(0.0);
+    for ((d, pair), &g) in dx.chunks_exact_mut(2).zip(x.chunks_exact(2)).zip(g) {
+        if pair[1] > pair[0] {
+            d[0] = zero;
+            d[1] = g;
+        } else {
+            d[0] = g;
+            d[1] = zero;
+        }
+    }
+    if dx.len() % 2 == 1 {
+        dx[dx.len() - 1] = zero;
+    }
+}
+
 fn forward<T: WithDType>(x: &[T], len: usize) -> Vec<T> {
     let half = len / 2;
     let rows = x.len() / len;
@@ -53,9 +78,7 @@ fn forward<T: WithDType>(x: &[T], len: usize) -> Vec<T> {
         .zip(x.par_chunks(per * len))
         .for_each(|(y, x)| {
             for (y, x) in y.chunks_mut(half).zip(x.chunks(len)) {
-                for (y, pair) in y.iter_mut().zip(x.chunks_exact(2)) {
-                    *y = if pair[1] > pair[0] { pair[1] } else { pair[0] };
-                }
+                forward_row(x, y);
             }
         });
     y
@@ -63,20 +86,13 @@ fn forward<T: WithDType>(x: &[T], len: usize) -> Vec<T> {
 
 fn backward<T: WithDType>(x: &[T], g: &[T], len: usize) -> Vec<T> {
     let half = len / 2;
-    let zero = T::from_f64(0.0);
-    let mut dx = vec![zero; x.len()];
+    let mut dx = vec![T::from_f64(0.0); x.len()];
     let per = rows_per_item(len);
     dx.par_chunks_mut(per * len)
         .zip(x.par_chunks(per * len).zip(g.par_chunks(per * half)))
         .for_each(|(dx, (x, g))| {
             for ((dx, x), g) in dx.chunks_mut(len).zip(x.chunks(len)).zip(g.chunks(half)) {
-                for ((d, pair), &g) in dx.chunks_exact_mut(2).zip(x.chunks_exact(2)).zip(g) {
-                    if pair[1] > pair[0] {
-                        d[1] = g;
-                    } else {
-                        d[0] = g;
-                    }
-                }
+                backward_row(x, g, dx);
             }
         });
     dx

@@ -50,37 +50,51 @@ fn slice<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
 
 /// Rows of `len` samples, each up-sampled x2 (also the inference U-Net's path).
 pub(crate) fn forward<T: WithDType>(x: &[T], len: usize) -> Vec<T> {
-    let (near, far) = (T::from_f64(0.75), T::from_f64(0.25));
     let mut y = vec![T::from_f64(0.0); 2 * x.len()];
     let per = rows_per_item(len);
     y.par_chunks_mut(per * 2 * len)
         .zip(x.par_chunks(per * len))
         .for_each(|(y, x)| {
             for (y, x) in y.chunks_mut(2 * len).zip(x.chunks(len)) {
-                for q in 0..len {
-                    let c = near * x[q];
-                    y[2 * q] = c + far * x[q.saturating_sub(1)];
-                    y[2 * q + 1] = c + far * x[(q + 1).min(len - 1)];
-                }
+                forward_row(x, y);
             }
         });
     y
 }
 
-fn backward<T: WithDType>(g: &[T], len: usize) -> Vec<T> {
+/// One row: `y` (2 x.len() samples) = the up-sampled `x`.
+pub(crate) fn forward_row<T: WithDType>(x: &[T], y: &mut [T]) {
     let (near, far) = (T::from_f64(0.75), T::from_f64(0.25));
+    let len = x.len();
+    for q in 0..len {
+        let c = near * x[q];
+        y[2 * q] = c + far * x[q.saturating_sub(1)];
+        y[2 * q + 1] = c + far * x[(q + 1).min(len - 1)];
+    }
+}
+
+/// One row's input gradient (the transpose of the map above): `g` has 2 dx.len() samples;
+/// `dx` is overwritten.
+pub(crate) fn backward_row<T: WithDType>(g: &[T], dx: &mut [T]) {
+    let (near, far) = (T::from_f64(0.75), T::from_f64(0.25));
+    let len = dx.len();
+    dx.fill(T::from_f64(0.0));
+    for q in 0..len {
+        let (ge, go) = (g[2 * q], g[2 * q + 1]);
+        dx[q] += near * (ge + go);
+        dx[q.saturating_sub(1)] += far * ge;
+        dx[(q + 1).min(len - 1)] += far * go;
+    }
+}
+
+fn backward<T: WithDType>(g: &[T], len: usize) -> Vec<T> {
     let mut dx = vec![T::from_f64(0.0); g.len() / 2];
     let per = rows_per_item(len);
     dx.par_chunks_mut(per * len)
         .zip(g.par_chunks(per * 2 * len))
         .for_each(|(dx, g)| {
             for (dx, g) in dx.chunks_mut(len).zip(g.chunks(2 * len)) {
-                for q in 0..len {
-                    let (ge, go) = (g[2 * q], g[2 * q + 1]);
-                    dx[q] += near * (ge + go);
-                    dx[q.saturating_sub(1)] += far * ge;
-                    dx[(q + 1).min(len - 1)] += far * go;
-                }
+                backward_row(g, dx);
             }
         });
     dx
