@@ -417,10 +417,37 @@ mod cli {
         Command::cargo_bin("drummernet")
             .unwrap()
             .current_dir(dir.path())
+            .env(drummernet::assets::ASSETS_ENV, dir.path().join("assets"))
             .args(["transcribe", "song.wav"])
             .assert()
             .failure()
             .stderr(predicate::str::contains("the bundled model is missing"));
+    }
+
+    #[test]
+    fn bundled_model_is_found_from_another_working_directory() {
+        // The executable lives under this checkout's target/: its assets/ is found from a
+        // folder that has none.
+        let dir = tempfile::tempdir().unwrap();
+        let wav = dir.path().join("clicks.wav");
+        let x = super::click_train(2.0, &[0.3, 0.9], &[0.8]);
+        drummernet::audio::write_wav(
+            &wav,
+            &x,
+            16_000,
+            drummernet::audio::WavFormat::Pcm16,
+            drummernet::atomic_file::Overwrite::Refuse,
+        )
+        .unwrap();
+        Command::cargo_bin("drummernet")
+            .unwrap()
+            .current_dir(dir.path())
+            .env_remove(drummernet::assets::ASSETS_ENV)
+            .args(["transcribe", "clicks.wav", "--format", "json"])
+            .assert()
+            .success();
+        let json = std::fs::read_to_string(dir.path().join("clicks.json")).unwrap();
+        assert!(json.contains("default.safetensors"), "{json}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use drummernet::transcribe::{transcribe_file, Transcription};
 use super::train::apply_threads;
 
 /// Where the bundled model lives (relative to the working directory).
-pub const DEFAULT_MODEL: &str = "assets/model/default.safetensors";
+pub const DEFAULT_MODEL: &str = drummernet::assets::BUNDLED_MODEL;
 
 #[derive(Args)]
 pub struct TranscribeArgs {
@@ -45,13 +45,23 @@ pub struct TranscribeArgs {
 }
 
 /// Loads `path` on the configured device; a missing bundled model gets its own message.
+/// The default `--model` is looked up with [`drummernet::assets::locate`], so that it is found
+/// from any working directory.
 pub fn load_model(cfg: &Config, path: &Path) -> Result<(LoadedModel, candle_core::Device)> {
-    if !path.exists() && path == Path::new(DEFAULT_MODEL) {
-        bail!(
-            "{DEFAULT_MODEL}: the bundled model is missing; train one with `drummernet train` \
-             and pass it with --model FILE"
-        );
-    }
+    let located;
+    let path = if path == Path::new(DEFAULT_MODEL) {
+        located = drummernet::assets::locate(DEFAULT_MODEL);
+        if !located.exists() {
+            bail!(
+                "{}: the bundled model is missing; train one with `drummernet train` \
+                 and pass it with --model FILE",
+                located.display()
+            );
+        }
+        located.as_path()
+    } else {
+        path
+    };
     apply_threads(cfg.device.threads);
     let device = cfg.device.candle_device()?;
     Ok((DrummerNet::load(path, &device)?, device))

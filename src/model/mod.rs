@@ -1,6 +1,7 @@
 //! The DrummerNet model: analysis U-Net, recurrent head, sparsemax branches, zero-insertion
 //! up-sampler, synthesizer and the multi-resolution constant-Q loss.
 
+pub mod checkpoint_average;
 pub mod config;
 pub mod drummernet;
 pub mod file;

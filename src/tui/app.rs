@@ -53,7 +53,7 @@ impl AppOptions {
     }
 }
 
-pub const BUNDLED_MODEL: &str = "assets/model/default.safetensors";
+pub const BUNDLED_MODEL: &str = crate::assets::BUNDLED_MODEL;
 pub const BUNDLED_KIT: &str = "assets/kits/default";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +170,7 @@ impl App {
         let cfg = opts.config;
         let model_path = opts
             .model
-            .or_else(|| Some(PathBuf::from(BUNDLED_MODEL)).filter(|p| p.is_file()));
+            .or_else(|| Some(crate::assets::locate(BUNDLED_MODEL)).filter(|p| p.is_file()));
         let mut app = App {
             peak: PeakPickParams::default(),
             components: Components::default(),
@@ -226,7 +226,8 @@ impl App {
     fn load_kit(&mut self, spec: Option<&str>) {
         let names = self.config.model.components.clone();
         let length = self.config.kit.length_samples();
-        let text = spec.unwrap_or(BUNDLED_KIT);
+        let bundled = crate::assets::locate(BUNDLED_KIT).display().to_string();
+        let text = spec.unwrap_or(&bundled);
         let loaded = KitSpec::parse(text).and_then(|s| s.load(&names, length));
         let (kit, origin) = match loaded {
             Ok(mut kits) if !kits.is_empty() => {
