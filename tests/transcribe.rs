@@ -424,21 +424,24 @@ mod cli {
             .stderr(predicate::str::contains("the bundled model is missing"));
     }
 
-    #[test]
-    fn bundled_model_is_found_from_another_working_directory() {
-        // The executable lives under this checkout's target/: its assets/ is found from a
-        // folder that has none.
-        let dir = tempfile::tempdir().unwrap();
-        let wav = dir.path().join("clicks.wav");
-        let x = super::click_train(2.0, &[0.3, 0.9], &[0.8]);
+    /// A 16-bit WAV of clicks at `times` (amplitude 0.8).
+    fn write_clicks(path: &std::path::Path, seconds: f64, times: &[f64]) {
         drummernet::audio::write_wav(
-            &wav,
-            &x,
+            path,
+            &super::click_train(seconds, times, &[0.8]),
             16_000,
             drummernet::audio::WavFormat::Pcm16,
             drummernet::atomic_file::Overwrite::Refuse,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn bundled_model_is_found_from_another_working_directory() {
+        // The executable lives under this checkout's target/: its assets/ is found from a
+        // folder that has none.
+        let dir = tempfile::tempdir().unwrap();
+        write_clicks(&dir.path().join("clicks.wav"), 2.0, &[0.3, 0.9]);
         Command::cargo_bin("drummernet")
             .unwrap()
             .current_dir(dir.path())
@@ -456,15 +459,7 @@ mod cli {
         let model = dir.path().join("m.safetensors");
         random_model(&model);
         let wav = dir.path().join("clicks.wav");
-        let x = super::click_train(1.5, &[0.2, 0.7, 1.1], &[0.8]);
-        drummernet::audio::write_wav(
-            &wav,
-            &x,
-            16_000,
-            drummernet::audio::WavFormat::Pcm16,
-            drummernet::atomic_file::Overwrite::Refuse,
-        )
-        .unwrap();
+        write_clicks(&wav, 1.5, &[0.2, 0.7, 1.1]);
         let bad = dir.path().join("bad.wav");
         std::fs::write(&bad, b"not audio at all").unwrap();
         let out = dir.path().join("out");
