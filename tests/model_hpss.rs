@@ -3,8 +3,11 @@
 
 use std::path::PathBuf;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor};
 use drummernet::model::loss::{CqtLoss, LossSettings};
+
+mod support;
+use support::{assert_gradient_matches_finite_differences, noise, run_on_one_batch, scalar};
 
 struct Fixture {
     header: serde_json::Value,
@@ -49,17 +52,6 @@ fn hpss_loss() -> CqtLoss {
         ..Default::default()
     };
     CqtLoss::new(&settings, &Device::Cpu).unwrap()
-}
-
-fn scalar(t: &Tensor) -> f64 {
-    t.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
-}
-
-/// Deterministic broadband test signal.
-fn noise(batch: usize, n: usize, seed: f64) -> Vec<f64> {
-    (0..batch * n)
-        .map(|i| 0.5 * (((i as f64 * 0.618_034 + seed).sin() * 43_758.545_3).fract() - 0.5))
-        .collect()
 }
 
 #[test]
@@ -180,38 +172,9 @@ fn a_steady_tone_in_the_target_costs_less_with_hpss_on() {
 
 #[test]
 fn gradient_through_the_front_end_matches_finite_differences() {
-    let loss = hpss_loss();
     let n = 4_000;
-    let target = Tensor::from_vec(noise(1, n, 0.2), (1, n), &Device::Cpu).unwrap();
-    let base = noise(1, n, 3.7);
-    let estimate = Var::from_vec(base.clone(), (1, n), &Device::Cpu).unwrap();
-    let out = loss.forward(&target, estimate.as_tensor()).unwrap();
-    let grads = out.total.backward().unwrap();
-    let grad = grads
-        .get(estimate.as_tensor())
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap();
-    let value = |y: &[f64]| {
-        let y = Tensor::from_slice(y, (1, n), &Device::Cpu).unwrap();
-        scalar(&loss.forward(&target, &y).unwrap().total)
-    };
-    let h = 1e-6;
-    let scale = grad.iter().fold(0f64, |m, g| m.max(g.abs()));
-    for i in [0, 1, 300, 511, 512, 2_000, 3_487, n - 2, n - 1] {
-        let mut plus = base.clone();
-        plus[i] += h;
-        let mut minus = base.clone();
-        minus[i] -= h;
-        let numeric = (value(&plus) - value(&minus)) / (2.0 * h);
-        assert!(
-            (numeric - grad[i]).abs() <= 1e-4 * grad[i].abs() + 1e-5 * scale,
-            "sample {i}: analytic {} vs numeric {numeric}",
-            grad[i]
-        );
-    }
+    let coords = [0, 1, 300, 511, 512, 2_000, 3_487, n - 2, n - 1];
+    assert_gradient_matches_finite_differences(&hpss_loss(), n, 1.0, &coords);
 }
 
 #[test]
@@ -219,32 +182,16 @@ fn composed_path_equals_the_custom_op_through_the_loss() {
     let n = 4_500;
     let fused = hpss_loss();
     let composed = hpss_loss().composed_only();
-    let target = Tensor::from_vec(noise(2, n, 0.5), (2, n), &Device::Cpu)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap();
-    let base = Tensor::from_vec(noise(2, n, 1.5), (2, n), &Device::Cpu)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap();
-    let mut results = Vec::new();
-    for loss in [&fused, &composed] {
-        let estimate = Var::from_tensor(&base).unwrap();
-        let out = loss.forward(&target, estimate.as_tensor()).unwrap();
-        let grads = out.total.backward().unwrap();
-        let grad = grads
-            .get(estimate.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        results.push((scalar(&out.total), grad));
-    }
+    let results = run_on_one_batch(&[&fused, &composed], n);
     let (a, b) = (&results[0], &results[1]);
-    assert!((a.0 - b.0).abs() <= 1e-4 * a.0, "{} vs {}", a.0, b.0);
-    let scale = a.1.iter().fold(0f32, |m, g| m.max(g.abs()));
-    for (i, (x, y)) in a.1.iter().zip(&b.1).enumerate() {
+    assert!(
+        (a.total - b.total).abs() <= 1e-4 * a.total,
+        "{} vs {}",
+        a.total,
+        b.total
+    );
+    let scale = a.grad.iter().fold(0f32, |m, g| m.max(g.abs()));
+    for (i, (x, y)) in a.grad.iter().zip(&b.grad).enumerate() {
         assert!((x - y).abs() <= 2e-3 * scale, "sample {i}: {x} vs {y}");
     }
 }

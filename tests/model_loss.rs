@@ -7,6 +7,9 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor, Var};
 use drummernet::model::loss::{CqtLoss, LossMetric, LossSettings};
 
+mod support;
+use support::{assert_gradient_matches_finite_differences, noise, run_on_one_batch, scalar};
+
 struct Fixture {
     header: serde_json::Value,
     data: Vec<f32>,
@@ -48,17 +51,6 @@ impl Fixture {
 
 fn loss_on_cpu() -> CqtLoss {
     CqtLoss::new(&LossSettings::default(), &Device::Cpu).unwrap()
-}
-
-/// Deterministic broadband test signal.
-fn noise(batch: usize, n: usize, seed: f64) -> Vec<f64> {
-    (0..batch * n)
-        .map(|i| 0.5 * (((i as f64 * 0.618_034 + seed).sin() * 43_758.545_3).fract() - 0.5))
-        .collect()
-}
-
-fn scalar(t: &Tensor) -> f64 {
-    t.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
 }
 
 #[test]
@@ -211,45 +203,16 @@ fn a_sine_at_a_bin_centre_peaks_in_that_bin() {
     }
 }
 
-/// Central finite differences of the full loss (f64) at sampled coordinates of the estimate.
-/// `amplitude` scales the estimate: at 1e-4 most magnitudes sit near the eps floor, where the
-/// floors inside the sqrt and the log shape the gradient.
+/// Central finite differences at sampled coordinates of the estimate. `amplitude` scales the
+/// estimate: at 1e-4 most magnitudes sit near the eps floor, where the floors inside the sqrt
+/// and the log shape the gradient.
 fn check_gradient(n: usize, coords: &[usize], metric: LossMetric, amplitude: f64) {
     let settings = LossSettings {
         metric,
         ..Default::default()
     };
     let loss = CqtLoss::new(&settings, &Device::Cpu).unwrap();
-    let target = Tensor::from_vec(noise(1, n, 0.2), (1, n), &Device::Cpu).unwrap();
-    let base: Vec<f64> = noise(1, n, 3.7).iter().map(|v| v * amplitude).collect();
-    let estimate = Var::from_vec(base.clone(), (1, n), &Device::Cpu).unwrap();
-    let out = loss.forward(&target, estimate.as_tensor()).unwrap();
-    let grads = out.total.backward().unwrap();
-    let grad = grads
-        .get(estimate.as_tensor())
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap();
-    let value = |y: &[f64]| {
-        let y = Tensor::from_slice(y, (1, n), &Device::Cpu).unwrap();
-        scalar(&loss.forward(&target, &y).unwrap().total)
-    };
-    let h = 1e-6 * amplitude;
-    let scale = grad.iter().fold(0f64, |m, g| m.max(g.abs()));
-    for &i in coords {
-        let mut plus = base.clone();
-        plus[i] += h;
-        let mut minus = base.clone();
-        minus[i] -= h;
-        let numeric = (value(&plus) - value(&minus)) / (2.0 * h);
-        assert!(
-            (numeric - grad[i]).abs() <= 1e-4 * grad[i].abs() + 1e-5 * scale,
-            "n {n} sample {i}: analytic {} vs numeric {numeric}",
-            grad[i]
-        );
-    }
+    assert_gradient_matches_finite_differences(&loss, n, amplitude, coords);
 }
 
 #[test]
@@ -291,35 +254,19 @@ fn composed_path_equals_the_fused_op_in_value_and_gradient() {
     let n = 9_000;
     let fused = loss_on_cpu();
     let composed = loss_on_cpu().composed_only();
-    let target = Tensor::from_vec(noise(2, n, 0.5), (2, n), &Device::Cpu)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap();
-    let base = Tensor::from_vec(noise(2, n, 1.5), (2, n), &Device::Cpu)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap();
-    let mut results = Vec::new();
-    for loss in [&fused, &composed] {
-        let estimate = Var::from_tensor(&base).unwrap();
-        let out = loss.forward(&target, estimate.as_tensor()).unwrap();
-        let grads = out.total.backward().unwrap();
-        let grad = grads
-            .get(estimate.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        results.push((scalar(&out.total), out.per_scale, grad));
-    }
+    let results = run_on_one_batch(&[&fused, &composed], n);
     let (a, b) = (&results[0], &results[1]);
-    assert!((a.0 - b.0).abs() <= 1e-5 * a.0, "{} vs {}", a.0, b.0);
-    for (x, y) in a.1.iter().zip(&b.1) {
+    assert!(
+        (a.total - b.total).abs() <= 1e-5 * a.total,
+        "{} vs {}",
+        a.total,
+        b.total
+    );
+    for (x, y) in a.per_scale.iter().zip(&b.per_scale) {
         assert!((x - y).abs() <= 1e-5 * x.abs());
     }
-    let scale = a.2.iter().fold(0f32, |m, g| m.max(g.abs()));
-    for (i, (x, y)) in a.2.iter().zip(&b.2).enumerate() {
+    let scale = a.grad.iter().fold(0f32, |m, g| m.max(g.abs()));
+    for (i, (x, y)) in a.grad.iter().zip(&b.grad).enumerate() {
         assert!((x - y).abs() <= 1e-3 * scale, "sample {i}: {x} vs {y}");
     }
 }
