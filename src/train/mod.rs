@@ -4,6 +4,7 @@
 pub mod adam;
 pub mod background;
 pub mod dataset;
+pub mod prefetch;
 pub mod session;
 pub mod settings;
 pub mod trainer;

@@ -24,6 +24,7 @@ use crate::model::seeded_init::SeededVarMap;
 use crate::model::synthesizer::{KitPool, Synthesizer};
 use crate::train::adam::{Adam, AdamParams};
 use crate::train::dataset::{find_stems, ItemSource};
+use crate::train::prefetch::PrefetchedItems;
 
 /// Where a run's data and kits come from.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +73,7 @@ pub struct Training {
     pool: KitPool,
     loss: CqtLoss,
     adam: Adam,
-    items: ItemSource,
+    items: PrefetchedItems,
     kit_rng: ChaCha8Rng,
     step: u64,
     seconds: f64,
@@ -160,7 +161,7 @@ impl Training {
             pool,
             loss,
             adam,
-            items,
+            items: PrefetchedItems::new(items),
             kit_rng: ChaCha8Rng::seed_from_u64(t.seed ^ 0x6472_6177),
             step: 0,
             seconds: 0.0,
@@ -187,10 +188,7 @@ impl Training {
     pub fn next_batch(&mut self) -> Result<Tensor> {
         let b = self.cfg.train.batch_size;
         let n = self.cfg.audio.segment_samples();
-        let mut data = Vec::with_capacity(b * n);
-        for _ in 0..b {
-            data.extend(self.items.next_item(n)?);
-        }
+        let data = self.items.next_batch(b, n)?;
         Ok(Tensor::from_vec(data, (b, n), &self.device)?)
     }
 
@@ -220,6 +218,9 @@ impl Training {
     pub fn step(&mut self) -> Result<StepReport> {
         let started = Instant::now();
         let batch = self.next_batch()?;
+        // The next step's batch is made while this one computes.
+        self.items
+            .prefetch(self.cfg.train.batch_size, self.cfg.audio.segment_samples());
         let (loss, per_scale) = self.loss_of(&batch)?;
         let value = loss.to_scalar::<f32>()? as f64;
         let mut finite = value.is_finite();
@@ -346,7 +347,7 @@ impl Training {
         self.adam
             .load_state(&f.tensors, state.step)
             .map_err(|e| Error::model_file(path, e.to_string()))?;
-        self.items.set_rng_word_pos(data_pos);
+        self.items.set_rng_word_pos(data_pos)?;
         self.kit_rng.set_word_pos(kit_pos);
         self.step = state.step;
         self.seconds = state.seconds;
