@@ -15,7 +15,7 @@ use drummernet::audio::{write_wav, WavFormat, SAMPLE_RATE};
 use drummernet::groove::{make_groove, GrooveSettings};
 use drummernet::kit::procedural_kit;
 use drummernet::midi::read_midi;
-use drummernet::watch::{Entry, Journal, State};
+use drummernet::watch::{read_entries, Entry, State, LOCK_FILE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_drummernet");
 
@@ -159,10 +159,7 @@ fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
 }
 
 fn journal(out: &Path) -> BTreeMap<String, Entry> {
-    match Journal::open(out) {
-        Ok(j) => j.entries().map(|(k, e)| (k.clone(), e.clone())).collect(),
-        Err(_) => BTreeMap::new(),
-    }
+    read_entries(out).unwrap_or_default()
 }
 
 fn count(j: &BTreeMap<String, Entry>, state: State) -> usize {
@@ -359,7 +356,9 @@ fn twenty_files_of_every_kind_each_good_one_transcribed_exactly_once() {
     assert!(!j.contains_key("gone.wav") && !j.contains_key("notes.txt"));
     // Outputs only in the output folder, none for the bad files, no temporary file anywhere.
     let outs = files_below(&out);
-    assert_eq!(outs.len(), 2 * 16 + 1, "{outs:?}");
+    // Two outputs per good input, the journal and its lock file.
+    assert_eq!(outs.len(), 2 * 16 + 2, "{outs:?}");
+    assert!(outs.iter().any(|f| f == LOCK_FILE), "{outs:?}");
     assert!(outs.iter().all(|f| !f.contains(TEMP_SUFFIX)), "{outs:?}");
     assert!(!outs
         .iter()
@@ -612,6 +611,28 @@ fn sigterm_mid_backlog_finishes_the_file_in_flight_and_exits_cleanly() {
     }
     assert!(files_below(&out).iter().all(|f| !f.contains(TEMP_SUFFIX)));
     assert!(stdout.contains(&format!("{done} transcribed")), "{stdout}");
+}
+
+#[test]
+fn a_second_watcher_on_the_same_output_folder_is_refused_while_the_first_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, out) = (tmp.path().join("in"), tmp.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    let args = ["--out", out.to_str().unwrap()];
+    let first = Running::start(watch_cmd(&input, &args), tmp.path());
+    let other_input = tmp.path().join("in2");
+    std::fs::create_dir_all(&other_input).unwrap();
+    let once = ["--out", out.to_str().unwrap(), "--once"];
+    let o = run_bounded(watch_cmd(&other_input, &once), Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("another drummernet watch"), "{stderr}");
+    // The lock goes with the process: once the first watcher has stopped, the folder is free.
+    let (clean_exit, _, stderr) = first.terminate();
+    assert!(clean_exit, "{stderr}");
+    let o = run_bounded(watch_cmd(&other_input, &once), Duration::from_secs(30));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]

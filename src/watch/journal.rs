@@ -169,39 +169,74 @@ struct JournalFileRef<'a> {
     entries: &'a BTreeMap<String, Entry>,
 }
 
-/// The journal of one output folder, in memory; [`Journal::save`] writes it.
+/// The entries of `<out_dir>/drummernet-journal.json` as last saved (empty when there is none),
+/// without taking the folder's lock: for looking at the work of a watcher that is running.
+pub fn read_entries(out_dir: &Path) -> Result<BTreeMap<String, Entry>> {
+    let path = out_dir.join(JOURNAL_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let file: JournalFile = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::Invalid(format!(
+            "{}: unreadable watch journal ({e}); move it away to start afresh \
+             (every input is then transcribed again)",
+            path.display()
+        ))
+    })?;
+    if file.format != FORMAT || file.version != VERSION {
+        return Err(Error::Invalid(format!(
+            "{}: not a version-{VERSION} drummernet watch journal",
+            path.display()
+        )));
+    }
+    Ok(file.entries)
+}
+
+/// The lock file beside the journal: held (an advisory OS lock, released when the process
+/// ends, however it ends) by the one watcher that owns the output folder.
+pub const LOCK_FILE: &str = "drummernet-journal.lock";
+
+/// The journal of one output folder, in memory; [`Journal::save`] writes it. While it lives it
+/// holds the folder's lock: a second watcher on the same output folder would rewrite the journal
+/// over the first one's entries and delete its temporary files as stale.
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
     entries: BTreeMap<String, Entry>,
+    _lock: std::fs::File,
+}
+
+fn lock_folder(out_dir: &Path) -> Result<std::fs::File> {
+    let path = out_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Invalid(format!(
+            "{}: another drummernet watch is writing to this output folder (it holds {LOCK_FILE}); \
+             stop it or choose another --out",
+            out_dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
 }
 
 impl Journal {
     /// Reads `<out_dir>/drummernet-journal.json`, or starts an empty journal when there is none.
     /// A journal that cannot be read is an error naming it: guessing could repeat or skip work.
     pub fn open(out_dir: &Path) -> Result<Journal> {
-        let path = out_dir.join(JOURNAL_FILE);
-        let entries = match std::fs::read(&path) {
-            Ok(bytes) => {
-                let file: JournalFile = serde_json::from_slice(&bytes).map_err(|e| {
-                    Error::Invalid(format!(
-                        "{}: unreadable watch journal ({e}); move it away to start afresh \
-                         (every input is then transcribed again)",
-                        path.display()
-                    ))
-                })?;
-                if file.format != FORMAT || file.version != VERSION {
-                    return Err(Error::Invalid(format!(
-                        "{}: not a version-{VERSION} drummernet watch journal",
-                        path.display()
-                    )));
-                }
-                file.entries
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(Error::io(&path, e)),
-        };
-        Ok(Journal { path, entries })
+        let lock = lock_folder(out_dir)?;
+        Ok(Journal {
+            path: out_dir.join(JOURNAL_FILE),
+            entries: read_entries(out_dir)?,
+            _lock: lock,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -398,12 +433,27 @@ mod tests {
     }
 
     #[test]
+    fn one_journal_per_output_folder_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Journal::open(dir.path()).unwrap();
+        let err = Journal::open(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("another drummernet watch")
+                && err.contains(&*dir.path().to_string_lossy()),
+            "{err}"
+        );
+        drop(first);
+        Journal::open(dir.path()).unwrap();
+    }
+
+    #[test]
     fn journal_round_trips_and_refuses_a_damaged_file() {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(dir.path()).unwrap();
         assert!(j.is_empty());
         j.set("sub/a.wav", done(STAMP));
         j.save().unwrap();
+        drop(j);
         let again = Journal::open(dir.path()).unwrap();
         assert_eq!(again.get("sub/a.wav"), Some(&done(STAMP)));
         assert_eq!(again.owner_of("a.mid"), Some("sub/a.wav"));
@@ -412,7 +462,10 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from(JOURNAL_FILE)]);
+        let mut names: Vec<_> = names.iter().map(|n| n.to_string_lossy()).collect();
+        names.sort();
+        assert_eq!(names, vec![JOURNAL_FILE, LOCK_FILE]);
+        drop(again);
 
         std::fs::write(dir.path().join(JOURNAL_FILE), b"{\"format\": ").unwrap();
         let err = Journal::open(dir.path()).unwrap_err().to_string();

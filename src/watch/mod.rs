@@ -27,6 +27,6 @@ pub mod stability;
 pub mod watcher;
 
 pub use job::{Engine, Outcome, Workspace};
-pub use journal::{Entry, Journal, State, JOURNAL_FILE};
+pub use journal::{read_entries, Entry, Journal, State, JOURNAL_FILE, LOCK_FILE};
 pub use settings::WatchSettings;
 pub use watcher::{watch, Summary, WatchOptions};

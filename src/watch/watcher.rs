@@ -26,7 +26,7 @@ use crate::transcribe::export::OutputFormat;
 use super::fingerprint::stamp_of;
 use super::inputs::{InputFilter, NotInput};
 use super::job::{process, Engine, Outcome, Workspace};
-use super::journal::{relative_key, Journal, JOURNAL_FILE};
+use super::journal::{relative_key, Journal, JOURNAL_FILE, LOCK_FILE};
 use super::settings::WatchSettings;
 use super::stability::StabilityTracker;
 
@@ -173,7 +173,10 @@ impl Watch<'_> {
         // The watcher's own outputs and journal (when they live in the watched folder) are not
         // news; anything else is reported once.
         if let Some(rel) = relative_key(&self.ws.out_dir, &path) {
-            if rel == JOURNAL_FILE || self.journal_lock().owner_of(&rel).is_some() {
+            if rel == JOURNAL_FILE
+                || rel == LOCK_FILE
+                || self.journal_lock().owner_of(&rel).is_some()
+            {
                 return;
             }
         }
