@@ -180,7 +180,7 @@ fn fft_length_is_large_enough_and_smooth() {
     assert_eq!(fft_len_for(40_608, 16, FftSizing::PowerOfTwo), 65_536);
     for need in [1, 31, 32, 33, 1000, 12_345] {
         let f = fft_len_for(need, 16, FftSizing::Smooth);
-        assert!(f >= need && f % 32 == 0, "{need} -> {f}");
+        assert!(f >= need && f.is_multiple_of(32), "{need} -> {f}");
     }
 }
 

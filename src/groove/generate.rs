@@ -79,7 +79,7 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
     let mut notes = Vec::new();
     let mut index: u64 = 0;
     while start + index as f64 * bar_seconds < seconds {
-        let phrase_start = index > 0 && index % phrase_bars == 0;
+        let phrase_start = index > 0 && index.is_multiple_of(phrase_bars);
         if phrase_start && rng.random_bool(0.5) {
             section = new_section(&feel, ride_probability, tambourine_probability, &mut rng);
         }
@@ -88,7 +88,7 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
             crash_downbeat(&mut bar);
         }
         crash_next = false;
-        let phrase_end = (index + 1) % phrase_bars == 0;
+        let phrase_end = (index + 1).is_multiple_of(phrase_bars);
         if phrase_end && rng.random_bool(fill_probability) {
             let beats = if bpm >= 100.0 {
                 [1, 2, 2, 4][rng.random_range(0..4)]

@@ -288,7 +288,7 @@ fn sparse(bar: &mut Bar, section: &Section, rng: &mut impl Rng) {
     if rng.random_bool(0.35) {
         bar.add(2.5, Piece::Kick, SOFT);
     }
-    if section.variant % 2 == 0 {
+    if section.variant.is_multiple_of(2) {
         bar.add(2.0, Piece::Snare, NORMAL);
     } else {
         bar.add(1.0, Piece::Snare, NORMAL);

@@ -104,7 +104,7 @@ impl ModelConfig {
                 return Err(Error::config(key(k), format!("must be in 1..={hi}")));
             }
         }
-        if !(1..=63).contains(&self.kernel_size) || self.kernel_size % 2 == 0 {
+        if !(1..=63).contains(&self.kernel_size) || self.kernel_size.is_multiple_of(2) {
             return Err(Error::config(
                 key("kernel_size"),
                 "must be an odd number in 1..=63",

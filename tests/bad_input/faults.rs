@@ -350,7 +350,7 @@ fn sigkill_during_training_loses_at_most_one_checkpoint_interval() {
     let step = checkpoint_step(&latest);
     DrummerNet::load(&latest, &candle_core::Device::Cpu).expect("latest loads after SIGKILL");
     assert!(
-        step % every == 0 && logged - step <= every,
+        step.is_multiple_of(every) && logged - step <= every,
         "checkpoint at step {step}, {logged} steps logged"
     );
     // Resuming continues from the checkpoint: the log has each step exactly once, and the

@@ -110,7 +110,7 @@ pub fn fft_len_for(need: usize, hop: usize, sizing: FftSizing) -> usize {
 
 fn is_smooth(mut n: usize) -> bool {
     for p in [2, 3, 5] {
-        while n % p == 0 {
+        while n.is_multiple_of(p) {
             n /= p;
         }
     }
@@ -212,7 +212,7 @@ pub fn synth_fft_forward_sized(
         ..
     } = shape;
     let n = shape.out_len();
-    if f % (2 * hop) != 0 || f < n + shape.waveform_len - 1 {
+    if !f.is_multiple_of(2 * hop) || f < n + shape.waveform_len - 1 {
         candle_core::bail!("synthesizer: fft length {f} does not fit {shape:?}");
     }
     let m = f / hop;

@@ -32,7 +32,7 @@ pub(crate) struct HannBlocks {
 impl HannBlocks {
     /// None when the window is not a whole number of hops (c8 at hop 64: L = 32).
     pub(super) fn new(n_fft: usize, hop: usize, window_len: usize, bins: &[usize]) -> Option<Self> {
-        if window_len < hop || window_len % hop != 0 || window_len * 4 != n_fft {
+        if window_len < hop || !window_len.is_multiple_of(hop) || window_len * 4 != n_fft {
             return None;
         }
         let mut freqs: Vec<i64> = bins
