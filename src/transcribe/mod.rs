@@ -4,6 +4,7 @@
 pub mod chunked;
 pub mod events;
 pub mod export;
+pub mod hihat_onsets;
 pub mod onset_level;
 pub mod settings;
 pub mod velocity;
@@ -15,7 +16,10 @@ use candle_core::Device;
 pub use chunked::{activations_for, FrameModel, NetRunner, SampleSource, SliceSource};
 pub use events::{events_from_activations, DrumEvent};
 pub use export::{write_outputs, ModelInfo, OutputFormat};
-pub use settings::{ComponentOverrides, InferenceSettings, VelocitySettings, VelocitySource};
+pub use settings::{
+    ComponentOverrides, HihatSettings, HihatSource, InferenceSettings, VelocitySettings,
+    VelocitySource,
+};
 
 use crate::audio::{MonoReader, SAMPLE_RATE};
 use crate::error::{Error, Result};
@@ -45,7 +49,8 @@ pub struct Transcription {
     pub header_seconds: Option<f64>,
 }
 
-/// Transcribes a stream: `open` is called twice (peak pass, then inference pass).
+/// Transcribes a stream: `open` is called for each pass over the input (peak, inference,
+/// velocities, and the hi-hat onsets when `[inference.hihat] source = "audio"`).
 pub fn transcribe_source<S: SampleSource>(
     model: &dyn FrameModel,
     components: &[String],
@@ -79,7 +84,21 @@ pub fn transcribe_source<S: SampleSource>(
     };
     let mut events =
         events_from_activations(&activations, components, settings, midi, hop, SAMPLE_RATE);
-    if gain.is_some() {
+    if let Some(gain) = gain {
+        if settings.hihat.source == HihatSource::Audio {
+            let frames = activations.first().map_or(0, Vec::len);
+            let flux = hihat_onsets::high_band_flux(open()?, gain, frames, hop, SAMPLE_RATE)?;
+            hihat_onsets::replace_hihat_events(
+                &mut events,
+                &flux,
+                &activations,
+                components,
+                settings,
+                midi,
+                hop,
+                SAMPLE_RATE,
+            );
+        }
         velocity::levels_from_audio(&mut events, open()?, settings, SAMPLE_RATE)?;
     }
     progress(1.0);

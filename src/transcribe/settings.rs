@@ -27,6 +27,37 @@ pub struct InferenceSettings {
     pub velocity: VelocitySettings,
     /// Per-component overrides by component name, e.g. `[inference.components.HH_OHH]`.
     pub components: BTreeMap<String, ComponentOverrides>,
+    /// Where hi-hat onsets come from (`[inference.hihat]`).
+    pub hihat: HihatSettings,
+}
+
+/// `[inference.hihat]`: hi-hat onsets from the model's channels (default) or from the audio's
+/// high band (see `transcribe::hihat_onsets`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HihatSettings {
+    pub source: HihatSource,
+    /// `audio` source: peak-picking threshold on the high-band flux normalised per song (the
+    /// other peak-picking parameters are the hi-hat components').
+    pub delta: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HihatSource {
+    /// Peaks of the model's hi-hat activation curves, like every other class.
+    Model,
+    /// Onsets of the audio above 5 kHz; the model names the hi-hat component of each.
+    Audio,
+}
+
+impl Default for HihatSettings {
+    fn default() -> Self {
+        HihatSettings {
+            source: HihatSource::Model,
+            delta: 0.1,
+        }
+    }
 }
 
 /// How activation heights become MIDI velocities (see `transcribe::velocity`).
@@ -101,6 +132,7 @@ impl Default for InferenceSettings {
             peak_pick: PeakPickParams::default(),
             velocity: VelocitySettings::default(),
             components: default_component_overrides(),
+            hihat: HihatSettings::default(),
         }
     }
 }
@@ -165,6 +197,9 @@ impl InferenceSettings {
         }
         if !(self.silence_dbfs.is_finite() && (-200.0..=0.0).contains(&self.silence_dbfs)) {
             return Err(Error::config(key("silence_dbfs"), "must be in -200..=0"));
+        }
+        if !(self.hihat.delta.is_finite() && (0.0..=1.0).contains(&self.hihat.delta)) {
+            return Err(Error::config(key("hihat.delta"), "must be in 0..=1"));
         }
         self.peak_pick.validate(&key("peak_pick"))?;
         self.velocity.validate(&key("velocity"))?;
