@@ -38,13 +38,14 @@ type Res<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const FORMAT_VERSION: u32 = 1;
 const SEED: u64 = 7;
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "train_b16",
     "train_b4",
     "split_b16",
     "loss_hpss",
     "infer_60s",
     "infer_600s",
+    "infer_hh_60",
     "infer_split",
 ];
 
@@ -198,6 +199,7 @@ fn run_scenario(name: &str) -> Res<()> {
         "loss_hpss" => loss_hpss(name, 16)?,
         "infer_60s" => infer(name, 60.0)?,
         "infer_600s" => infer(name, 600.0)?,
+        "infer_hh_60" => infer(name, 60.0)?,
         "infer_split" => infer_split(name)?,
         other => return Err(format!("unknown scenario {other}").into()),
     }
@@ -428,7 +430,11 @@ fn loss_hpss(scenario: &str, batch: usize) -> Res<()> {
 /// (`transcribe_file`: decode a 16-bit WAV twice, chunked batched inference, peak picking) with
 /// a model loaded from a file and the default `[inference]` settings.
 fn infer(scenario: &str, seconds: f64) -> Res<()> {
-    let cfg = config(16)?;
+    let mut cfg = config(16)?;
+    if scenario.ends_with("_hh") {
+        // The opt-in hi-hat detector: one more pass over the input (an FFT per 1-ms frame).
+        cfg.inference.hihat.source = drummernet::transcribe::HihatSource::Audio;
+    }
     let dir = tempfile::tempdir()?;
     let model_path = dir.path().join("bench.safetensors");
     {
