@@ -431,7 +431,7 @@ fn loss_hpss(scenario: &str, batch: usize) -> Res<()> {
 /// a model loaded from a file and the default `[inference]` settings.
 fn infer(scenario: &str, seconds: f64) -> Res<()> {
     let mut cfg = config(16)?;
-    if scenario.ends_with("_hh") {
+    if scenario.starts_with("infer_hh") {
         // The opt-in hi-hat detector: one more pass over the input (an FFT per 1-ms frame).
         cfg.inference.hihat.source = drummernet::transcribe::HihatSource::Audio;
     }
