@@ -146,12 +146,17 @@ fn watch_once(case: &Case, scratch: &Path) -> Outcome {
     let json = out.join(format!("{}.json", stem(&case.path)));
     let onsets =
         (!expects_error && ran.code == Some(0) && json.exists()).then(|| json_onsets(&json));
-    // The journal is the watcher's own record (of failures too); user-visible outputs are
-    // what must not appear.
-    let journal = out.join("drummernet-journal.json");
+    // The journal and its lock file are the watcher's own records (of failures too);
+    // user-visible outputs are what must not appear.
     let mut before = before;
-    let _ = std::fs::remove_file(&journal);
-    before.remove(&journal);
+    for own in [
+        drummernet::watch::JOURNAL_FILE,
+        drummernet::watch::LOCK_FILE,
+    ] {
+        let path = out.join(own);
+        let _ = std::fs::remove_file(&path);
+        before.remove(&path);
+    }
     Outcome {
         ran,
         onset_count: onsets.as_ref().map(Vec::len),
