@@ -49,6 +49,42 @@ pub struct Transcription {
     pub header_seconds: Option<f64>,
 }
 
+/// Events of activation curves (frame t at sample `hop` t), refined with the audio when `gain`
+/// (the input's peak normalisation) says it is not silent: hi-hat onsets from the audio when
+/// `[inference.hihat] source = "audio"`, then velocities and the level gate from the class
+/// bands. `open` opens the input again for each of those passes.
+pub fn events_with_audio<S: SampleSource>(
+    activations: &[Vec<f32>],
+    components: &[String],
+    settings: &InferenceSettings,
+    midi: &MidiSettings,
+    hop: usize,
+    gain: Option<f32>,
+    mut open: impl FnMut() -> Result<S>,
+) -> Result<Vec<DrumEvent>> {
+    let mut events =
+        events_from_activations(activations, components, settings, midi, hop, SAMPLE_RATE);
+    let Some(gain) = gain else {
+        return Ok(events);
+    };
+    if settings.hihat.source == HihatSource::Audio {
+        let frames = activations.first().map_or(0, Vec::len);
+        let flux = hihat_onsets::high_band_flux(open()?, gain, frames, hop, SAMPLE_RATE)?;
+        hihat_onsets::replace_hihat_events(
+            &mut events,
+            &flux,
+            activations,
+            components,
+            settings,
+            midi,
+            hop,
+            SAMPLE_RATE,
+        );
+    }
+    velocity::levels_from_audio(&mut events, open()?, settings, SAMPLE_RATE)?;
+    Ok(events)
+}
+
 /// Transcribes a stream: `open` is called for each pass over the input (peak, inference,
 /// velocities, and the hi-hat onsets when `[inference.hihat] source = "audio"`).
 pub fn transcribe_source<S: SampleSource>(
@@ -82,25 +118,15 @@ pub fn transcribe_source<S: SampleSource>(
             0,
         ),
     };
-    let mut events =
-        events_from_activations(&activations, components, settings, midi, hop, SAMPLE_RATE);
-    if let Some(gain) = gain {
-        if settings.hihat.source == HihatSource::Audio {
-            let frames = activations.first().map_or(0, Vec::len);
-            let flux = hihat_onsets::high_band_flux(open()?, gain, frames, hop, SAMPLE_RATE)?;
-            hihat_onsets::replace_hihat_events(
-                &mut events,
-                &flux,
-                &activations,
-                components,
-                settings,
-                midi,
-                hop,
-                SAMPLE_RATE,
-            );
-        }
-        velocity::levels_from_audio(&mut events, open()?, settings, SAMPLE_RATE)?;
-    }
+    let events = events_with_audio(
+        &activations,
+        components,
+        settings,
+        midi,
+        hop,
+        gain,
+        &mut open,
+    )?;
     progress(1.0);
     Ok(Transcription {
         input: input.to_path_buf(),

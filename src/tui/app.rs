@@ -19,9 +19,7 @@ use crate::train::background::{self, TrainJob, TrainerCommand, TrainerEvent, Tra
 use crate::train::session::{read_loss_csv, LossRow};
 use crate::train::trainer::DataSpec;
 use crate::transcribe::chunked::normalising_gain;
-use crate::transcribe::hihat_onsets::{high_band_flux, replace_hihat_events};
-use crate::transcribe::velocity::levels_from_audio;
-use crate::transcribe::{events_from_activations, DrumEvent, HihatSource, SliceSource};
+use crate::transcribe::{events_from_activations, events_with_audio, DrumEvent, SliceSource};
 
 use super::jobs::{self, JobEvent, TranscribeRequest, Transcription, FRAME_HOP};
 use super::keys::{action_for, Action};
@@ -594,41 +592,37 @@ impl App {
         };
         let mut settings = self.config.inference.clone();
         settings.peak_pick = self.peak;
-        let mut events = events_from_activations(
-            &t.activations,
-            &self.components.names,
-            &settings,
-            &self.config.midi,
-            FRAME_HOP,
-            SAMPLE_RATE,
-        );
-        if let Some(stem) = &self.stem {
-            let source = || SliceSource {
+        let names = &self.components.names;
+        let midi = &self.config.midi;
+        let stem: &[f32] = self.stem.as_ref().map_or(&[], |s| &s[..]);
+        let peak = stem.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let gain = normalising_gain(peak, settings.silence_dbfs);
+        let open = || {
+            Ok(SliceSource {
                 samples: stem,
                 piece: 1 << 14,
-            };
-            let peak = stem.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-            let gain = normalising_gain(peak, settings.silence_dbfs);
-            if let (Some(gain), HihatSource::Audio) = (gain, settings.hihat.source) {
-                let frames = t.activations.first().map_or(0, Vec::len);
-                // Reading a slice cannot fail; on the impossible error the model's hats stay.
-                if let Ok(flux) = high_band_flux(source(), gain, frames, FRAME_HOP, SAMPLE_RATE) {
-                    replace_hihat_events(
-                        &mut events,
-                        &flux,
-                        &t.activations,
-                        &self.components.names,
-                        &settings,
-                        &self.config.midi,
-                        FRAME_HOP,
-                        SAMPLE_RATE,
-                    );
-                }
-            }
-            // Reading a slice cannot fail; on the impossible error the activation heights stay.
-            let _ = levels_from_audio(&mut events, source(), &settings, SAMPLE_RATE);
-        }
-        events
+            })
+        };
+        // Reading a slice cannot fail; on the impossible error the activations alone decide.
+        events_with_audio(
+            &t.activations,
+            names,
+            &settings,
+            midi,
+            FRAME_HOP,
+            gain,
+            open,
+        )
+        .unwrap_or_else(|_| {
+            events_from_activations(
+                &t.activations,
+                names,
+                &settings,
+                midi,
+                FRAME_HOP,
+                SAMPLE_RATE,
+            )
+        })
     }
 
     /// MIDI notes of the current transcription at the current threshold, in time order.

@@ -3,7 +3,7 @@
 //! composed candle ops in value and gradient). Each test file uses part of it.
 #![allow(dead_code)]
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor, Var, WithDType};
 use drummernet::model::loss::CqtLoss;
 
 /// Deterministic broadband test signal.
@@ -15,6 +15,13 @@ pub fn noise(batch: usize, n: usize, seed: f64) -> Vec<f64> {
 
 pub fn scalar(t: &Tensor) -> f64 {
     t.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
+}
+
+/// d total / d var, flattened.
+fn gradient<T: WithDType>(total: &Tensor, var: &Var) -> Vec<T> {
+    let grads = total.backward().unwrap();
+    let g = grads.get(var.as_tensor()).unwrap();
+    g.flatten_all().unwrap().to_vec1::<T>().unwrap()
 }
 
 /// Central finite differences of the whole loss (f64) at `coords` of a one-item estimate of
@@ -29,14 +36,7 @@ pub fn assert_gradient_matches_finite_differences(
     let base: Vec<f64> = noise(1, n, 3.7).iter().map(|v| v * amplitude).collect();
     let estimate = Var::from_vec(base.clone(), (1, n), &Device::Cpu).unwrap();
     let out = loss.forward(&target, estimate.as_tensor()).unwrap();
-    let grads = out.total.backward().unwrap();
-    let grad = grads
-        .get(estimate.as_tensor())
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap();
+    let grad: Vec<f64> = gradient(&out.total, &estimate);
     let value = |y: &[f64]| {
         let y = Tensor::from_slice(y, (1, n), &Device::Cpu).unwrap();
         scalar(&loss.forward(&target, &y).unwrap().total)
@@ -80,14 +80,7 @@ pub fn run_on_one_batch(losses: &[&CqtLoss], n: usize) -> Vec<LossRun> {
         .map(|loss| {
             let estimate = Var::from_tensor(&base).unwrap();
             let out = loss.forward(&target, estimate.as_tensor()).unwrap();
-            let grads = out.total.backward().unwrap();
-            let grad = grads
-                .get(estimate.as_tensor())
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
+            let grad = gradient(&out.total, &estimate);
             LossRun {
                 total: scalar(&out.total),
                 per_scale: out.per_scale.iter().map(|&v| v as f64).collect(),
