@@ -132,21 +132,19 @@ pub fn replace_hihat_events(
     let reach = (COMPONENT_WINDOW * f64::from(sample_rate) / hop as f64).round() as usize;
     for p in peaks {
         let lo = p.frame.saturating_sub(reach);
-        let strongest = |i: &usize| {
-            let curve = &activations[*i];
+        // Each hi-hat channel's largest activation within reach of the onset.
+        let strength = |i: usize| {
+            let curve = &activations[i];
             let hi = (p.frame + reach + 1).min(curve.len());
-            curve
-                .get(lo..hi)
-                .unwrap_or(&[])
-                .iter()
-                .fold(0.0f32, |m, &x| m.max(x))
+            let near = curve.get(lo..hi).unwrap_or(&[]);
+            near.iter().fold(0.0f32, |m, &x| m.max(x))
         };
         let index = hihats
             .iter()
-            .copied()
-            .max_by(|a, b| strongest(a).total_cmp(&strongest(b)))
-            .filter(|i| strongest(i) > 0.0)
-            .unwrap_or(fallback);
+            .map(|&i| (i, strength(i)))
+            .filter(|&(_, s)| s > 0.0)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or(fallback, |(i, _)| i);
         let name = &names[index];
         let height = p.value / max;
         events.push(DrumEvent {
