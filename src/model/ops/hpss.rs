@@ -466,7 +466,7 @@ mod tests {
     use super::*;
     use candle_core::{DType, Device};
 
-    use crate::model::gradcheck::pseudo_random;
+    use crate::model::gradcheck::{max_rel_diff, pseudo_random};
 
     fn sine(n: usize, freq: f64, amplitude: f64) -> Vec<f64> {
         (0..n)
@@ -719,19 +719,6 @@ mod tests {
         let grad = max_rel_diff(&results[0].1, &results[1].1);
         assert!(value < 1e-10, "values differ by {value} of the peak");
         assert!(grad < 1e-9, "gradients differ by {grad} of the peak");
-    }
-
-    /// max |a - b| over max |a| (f64 tensors).
-    fn max_rel_diff(a: &Tensor, b: &Tensor) -> f64 {
-        let max_abs = |t: &Tensor| {
-            t.abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap()
-        };
-        max_abs(&(a - b).unwrap()) / max_abs(a)
     }
 
     #[test]
