@@ -91,11 +91,17 @@ impl TrainerHandle {
 /// Consecutive non-finite losses after which the run gives up (the last checkpoint stays valid).
 const MAX_NON_FINITE: u32 = 20;
 
+/// candle's backward pass walks the graph recursively. On CUDA the recurrences are composed
+/// of one small op per time step, ~50 k nodes deep for a 2-s segment, and the default 2-MiB
+/// thread stack overflowed; this is address space, touched only as deep as the walk goes.
+const TRAINER_STACK_BYTES: usize = 1 << 30;
+
 pub fn spawn(job: TrainJob) -> TrainerHandle {
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (ev_tx, ev_rx) = mpsc::channel();
     let join = std::thread::Builder::new()
         .name("trainer".into())
+        .stack_size(TRAINER_STACK_BYTES)
         .spawn(move || {
             // A panic would otherwise end the thread without a word to the CLI or workbench
             // waiting on its events.

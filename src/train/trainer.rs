@@ -81,6 +81,7 @@ pub struct Training {
 
 impl Training {
     pub fn new(cfg: &Config, data: &DataSpec, device: &Device) -> Result<Training> {
+        check_device_supports(cfg, device.is_cpu())?;
         let t = &cfg.train;
         let kit_len = cfg.kit.length_samples();
         let mut kits: Vec<Kit> = data.kits.clone();
@@ -377,8 +378,39 @@ fn all_finite(t: &Tensor) -> Result<bool> {
 }
 
 /// Checkpoint metadata helper for tools that only need the step.
+/// Trainable waveforms learn only on the CPU: off it, the synthesizer's waveform gradient
+/// comes from candle's conv1d kernel gradient, which an H200 run of `tests/cuda.rs` measured
+/// wrong (1.9 relative error); the activations' gradient there is right.
+fn check_device_supports(cfg: &Config, cpu: bool) -> Result<()> {
+    if cfg.synth.trainable && !cpu {
+        return Err(Error::config(
+            "synth.trainable",
+            "trainable waveforms train only with --device cpu (their gradient on CUDA is wrong in candle 0.11)",
+        ));
+    }
+    Ok(())
+}
+
 pub fn checkpoint_step(meta: &HashMap<String, String>) -> Option<u64> {
     meta.get(TRAIN_STATE_KEY)
         .and_then(|s| serde_json::from_str::<TrainState>(s).ok())
         .map(|s| s.step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trainable_waveforms_are_refused_off_the_cpu() {
+        let mut cfg = Config::defaults().unwrap();
+        assert!(check_device_supports(&cfg, false).is_ok());
+        cfg.synth.trainable = true;
+        assert!(check_device_supports(&cfg, true).is_ok());
+        let err = check_device_supports(&cfg, false).unwrap_err().to_string();
+        assert!(
+            err.contains("synth.trainable") && err.contains("--device cpu"),
+            "{err}"
+        );
+    }
 }

@@ -3,7 +3,9 @@
 //! candle 0.11.1's CPU conv1d computes wrong weight gradients whenever batch or input channels
 //! exceed 1, and it is slow. On the CPU this op runs every product as `K` gemm calls on shifted
 //! views of the input (no im2col copy), tiled over time so that the output tile stays in cache
-//! while the `K` taps accumulate into it. Other devices compose candle's own conv1d.
+//! while the `K` taps accumulate into it. Other devices compose the same sum of `K` shifted
+//! matmuls from candle ops (not candle's conv1d: on CUDA its weight gradients were as wrong as
+//! on the CPU, measured by `tests/cuda.rs` on an H200).
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor, WithDType};
@@ -24,8 +26,29 @@ pub fn conv1d_valid(x: &Tensor, w: &Tensor) -> Result<Tensor> {
         Device::Cpu => x
             .contiguous()?
             .apply_op2(&w.contiguous()?, Conv1dValid { elu: false }),
-        _ => x.conv1d(w, 0, 1, 1, 1),
+        _ => conv1d_valid_composed(x, w),
     }
+}
+
+/// The convolution as candle ops whose gradients candle gets right:
+/// y = sum_k w[:, :, k] x[:, :, k..k + T_out], one (batched) matmul per tap. The device path
+/// where the CPU op does not run; public in the crate so the CPU tests can check it.
+pub(crate) fn conv1d_valid_composed(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    check_shapes(x, w)?;
+    let (_, _, t) = x.dims3()?;
+    let k = w.dim(2)?;
+    let t_out = t - k + 1;
+    let mut y: Option<Tensor> = None;
+    for tap in 0..k {
+        let w_tap = w.narrow(2, tap, 1)?.squeeze(2)?.contiguous()?;
+        let x_tap = x.narrow(2, tap, t_out)?.contiguous()?;
+        let term = w_tap.broadcast_matmul(&x_tap)?;
+        y = Some(match y {
+            Some(y) => (y + term)?,
+            None => term,
+        });
+    }
+    y.ok_or_else(|| candle_core::Error::Msg("conv1d_valid: empty kernel".into()))
 }
 
 fn check_shapes(x: &Tensor, w: &Tensor) -> Result<()> {
@@ -732,6 +755,29 @@ mod tests {
         }
         assert!(max_diff(&dx, &dx_ref) < 1e-10);
         assert!(max_diff(&dw, &dw_ref) < 1e-9);
+    }
+
+    #[test]
+    fn composed_path_of_other_devices_matches_the_op() {
+        let x = tensor((3, 4, 40), 21);
+        let w = tensor((5, 4, 3), 22);
+        let proj = tensor((3, 5, 38), 23);
+        let composed = conv1d_valid_composed(&x, &w).unwrap();
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        assert!(max_diff(&flat(&composed), &reference(&x, &w)) < 1e-12);
+        let (dx, dw) = gradients(&x, &w, &proj, false);
+        let xv = candle_core::Var::from_tensor(&x).unwrap();
+        let wv = candle_core::Var::from_tensor(&w).unwrap();
+        let grads = conv1d_valid_composed(&xv, &wv)
+            .unwrap()
+            .mul(&proj)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert!(max_diff(&flat(grads.get(&xv).unwrap()), &dx) < 1e-10);
+        assert!(max_diff(&flat(grads.get(&wv).unwrap()), &dw) < 1e-10);
     }
 
     #[test]

@@ -141,7 +141,8 @@ impl BinStft {
             .map(|q| reflect(q as isize - half as isize, n) as u32)
             .collect();
         let index = Tensor::from_vec(index, n + self.window_len, y.device())?;
-        let padded = y.index_select(&index, 1)?.unsqueeze(1)?;
+        // CUDA's index_select takes only contiguous sources; the loss's target is a crop.
+        let padded = y.contiguous()?.index_select(&index, 1)?.unsqueeze(1)?;
         let spec = padded.conv1d(&kernel.to_dtype(y.dtype())?, 0, self.hop, 1, 1)?;
         Ok(spec.transpose(1, 2)?.contiguous()?)
     }

@@ -61,6 +61,7 @@ impl ComposedHpss {
             .collect();
         let framing = Tensor::from_vec(framing, frames * N_FFT, device)?;
         let framed = y
+            .contiguous()?
             .index_select(&framing, 1)?
             .reshape((batch, frames, N_FFT))?;
         let spectrum = framed.broadcast_matmul(&self.analysis.to_dtype(y.dtype())?)?;
@@ -111,6 +112,7 @@ fn running_median(x: &Tensor, len: usize, device: &Device) -> Result<Tensor> {
         .collect();
     let windows = Tensor::from_vec(windows, len * width, device)?;
     let windows = x
+        .contiguous()?
         .index_select(&windows, 2)?
         .reshape((batch, rows, len, width))?;
     let order = windows.detach().arg_sort_last_dim(true)?;
