@@ -45,7 +45,7 @@ const SCENARIOS: [&str; 8] = [
     "loss_hpss",
     "infer_60s",
     "infer_600s",
-    "infer_hh_60",
+    "infer_model_hh_60",
     "infer_split",
 ];
 
@@ -199,7 +199,7 @@ fn run_scenario(name: &str) -> Res<()> {
         "loss_hpss" => loss_hpss(name, 16)?,
         "infer_60s" => infer(name, 60.0)?,
         "infer_600s" => infer(name, 600.0)?,
-        "infer_hh_60" => infer(name, 60.0)?,
+        "infer_model_hh_60" => infer(name, 60.0)?,
         "infer_split" => infer_split(name)?,
         other => return Err(format!("unknown scenario {other}").into()),
     }
@@ -431,9 +431,10 @@ fn loss_hpss(scenario: &str, batch: usize) -> Res<()> {
 /// a model loaded from a file and the default `[inference]` settings.
 fn infer(scenario: &str, seconds: f64) -> Res<()> {
     let mut cfg = config(16)?;
-    if scenario.starts_with("infer_hh") {
-        // The opt-in hi-hat detector: one more pass over the input (an FFT per 1-ms frame).
-        cfg.inference.hihat.source = drummernet::transcribe::HihatSource::Audio;
+    if scenario.starts_with("infer_model_hh") {
+        // Hi-hats from the model's curves, as the release: no pass over the input for the
+        // high-band flux (an FFT per 1-ms frame), which the default makes.
+        cfg.inference.hihat.source = drummernet::transcribe::HihatSource::Model;
     }
     let dir = tempfile::tempdir()?;
     let model_path = dir.path().join("bench.safetensors");

@@ -8,7 +8,8 @@ use drummernet::midi::{read_midi, MidiSettings};
 use drummernet::transcribe::chunked::{stream_activations, SliceSource};
 use drummernet::transcribe::export::{csv_text, write_outputs, ModelInfo, OutputFormat};
 use drummernet::transcribe::{
-    activations_for, transcribe_source, FrameModel, InferenceSettings, NetRunner, Transcription,
+    activations_for, transcribe_source, FrameModel, HihatSettings, HihatSource, InferenceSettings,
+    NetRunner, Transcription,
 };
 
 const SR: u32 = 16_000;
@@ -93,11 +94,17 @@ fn run(x: &[f32], settings: &InferenceSettings) -> Transcription {
     .unwrap()
 }
 
+/// Events from the stand-in model's curves alone: its clicks would also be hi-hat onsets of
+/// the audio (`[inference.hihat] source = "audio"`, the default).
 fn settings(chunk: f64, context: f64, batch: usize) -> InferenceSettings {
     InferenceSettings {
         chunk_seconds: chunk,
         context_seconds: context,
         batch_windows: batch,
+        hihat: HihatSettings {
+            source: HihatSource::Model,
+            ..Default::default()
+        },
         ..Default::default()
     }
 }

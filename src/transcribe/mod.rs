@@ -49,30 +49,64 @@ pub struct Transcription {
     pub header_seconds: Option<f64>,
 }
 
-/// Events of activation curves (frame t at sample `hop` t), refined with the audio when `gain`
-/// (the input's peak normalisation) says it is not silent: hi-hat onsets from the audio when
-/// `[inference.hihat] source = "audio"`, then velocities and the level gate from the class
-/// bands. `open` opens the input again for each of those passes.
+/// What the event passes take from the audio besides the activations: the input's normalising
+/// gain (`None`: silence, the activations alone decide) and the high-band flux of the hi-hat
+/// onsets when a caller already holds it (see [`hihat_flux`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AudioCues<'a> {
+    pub gain: Option<f32>,
+    pub hihat_flux: Option<&'a [f32]>,
+}
+
+/// The high-band flux the hi-hat onsets need, `frames` values: `Some` when
+/// `[inference.hihat] source = "audio"` and `gain` says the input is not silent.
+pub fn hihat_flux<S: SampleSource>(
+    settings: &InferenceSettings,
+    frames: usize,
+    hop: usize,
+    gain: Option<f32>,
+    open: impl FnOnce() -> Result<S>,
+) -> Result<Option<Vec<f32>>> {
+    match gain {
+        Some(gain) if settings.hihat.source == HihatSource::Audio => Ok(Some(
+            hihat_onsets::high_band_flux(open()?, gain, frames, hop, SAMPLE_RATE)?,
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// Events of activation curves (frame t at sample `hop` t), refined with the audio when
+/// `cues.gain` says it is not silent: hi-hat onsets from the audio when
+/// `[inference.hihat] source = "audio"` (from `cues.hihat_flux`, else computed here), then
+/// velocities and the level gate from the class bands. `open` opens the input again for each
+/// of those passes.
 pub fn events_with_audio<S: SampleSource>(
     activations: &[Vec<f32>],
     components: &[String],
     settings: &InferenceSettings,
     midi: &MidiSettings,
     hop: usize,
-    gain: Option<f32>,
+    cues: AudioCues,
     mut open: impl FnMut() -> Result<S>,
 ) -> Result<Vec<DrumEvent>> {
     let mut events =
         events_from_activations(activations, components, settings, midi, hop, SAMPLE_RATE);
-    let Some(gain) = gain else {
+    let Some(gain) = cues.gain else {
         return Ok(events);
     };
-    if settings.hihat.source == HihatSource::Audio {
-        let frames = activations.first().map_or(0, Vec::len);
-        let flux = hihat_onsets::high_band_flux(open()?, gain, frames, hop, SAMPLE_RATE)?;
+    let frames = activations.first().map_or(0, Vec::len);
+    let computed;
+    let flux = match cues.hihat_flux {
+        Some(flux) => Some(flux),
+        None => {
+            computed = hihat_flux(settings, frames, hop, Some(gain), &mut open)?;
+            computed.as_deref()
+        }
+    };
+    if let (Some(flux), HihatSource::Audio) = (flux, settings.hihat.source) {
         hihat_onsets::replace_hihat_events(
             &mut events,
-            &flux,
+            flux,
             activations,
             components,
             settings,
@@ -124,7 +158,10 @@ pub fn transcribe_source<S: SampleSource>(
         settings,
         midi,
         hop,
-        gain,
+        AudioCues {
+            gain,
+            hihat_flux: None,
+        },
         &mut open,
     )?;
     progress(1.0);

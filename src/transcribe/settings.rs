@@ -31,8 +31,8 @@ pub struct InferenceSettings {
     pub hihat: HihatSettings,
 }
 
-/// `[inference.hihat]`: hi-hat onsets from the model's channels (default) or from the audio's
-/// high band (see `transcribe::hihat_onsets`).
+/// `[inference.hihat]`: hi-hat onsets from the audio's high band (default; see
+/// `transcribe::hihat_onsets`) or from the model's channels (the release).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HihatSettings {
@@ -54,7 +54,7 @@ pub enum HihatSource {
 impl Default for HihatSettings {
     fn default() -> Self {
         HihatSettings {
-            source: HihatSource::Model,
+            source: HihatSource::Audio,
             delta: 0.1,
         }
     }

@@ -19,7 +19,9 @@ use crate::train::background::{self, TrainJob, TrainerCommand, TrainerEvent, Tra
 use crate::train::session::{read_loss_csv, LossRow};
 use crate::train::trainer::DataSpec;
 use crate::transcribe::chunked::normalising_gain;
-use crate::transcribe::{events_from_activations, events_with_audio, DrumEvent, SliceSource};
+use crate::transcribe::{
+    events_from_activations, events_with_audio, AudioCues, DrumEvent, SliceSource,
+};
 
 use super::jobs::{self, JobEvent, TranscribeRequest, Transcription, FRAME_HOP};
 use super::keys::{action_for, Action};
@@ -549,6 +551,7 @@ impl App {
                 model: self.model_path.clone(),
                 config: self.config.model.clone(),
                 waveforms: self.components.waveforms.clone(),
+                inference: self.config.inference.clone(),
             },
             self.jobs_tx.clone(),
         );
@@ -610,7 +613,10 @@ impl App {
             &settings,
             midi,
             FRAME_HOP,
-            gain,
+            AudioCues {
+                gain,
+                hihat_flux: t.hihat_flux.as_deref(),
+            },
             open,
         )
         .unwrap_or_else(|_| {
