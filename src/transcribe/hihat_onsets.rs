@@ -72,10 +72,12 @@ pub fn high_band_flux<S: SampleSource>(
     let frames_of = |seconds: f64| (seconds * f64::from(sample_rate) / hop as f64).round() as usize;
     let lag = frames_of(LAG_SECONDS).max(1);
     let delay = frames_of(LAG_DELAY_SECONDS);
-    // The widened spectra of the last `lag` frames, oldest first; zeros (silence) at the start.
+    // The widened spectra of the last `lag` frames, frame t in slot t % lag (which then holds
+    // frame t - lag until overwritten); zeros (silence) at the start.
     let bins = spectrum.len() - first_bin;
-    let mut past: std::collections::VecDeque<Vec<f32>> =
-        std::iter::repeat_n(vec![0.0; bins], lag).collect();
+    let mut past = vec![0.0f32; lag * bins];
+    let mut current = vec![0.0f32; bins];
+    let compression = COMPRESSION * scale;
     // Samples [offset, offset + buffer.len()) of the stream, with WINDOW / 2 zeros before it.
     let half = WINDOW / 2;
     let mut buffer = vec![0.0f32; half];
@@ -100,20 +102,19 @@ pub fn high_band_flux<S: SampleSource>(
         }
         fft.process(&mut input, &mut spectrum)
             .map_err(|e| Error::Invalid(format!("high-band flux FFT: {e}")))?;
-        let current: Vec<f32> = spectrum[first_bin..]
-            .iter()
-            .map(|c| (1.0 + COMPRESSION * scale * c.norm()).ln())
-            .collect();
-        let earlier = past.pop_front().unwrap_or_default();
+        for (c, x) in current.iter_mut().zip(&spectrum[first_bin..]) {
+            *c = (compression * x.norm()).ln_1p();
+        }
+        let slot = &mut past[(t % lag) * bins..][..bins];
         let value: f32 = current
             .iter()
-            .zip(&earlier)
+            .zip(slot.iter())
             .map(|(c, p)| (c - p).max(0.0))
             .sum();
         if t >= delay {
             flux.push(value);
         }
-        past.push_back(widened(&current, WIDENING_BINS));
+        widen_into(&current, WIDENING_BINS, slot);
         // Keep the buffer short: drop what no later window needs.
         if start > 1 << 16 {
             buffer.drain(..start);
@@ -123,17 +124,15 @@ pub fn high_band_flux<S: SampleSource>(
     Ok(flux)
 }
 
-/// Each value the maximum of the `width` bins centred on it.
-fn widened(spectrum: &[f32], width: usize) -> Vec<f32> {
+/// `out[k]`: the maximum of the `width` bins of `spectrum` centred on k.
+fn widen_into(spectrum: &[f32], width: usize, out: &mut [f32]) {
     let half = width / 2;
-    (0..spectrum.len())
-        .map(|k| {
-            let hi = (k + half + 1).min(spectrum.len());
-            spectrum[k.saturating_sub(half)..hi]
-                .iter()
-                .fold(f32::MIN, |m, &x| m.max(x))
-        })
-        .collect()
+    for (k, o) in out.iter_mut().enumerate() {
+        let hi = (k + half + 1).min(spectrum.len());
+        *o = spectrum[k.saturating_sub(half)..hi]
+            .iter()
+            .fold(f32::MIN, |m, &x| m.max(x));
+    }
 }
 
 /// Replaces the hi-hat events picked from the activations by onsets picked from `flux`
