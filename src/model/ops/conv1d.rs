@@ -673,14 +673,17 @@ mod tests {
         }
     }
 
-    fn gradients(x: &Tensor, w: &Tensor, proj: &Tensor, candle: bool) -> (Vec<f64>, Vec<f64>) {
+    type Conv = fn(&Tensor, &Tensor) -> Result<Tensor>;
+
+    fn candle_conv1d(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+        x.conv1d(w, 0, 1, 1, 1)
+    }
+
+    /// Gradients of sum(conv(x, w) * proj) with respect to x and w.
+    fn gradients(x: &Tensor, w: &Tensor, proj: &Tensor, conv: Conv) -> (Vec<f64>, Vec<f64>) {
         let x = candle_core::Var::from_tensor(x).unwrap();
         let w = candle_core::Var::from_tensor(w).unwrap();
-        let y = if candle {
-            x.conv1d(&w, 0, 1, 1, 1).unwrap()
-        } else {
-            conv1d_valid(&x, &w).unwrap()
-        };
+        let y = conv(&x, &w).unwrap();
         let grads = y.mul(proj).unwrap().sum_all().unwrap().backward().unwrap();
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
         (flat(grads.get(&x).unwrap()), flat(grads.get(&w).unwrap()))
@@ -691,7 +694,7 @@ mod tests {
         let x = tensor((2, 3, 40), 11);
         let w = tensor((4, 3, 3), 12);
         let proj = tensor((2, 4, 38), 13);
-        let (_, dw_tracked) = gradients(&x, &w, &proj, false);
+        let (_, dw_tracked) = gradients(&x, &w, &proj, conv1d_valid);
         let wv = candle_core::Var::from_tensor(&w).unwrap();
         let y = conv1d_valid(&x, &wv).unwrap();
         let grads = y.mul(&proj).unwrap().sum_all().unwrap().backward().unwrap();
@@ -734,7 +737,7 @@ mod tests {
         let x = tensor((bn, cn, tn), 8);
         let w = tensor((on, cn, kn), 9);
         let proj = tensor((bn, on, t_out), 10);
-        let (dx, dw) = gradients(&x, &w, &proj, false);
+        let (dx, dw) = gradients(&x, &w, &proj, conv1d_valid);
 
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
         let (xv, wv, pv) = (flat(&x), flat(&w), flat(&proj));
@@ -765,19 +768,10 @@ mod tests {
         let composed = conv1d_valid_composed(&x, &w).unwrap();
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
         assert!(max_diff(&flat(&composed), &reference(&x, &w)) < 1e-12);
-        let (dx, dw) = gradients(&x, &w, &proj, false);
-        let xv = candle_core::Var::from_tensor(&x).unwrap();
-        let wv = candle_core::Var::from_tensor(&w).unwrap();
-        let grads = conv1d_valid_composed(&xv, &wv)
-            .unwrap()
-            .mul(&proj)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        assert!(max_diff(&flat(grads.get(&xv).unwrap()), &dx) < 1e-10);
-        assert!(max_diff(&flat(grads.get(&wv).unwrap()), &dw) < 1e-10);
+        let (dx, dw) = gradients(&x, &w, &proj, conv1d_valid);
+        let (dx_composed, dw_composed) = gradients(&x, &w, &proj, conv1d_valid_composed);
+        assert!(max_diff(&dx_composed, &dx) < 1e-10);
+        assert!(max_diff(&dw_composed, &dw) < 1e-10);
     }
 
     #[test]
@@ -787,8 +781,8 @@ mod tests {
         let x = tensor((1, 4, 3000), 11);
         let w = tensor((3, 4, 3), 12);
         let proj = tensor((1, 3, 2998), 13);
-        let (dx, _) = gradients(&x, &w, &proj, false);
-        let (dx_candle, _) = gradients(&x, &w, &proj, true);
+        let (dx, _) = gradients(&x, &w, &proj, conv1d_valid);
+        let (dx_candle, _) = gradients(&x, &w, &proj, candle_conv1d);
         assert!(max_diff(&dx, &dx_candle) < 1e-10);
     }
 
@@ -799,8 +793,8 @@ mod tests {
         let x = tensor((2, 3, 9), 8);
         let w = tensor((2, 3, 3), 9);
         let proj = tensor((2, 2, 7), 10);
-        let (dx, _) = gradients(&x, &w, &proj, false);
-        let (dx_candle, _) = gradients(&x, &w, &proj, true);
+        let (dx, _) = gradients(&x, &w, &proj, conv1d_valid);
+        let (dx_candle, _) = gradients(&x, &w, &proj, candle_conv1d);
         assert!(max_diff(&dx, &dx_candle) > 0.1);
     }
 
