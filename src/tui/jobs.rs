@@ -105,7 +105,7 @@ pub fn spawn_transcribe(req: TranscribeRequest, tx: Sender<JobEvent>) {
                 fraction,
             });
         };
-        let activations = analyse_stem(&net, &req.samples, &progress)?;
+        let activations = analyse_stem(&net, &req.samples, &req.inference, &progress)?;
         let resynthesis = resynthesise(&activations, &req.waveforms, &req.samples)?;
         let peak = req.samples.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
         let hihat_flux = transcribe::hihat_flux(
@@ -187,10 +187,10 @@ const CHUNK: usize = 160 * 64 * FRAME_HOP;
 pub fn analyse_stem(
     net: &DrummerNet,
     samples: &[f32],
+    settings: &InferenceSettings,
     progress: &dyn Fn(f32),
 ) -> Result<Vec<Vec<f32>>> {
     let runner = NetRunner::new(net, Device::Cpu);
-    let settings = InferenceSettings::default();
     let peak = samples.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
     let curves = match normalising_gain(peak, settings.silence_dbfs) {
         Some(gain) => {
@@ -203,7 +203,7 @@ pub fn analyse_stem(
                 source,
                 samples.len(),
                 gain,
-                &settings,
+                settings,
                 SAMPLE_RATE,
                 &|f| progress(f as f32),
             )?
@@ -311,7 +311,8 @@ mod tests {
             .map(|i| ((i * 7919) % 200) as f32 / 200.0 - 0.5)
             .collect();
         let seen = std::cell::Cell::new(0.0);
-        let act = analyse_stem(&net, &x, &|f| seen.set(f)).expect("analysis");
+        let act = analyse_stem(&net, &x, &InferenceSettings::default(), &|f| seen.set(f))
+            .expect("analysis");
         assert_eq!(act.len(), 11);
         assert!(act.iter().all(|r| r.len() == n / FRAME_HOP));
         assert!(act.iter().flatten().all(|v| v.is_finite() && *v >= 0.0));
@@ -328,7 +329,8 @@ mod tests {
         let x: Vec<f32> = (0..n)
             .map(|i| ((i * 7919) % 311) as f32 / 311.0 - 0.5)
             .collect();
-        let chunked = analyse_stem(&net, &x, &|_| {}).expect("chunked");
+        let chunked =
+            analyse_stem(&net, &x, &InferenceSettings::default(), &|_| {}).expect("chunked");
         // One pass over the whole stem with the same context padding.
         let ctx = net.context_samples();
         let peak = x.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
