@@ -351,61 +351,39 @@ mod tests {
         )
         .unwrap();
         assert!(flux.iter().all(|&v| v == 0.0));
-        let names = crate::kit::components::default_component_names();
-        let mut curves = vec![vec![0.0f32; 2_000]; names.len()];
+        let mut curves = vec![vec![0.0f32; 2_000]; 11];
         curves[2][700] = 0.9;
+        let (before, after) = hihat_replacement(&curves, &flux);
+        assert!(before.iter().any(|e| e.component == "HH_CHH"));
+        assert_eq!(after, before);
+    }
+
+    /// Events of `curves` (default peak picking, 11 default components) before and after
+    /// [`replace_hihat_events`] with `flux`.
+    fn hihat_replacement(curves: &[Vec<f32>], flux: &[f32]) -> (Vec<DrumEvent>, Vec<DrumEvent>) {
+        let names = crate::kit::components::default_component_names();
         let settings = InferenceSettings::default();
         let midi = MidiSettings::default();
-        let mut events = crate::transcribe::events_from_activations(
-            &curves, &names, &settings, &midi, 16, 16_000,
+        let before = crate::transcribe::events_from_activations(
+            curves, &names, &settings, &midi, 16, 16_000,
         );
-        let before: Vec<(f64, String)> = events
-            .iter()
-            .map(|e| (e.time, e.component.clone()))
-            .collect();
-        assert!(before.iter().any(|(_, c)| c == "HH_CHH"));
+        let mut after = before.clone();
         replace_hihat_events(
-            &mut events,
-            &flux,
-            &curves,
-            &names,
-            &settings,
-            &midi,
-            16,
-            16_000,
+            &mut after, flux, curves, &names, &settings, &midi, 16, 16_000,
         );
-        let after: Vec<(f64, String)> = events
-            .iter()
-            .map(|e| (e.time, e.component.clone()))
-            .collect();
-        assert_eq!(after, before);
+        (before, after)
     }
 
     #[test]
     fn hihat_events_come_from_the_flux_and_name_the_active_channel() {
-        let names = crate::kit::components::default_component_names();
-        let mut curves = vec![vec![0.0f32; 2_000]; names.len()];
+        let mut curves = vec![vec![0.0f32; 2_000]; 11];
         curves[3][805] = 0.4; // HH_OHH near the second onset
         curves[2][1_700] = 0.9; // a lone HH_CHH peak with no flux: must disappear
         let mut flux = vec![0.0f32; 2_000];
         flux[300] = 1.0;
         flux[800] = 0.5;
-        let settings = InferenceSettings::default();
-        let midi = MidiSettings::default();
-        let mut events = crate::transcribe::events_from_activations(
-            &curves, &names, &settings, &midi, 16, 16_000,
-        );
-        assert!(events.iter().any(|e| e.component == "HH_CHH"));
-        replace_hihat_events(
-            &mut events,
-            &flux,
-            &curves,
-            &names,
-            &settings,
-            &midi,
-            16,
-            16_000,
-        );
+        let (before, events) = hihat_replacement(&curves, &flux);
+        assert!(before.iter().any(|e| e.component == "HH_CHH"));
         let hh: Vec<(f64, &str)> = events
             .iter()
             .filter(|e| e.class == DrumClass::HH)
