@@ -377,7 +377,6 @@ fn all_finite(t: &Tensor) -> Result<bool> {
         .is_finite())
 }
 
-/// Checkpoint metadata helper for tools that only need the step.
 /// Trainable waveforms learn only on the CPU: off it, the synthesizer's waveform gradient
 /// comes from candle's conv1d kernel gradient, which an H200 run of `tests/cuda.rs` measured
 /// wrong (1.9 relative error); the activations' gradient there is right.
@@ -391,6 +390,7 @@ fn check_device_supports(cfg: &Config, cpu: bool) -> Result<()> {
     Ok(())
 }
 
+/// Checkpoint metadata helper for tools that only need the step.
 pub fn checkpoint_step(meta: &HashMap<String, String>) -> Option<u64> {
     meta.get(TRAIN_STATE_KEY)
         .and_then(|s| serde_json::from_str::<TrainState>(s).ok())

@@ -67,12 +67,22 @@ pub fn hihat_flux<S: SampleSource>(
     gain: Option<f32>,
     open: impl FnOnce() -> Result<S>,
 ) -> Result<Option<Vec<f32>>> {
-    match gain {
-        Some(gain) if settings.hihat.source == HihatSource::Audio => Ok(Some(
-            hihat_onsets::high_band_flux(open()?, gain, frames, hop, SAMPLE_RATE)?,
-        )),
-        _ => Ok(None),
+    match flux_gain(settings, gain) {
+        Some(gain) => Ok(Some(hihat_onsets::high_band_flux(
+            open()?,
+            gain,
+            frames,
+            hop,
+            SAMPLE_RATE,
+        )?)),
+        None => Ok(None),
     }
+}
+
+/// The gain to read the hi-hat flux with, when the events need it: audio hi-hat onsets of an
+/// input that is not silent.
+fn flux_gain(settings: &InferenceSettings, gain: Option<f32>) -> Option<f32> {
+    gain.filter(|_| settings.hihat.source == HihatSource::Audio)
 }
 
 /// Events of activation curves (frame t at sample `hop` t), refined with the audio when
@@ -134,23 +144,20 @@ pub fn transcribe_source<S: SampleSource + Send>(
     let hop = model.frame_hop();
     let frames = len.div_ceil(hop);
     let gain = chunked::normalising_gain(peak, settings.silence_dbfs);
-    let flux_source = match gain {
-        Some(_) if settings.hihat.source == HihatSource::Audio => Some(open()?),
-        _ => None,
+    let open_with = |gain: Option<f32>, open: &mut dyn FnMut() -> Result<S>| {
+        gain.map(|g| open().map(|source| (source, g))).transpose()
     };
-    let model_source = match gain {
-        Some(_) => Some(open()?),
-        None => None,
-    };
+    let flux_input = open_with(flux_gain(settings, gain), &mut open)?;
+    let model_input = open_with(gain, &mut open)?;
     // The hi-hat flux reads the input on a thread of its own while the model runs: the model
     // leaves part of the cores idle, and the flux after it added a fifth to a transcription.
     let (run, hihat_flux) = std::thread::scope(|scope| -> Result<_> {
-        let flux = flux_source.zip(gain).map(|(source, gain)| {
+        let flux = flux_input.map(|(source, gain)| {
             scope
                 .spawn(move || hihat_onsets::high_band_flux(source, gain, frames, hop, SAMPLE_RATE))
         });
-        let run = match (model_source, gain) {
-            (Some(source), Some(gain)) => Some(chunked::stream_activations(
+        let run = match model_input {
+            Some((source, gain)) => Some(chunked::stream_activations(
                 model,
                 source,
                 len,
@@ -159,7 +166,7 @@ pub fn transcribe_source<S: SampleSource + Send>(
                 SAMPLE_RATE,
                 progress,
             )?),
-            _ => None,
+            None => None,
         };
         let flux = match flux {
             Some(handle) => Some(
