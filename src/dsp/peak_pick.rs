@@ -20,6 +20,9 @@ pub struct PeakPickParams {
     pub delta: f64,
     /// Minimum time after the previous peak.
     pub wait: f64,
+    /// Width (seconds) of a moving sum applied to an activation curve before its peaks are
+    /// picked; 0 = none (the release). See `transcribe::events`.
+    pub smooth: f64,
 }
 
 impl Default for PeakPickParams {
@@ -31,6 +34,7 @@ impl Default for PeakPickParams {
             post_avg: 0.1,
             delta: 0.25,
             wait: 0.0625,
+            smooth: 0.0,
         }
     }
 }
@@ -43,6 +47,7 @@ impl PeakPickParams {
             ("pre_avg", self.pre_avg, 10.0),
             ("post_avg", self.post_avg, 10.0),
             ("wait", self.wait, 10.0),
+            ("smooth", self.smooth, 1.0),
             ("delta", self.delta, 1.0),
         ] {
             if !(0.0..=hi).contains(&v) {
@@ -233,6 +238,7 @@ mod tests {
                 post_avg: 0.1,
                 delta: 0.25 - 0.1 * (trial % 2) as f64,
                 wait: 0.0625,
+                smooth: 0.0,
             };
             let got: Vec<usize> = pick_peaks(&curve, hop, 16_000, &p)
                 .iter()

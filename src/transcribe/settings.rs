@@ -113,6 +113,7 @@ pub struct ComponentOverrides {
     pub post_avg: Option<f64>,
     pub delta: Option<f64>,
     pub wait: Option<f64>,
+    pub smooth: Option<f64>,
     pub source: Option<VelocitySource>,
     pub reference_height: Option<f64>,
     pub range_db: Option<f64>,
@@ -141,16 +142,21 @@ impl Default for InferenceSettings {
 /// snare level gates tuned with the bundled model on grooves of kits 1-11 and of procedural
 /// training seeds.
 fn default_component_overrides() -> BTreeMap<String, ComponentOverrides> {
-    [("KD_KD", -10.0), ("SD_SD", -15.0)]
-        .into_iter()
-        .map(|(name, db)| {
-            let o = ComponentOverrides {
-                min_level_db: Some(db),
-                ..Default::default()
-            };
-            (name.to_string(), o)
-        })
-        .collect()
+    [
+        ("KD_KD", -10.0, 0.35, Some(0.005)),
+        ("SD_SD", -6.0, 0.15, None),
+    ]
+    .into_iter()
+    .map(|(name, db, delta, smooth)| {
+        let o = ComponentOverrides {
+            min_level_db: Some(db),
+            delta: Some(delta),
+            smooth,
+            ..Default::default()
+        };
+        (name.to_string(), o)
+    })
+    .collect()
 }
 
 impl VelocitySettings {
@@ -221,6 +227,7 @@ impl InferenceSettings {
             p.post_avg = o.post_avg.unwrap_or(p.post_avg);
             p.delta = o.delta.unwrap_or(p.delta);
             p.wait = o.wait.unwrap_or(p.wait);
+            p.smooth = o.smooth.unwrap_or(p.smooth);
         }
         p
     }
