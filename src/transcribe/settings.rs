@@ -47,7 +47,7 @@ pub struct HihatSettings {
 pub enum HihatSource {
     /// Peaks of the model's hi-hat activation curves, like every other class.
     Model,
-    /// Onsets of the audio above 5 kHz; the model names the hi-hat component of each.
+    /// Onsets of the audio above 6 kHz; the model names the hi-hat component of each.
     Audio,
 }
 
@@ -55,7 +55,7 @@ impl Default for HihatSettings {
     fn default() -> Self {
         HihatSettings {
             source: HihatSource::Audio,
-            delta: 0.1,
+            delta: 0.12,
         }
     }
 }
@@ -271,7 +271,8 @@ mod tests {
         let p = s.peak_pick_for("HH_OHH");
         assert_eq!(p.delta, 0.4);
         assert_eq!(p.wait, 0.0625);
-        assert_eq!(s.peak_pick_for("KD_KD"), PeakPickParams::default());
+        assert_eq!(s.peak_pick_for("TT_HIT"), PeakPickParams::default());
+        assert_eq!(s.peak_pick_for("KD_KD").delta, 0.35);
         assert_eq!(s.velocity_for("HH_OHH").range_db, 20.0);
         s.validate("inference").unwrap();
         s.components.get_mut("HH_OHH").unwrap().delta = Some(3.0);
