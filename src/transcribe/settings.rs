@@ -139,8 +139,8 @@ impl Default for InferenceSettings {
 }
 
 /// The shipped per-component settings (config.toml's `[inference.components.*]`): kick and
-/// snare level gates tuned with the bundled model on grooves of kits 1-11 and of procedural
-/// training seeds.
+/// snare level gates and deltas, and the kick's moving sum, tuned with the bundled model on
+/// grooves of kits 1-11 and of procedural training seeds.
 fn default_component_overrides() -> BTreeMap<String, ComponentOverrides> {
     [
         ("KD_KD", -10.0, 0.35, Some(0.005)),

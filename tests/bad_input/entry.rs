@@ -218,11 +218,16 @@ fn eval(case: &Case, scratch: &Path) -> Outcome {
     let onset_count = (ran.code == Some(0)).then(|| {
         let v: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&json).expect("eval json")).expect("json");
-        v["clips"][0]["classes"]
-            .as_object()
-            .expect("classes")
-            .values()
-            .map(|c| c["n_est"].as_u64().unwrap_or(0) as usize)
+        // Kicks and snares only: an input without a band above 6 kHz (8 kHz) takes its
+        // hi-hats from the model instead of the audio, and their count differs by design.
+        let classes = v["clips"][0]["classes"].as_object().expect("classes");
+        ["KD", "SD"]
+            .iter()
+            .map(|k| {
+                classes
+                    .get(*k)
+                    .map_or(0, |c| c["n_est"].as_u64().unwrap_or(0)) as usize
+            })
             .sum()
     });
     Outcome {
