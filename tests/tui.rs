@@ -61,7 +61,7 @@ fn fixed_transcription(app: &App) -> Transcription {
         names,
         activations: act,
         resynthesis: vec![0.0; frames * 16],
-        hihat_flux: None,
+        high_band: None,
     }
 }
 

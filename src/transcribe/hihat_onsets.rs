@@ -53,19 +53,28 @@ const LAG_DELAY_SECONDS: f64 = 0.010;
 /// model's hi-hat peaks stand.
 const MIN_BAND_SHARE: f64 = 1e-4;
 
+/// What the hi-hat onsets read from the band above [`LOW_HZ`], one value per activation frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HighBand {
+    /// Positive spectral flux (see [`read_high_band`]).
+    pub flux: Vec<f32>,
+    /// Power of the band in the window centred on the frame (linear, input scaled by `gain`).
+    pub power: Vec<f32>,
+}
+
 /// Positive high-band spectral flux, one value per activation frame: the window centred on
 /// sample `hop * (t + delay)` against the widened one [`LAG_SECONDS`] earlier, where `delay`
 /// is [`LAG_DELAY_SECONDS`] in frames, so that a hit at frame t peaks near t. Before the
 /// stream is silence. `gain` scales the input (the transcription's peak normalisation).
 /// All zeros when the band holds almost none of the input's energy ([`MIN_BAND_SHARE`]).
-/// Reads `source` once.
-pub fn high_band_flux<S: SampleSource>(
+/// Also the band's power per frame, for the hi-hat onsets' sustain test. Reads `source` once.
+pub fn read_high_band<S: SampleSource>(
     mut source: S,
     gain: f32,
     frames: usize,
     hop: usize,
     sample_rate: u32,
-) -> Result<Vec<f32>> {
+) -> Result<HighBand> {
     let fft = RealFftPlanner::<f32>::new().plan_fft_forward(WINDOW);
     let window: Vec<f32> = (0..WINDOW)
         .map(|n| {
@@ -92,6 +101,7 @@ pub fn high_band_flux<S: SampleSource>(
     let mut offset = 0usize;
     let mut eof = false;
     let mut flux = Vec::with_capacity(frames);
+    let mut power = Vec::with_capacity(frames);
     let (mut band_energy, mut total_energy) = (0.0f64, 0.0f64);
     for t in 0..frames + delay {
         // Window of frame t: stream samples [hop t - half, hop t + half), i.e. buffer
@@ -114,11 +124,15 @@ pub fn high_band_flux<S: SampleSource>(
         for (c, x) in current.iter_mut().zip(&spectrum[first_bin..]) {
             *c = (compression * x.norm()).ln_1p();
         }
-        let power = |bins: &[realfft::num_complex::Complex<f32>]| {
+        let power_of = |bins: &[realfft::num_complex::Complex<f32>]| {
             bins.iter().map(|x| f64::from(x.norm_sqr())).sum::<f64>()
         };
-        band_energy += power(&spectrum[first_bin..]);
-        total_energy += power(&spectrum);
+        let band = power_of(&spectrum[first_bin..]);
+        band_energy += band;
+        total_energy += power_of(&spectrum);
+        if t < frames {
+            power.push((band * f64::from(scale * scale)) as f32);
+        }
         let slot = &mut past[(t % lag) * bins..][..bins];
         let value: f32 = current
             .iter()
@@ -138,7 +152,7 @@ pub fn high_band_flux<S: SampleSource>(
     if band_energy <= MIN_BAND_SHARE * total_energy {
         flux.fill(0.0);
     }
-    Ok(flux)
+    Ok(HighBand { flux, power })
 }
 
 /// `out[k]`: the maximum of the `width` bins of `spectrum` centred on k.
@@ -152,13 +166,31 @@ fn widen_into(spectrum: &[f32], width: usize, out: &mut [f32]) {
     }
 }
 
-/// Replaces the hi-hat events picked from the activations by onsets picked from `flux`
-/// (`[inference.hihat]`), each named after the hi-hat component most active around it.
-/// `events` stay sorted by time.
+/// Seconds after an onset over which the band's attack is read (its strongest window).
+const ATTACK_SECONDS: (f64, f64) = (0.0, 0.030);
+/// Seconds after an onset over which its ring is read (the band's mean power). A closed hat
+/// has died away by then; a ride, a crash or a snare's wires still ring.
+const RING_SECONDS: (f64, f64) = (0.060, 0.120);
+
+/// How far (dB) the band's mean power 60-120 ms after `frame` lies below its strongest
+/// window in the first 30 ms; `None` where the file ends too early to tell.
+fn ring_db(power: &[f32], frame: usize, hop: usize, sample_rate: u32) -> Option<f64> {
+    let at = |s: f64| frame + (s * f64::from(sample_rate) / hop as f64).round() as usize;
+    let attack = power.get(at(ATTACK_SECONDS.0)..=at(ATTACK_SECONDS.1))?;
+    let ring = power.get(at(RING_SECONDS.0)..=at(RING_SECONDS.1))?;
+    let attack = attack.iter().fold(0.0f32, |m, &x| m.max(x));
+    let ring = ring.iter().map(|&x| f64::from(x)).sum::<f64>() / ring.len() as f64;
+    (attack > 0.0).then(|| 10.0 * (ring.max(1e-30) / f64::from(attack)).log10())
+}
+
+/// Replaces the hi-hat events picked from the activations by onsets picked from the band's
+/// flux (`[inference.hihat]`), each named after the hi-hat component most active around it;
+/// an onset whose band still rings 60-120 ms later (within `max_ring_db` of its attack) is a
+/// cymbal's or a snare's, not a hat's, and is dropped. `events` stay sorted by time.
 #[allow(clippy::too_many_arguments)]
 pub fn replace_hihat_events(
     events: &mut Vec<DrumEvent>,
-    flux: &[f32],
+    band: &HighBand,
     activations: &[Vec<f32>],
     names: &[String],
     settings: &InferenceSettings,
@@ -172,6 +204,7 @@ pub fn replace_hihat_events(
     let Some(&fallback) = hihats.first() else {
         return;
     };
+    let flux = &band.flux;
     let max = flux.iter().fold(0.0f32, |m, &x| m.max(x));
     if max <= 0.0 {
         // Nothing above 6 kHz (a band-limited input): the model's hi-hat peaks stand.
@@ -185,6 +218,10 @@ pub fn replace_hihat_events(
     let peaks = pick_peaks(flux, hop, sample_rate, &params);
     let reach = (COMPONENT_WINDOW * f64::from(sample_rate) / hop as f64).round() as usize;
     for p in peaks {
+        let ring = ring_db(&band.power, p.frame, hop, sample_rate);
+        if ring.is_some_and(|db| db > settings.hihat.max_ring_db) {
+            continue;
+        }
         let lo = p.frame.saturating_sub(reach);
         // Each hi-hat channel's largest activation within reach of the onset.
         let strength = |i: usize| {
@@ -249,12 +286,13 @@ mod tests {
         let x = bursts(2.0, &at);
         let frames = x.len() / 16;
         let flux = |piece| {
-            high_band_flux(SliceSource { samples: &x, piece }, 1.0, frames, 16, 16_000).unwrap()
+            read_high_band(SliceSource { samples: &x, piece }, 1.0, frames, 16, 16_000).unwrap()
         };
-        let whole = flux(x.len());
-        assert_eq!(whole.len(), frames);
+        let band = flux(x.len());
+        assert_eq!((band.flux.len(), band.power.len()), (frames, frames));
         // Reading in small pieces changes nothing.
-        assert_eq!(flux(1_000), whole);
+        assert_eq!(flux(1_000), band);
+        let whole = band.flux;
         let peaks = pick_peaks(&whole, 16, 16_000, &PeakPickParams::default());
         let times: Vec<f64> = peaks.iter().map(|p| p.frame as f64 / 1_000.0).collect();
         assert_eq!(times.len(), at.len(), "{times:?}");
@@ -264,7 +302,7 @@ mod tests {
         }
         // Louder input (before normalisation) gives the same curve once normalised by gain.
         let loud: Vec<f32> = x.iter().map(|v| v * 10.0).collect();
-        let scaled = high_band_flux(
+        let scaled = read_high_band(
             SliceSource {
                 samples: &loud,
                 piece: 4_096,
@@ -275,8 +313,11 @@ mod tests {
             16_000,
         )
         .unwrap();
-        for (a, b) in scaled.iter().zip(&whole) {
+        for (a, b) in scaled.flux.iter().zip(&whole) {
             assert!((a - b).abs() <= 1e-3 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+        for (a, b) in scaled.power.iter().zip(&band.power) {
+            assert!((a - b).abs() <= 1e-3 * b.abs() + 1e-12, "{a} vs {b}");
         }
     }
 
@@ -299,7 +340,7 @@ mod tests {
                 *v += (0.005 * fade_in * phase.sin()) as f32;
             }
         }
-        let flux = high_band_flux(
+        let flux = read_high_band(
             SliceSource {
                 samples: &x,
                 piece: 4_096,
@@ -309,7 +350,8 @@ mod tests {
             16,
             16_000,
         )
-        .unwrap();
+        .unwrap()
+        .flux;
         let params = PeakPickParams {
             delta: InferenceSettings::default().hihat.delta,
             ..PeakPickParams::default()
@@ -326,7 +368,7 @@ mod tests {
     }
 
     #[test]
-    fn an_input_with_nothing_above_5_khz_keeps_the_models_hihats() {
+    fn an_input_with_nothing_above_6_khz_keeps_the_models_hihats() {
         // Smooth 1-kHz bursts on a hum, as an 8-kHz file resampled to 16 kHz holds.
         let x: Vec<f32> = (0..32_000)
             .map(|i| {
@@ -341,7 +383,7 @@ mod tests {
                 0.3 * (tau * 60.0 * t).sin() + 0.5 * envelope * (tau * 1_000.0 * t).sin()
             })
             .collect();
-        let flux = high_band_flux(
+        let flux = read_high_band(
             SliceSource {
                 samples: &x,
                 piece: 4_096,
@@ -351,7 +393,8 @@ mod tests {
             16,
             16_000,
         )
-        .unwrap();
+        .unwrap()
+        .flux;
         assert!(flux.iter().all(|&v| v == 0.0));
         let mut curves = vec![vec![0.0f32; 2_000]; 11];
         curves[2][700] = 0.9;
@@ -361,19 +404,81 @@ mod tests {
     }
 
     /// Events of `curves` (default peak picking, 11 default components) before and after
-    /// [`replace_hihat_events`] with `flux`.
+    /// [`replace_hihat_events`] with `flux` (and no band power: no ring test).
     fn hihat_replacement(curves: &[Vec<f32>], flux: &[f32]) -> (Vec<DrumEvent>, Vec<DrumEvent>) {
+        let band = HighBand {
+            flux: flux.to_vec(),
+            power: vec![0.0; flux.len()],
+        };
+        replaced(curves, &band, &InferenceSettings::default())
+    }
+
+    fn replaced(
+        curves: &[Vec<f32>],
+        band: &HighBand,
+        settings: &InferenceSettings,
+    ) -> (Vec<DrumEvent>, Vec<DrumEvent>) {
         let names = crate::kit::components::default_component_names();
-        let settings = InferenceSettings::default();
         let midi = MidiSettings::default();
-        let before = crate::transcribe::events_from_activations(
-            curves, &names, &settings, &midi, 16, 16_000,
-        );
+        let before =
+            crate::transcribe::events_from_activations(curves, &names, settings, &midi, 16, 16_000);
         let mut after = before.clone();
         replace_hihat_events(
-            &mut after, flux, curves, &names, &settings, &midi, 16, 16_000,
+            &mut after, band, curves, &names, settings, &midi, 16, 16_000,
         );
         (before, after)
+    }
+
+    #[test]
+    fn an_onset_whose_band_still_rings_is_not_a_hat() {
+        // Hat-like bursts (20-ms decay) at 0.3 and 1.5 s; at 0.9 s a burst that rings like a
+        // ride (0.5-s decay, 8 dB quieter at its attack).
+        let mut x = bursts(2.5, &[0.3, 1.5]);
+        let mut state = 99u32;
+        let s = (0.9 * 16_000.0) as usize;
+        for (k, v) in x[s..s + 12_000].iter_mut().enumerate() {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let noise = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            *v += 0.2 * noise * (-(k as f32) / 8_000.0).exp();
+        }
+        let frames = x.len() / 16;
+        let band = read_high_band(
+            SliceSource {
+                samples: &x,
+                piece: 4_096,
+            },
+            1.0,
+            frames,
+            16,
+            16_000,
+        )
+        .unwrap();
+        let curves = vec![vec![0.0f32; frames]; 11];
+        let hats = |settings: &InferenceSettings| -> Vec<f64> {
+            let (_, after) = replaced(&curves, &band, settings);
+            after
+                .iter()
+                .filter(|e| e.class == DrumClass::HH)
+                .map(|e| e.time)
+                .collect()
+        };
+        let near = |times: &[f64], want: &[f64]| {
+            times.len() == want.len() && times.iter().zip(want).all(|(t, w)| (t - w).abs() <= 0.016)
+        };
+        let mut settings = InferenceSettings::default();
+        let kept = hats(&settings);
+        assert!(near(&kept, &[0.3, 1.5]), "{kept:?}");
+        settings.hihat.max_ring_db = 60.0;
+        let all = hats(&settings);
+        assert!(near(&all, &[0.3, 0.9, 1.5]), "{all:?}");
+        // The measure itself: the hat has died away 60-120 ms on, the ride has not.
+        let hat = ring_db(&band.power, 300, 16, 16_000).unwrap();
+        let ride = ring_db(&band.power, 900, 16, 16_000).unwrap();
+        assert!(
+            hat < -20.0 && ride > -1.5,
+            "hat {hat:.1} dB, ride {ride:.1} dB"
+        );
+        assert_eq!(ring_db(&band.power, frames - 10, 16, 16_000), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use candle_core::Device;
 pub use chunked::{activations_for, FrameModel, NetRunner, SampleSource, SliceSource};
 pub use events::{events_from_activations, DrumEvent};
 pub use export::{write_outputs, ModelInfo, OutputFormat};
+pub use hihat_onsets::HighBand;
 pub use settings::{
     ComponentOverrides, HihatSettings, HihatSource, InferenceSettings, VelocitySettings,
     VelocitySource,
@@ -50,25 +51,25 @@ pub struct Transcription {
 }
 
 /// What the event passes take from the audio besides the activations: the input's normalising
-/// gain (`None`: silence, the activations alone decide) and the high-band flux of the hi-hat
-/// onsets when a caller already holds it (see [`hihat_flux`]).
+/// gain (`None`: silence, the activations alone decide) and the high band the hi-hat onsets
+/// read when a caller already holds it (see [`hihat_band`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AudioCues<'a> {
     pub gain: Option<f32>,
-    pub hihat_flux: Option<&'a [f32]>,
+    pub high_band: Option<&'a HighBand>,
 }
 
-/// The high-band flux the hi-hat onsets need, `frames` values: `Some` when
+/// The high band the hi-hat onsets read, `frames` values: `Some` when
 /// `[inference.hihat] source = "audio"` and `gain` says the input is not silent.
-pub fn hihat_flux<S: SampleSource>(
+pub fn hihat_band<S: SampleSource>(
     settings: &InferenceSettings,
     frames: usize,
     hop: usize,
     gain: Option<f32>,
     open: impl FnOnce() -> Result<S>,
-) -> Result<Option<Vec<f32>>> {
+) -> Result<Option<HighBand>> {
     match flux_gain(settings, gain) {
-        Some(gain) => Ok(Some(hihat_onsets::high_band_flux(
+        Some(gain) => Ok(Some(hihat_onsets::read_high_band(
             open()?,
             gain,
             frames,
@@ -87,7 +88,7 @@ fn flux_gain(settings: &InferenceSettings, gain: Option<f32>) -> Option<f32> {
 
 /// Events of activation curves (frame t at sample `hop` t), refined with the audio when
 /// `cues.gain` says it is not silent: hi-hat onsets from the audio when
-/// `[inference.hihat] source = "audio"` (from `cues.hihat_flux`, else computed here), then
+/// `[inference.hihat] source = "audio"` (from `cues.high_band`, else read here), then
 /// velocities and the level gate from the class bands. `open` opens the input again for each
 /// of those passes.
 pub fn events_with_audio<S: SampleSource>(
@@ -106,17 +107,17 @@ pub fn events_with_audio<S: SampleSource>(
     };
     let frames = activations.first().map_or(0, Vec::len);
     let computed;
-    let flux = match cues.hihat_flux {
-        Some(flux) => Some(flux),
+    let band = match cues.high_band {
+        Some(band) => Some(band),
         None => {
-            computed = hihat_flux(settings, frames, hop, Some(gain), &mut open)?;
-            computed.as_deref()
+            computed = hihat_band(settings, frames, hop, Some(gain), &mut open)?;
+            computed.as_ref()
         }
     };
-    if let (Some(flux), HihatSource::Audio) = (flux, settings.hihat.source) {
+    if let (Some(band), HihatSource::Audio) = (band, settings.hihat.source) {
         hihat_onsets::replace_hihat_events(
             &mut events,
-            flux,
+            band,
             activations,
             components,
             settings,
@@ -151,10 +152,10 @@ pub fn transcribe_source<S: SampleSource + Send>(
     let model_input = open_with(gain, &mut open)?;
     // The hi-hat flux reads the input on a thread of its own while the model runs: the model
     // leaves part of the cores idle, and the flux after it added a fifth to a transcription.
-    let (run, hihat_flux) = std::thread::scope(|scope| -> Result<_> {
+    let (run, high_band) = std::thread::scope(|scope| -> Result<_> {
         let flux = flux_input.map(|(source, gain)| {
             scope
-                .spawn(move || hihat_onsets::high_band_flux(source, gain, frames, hop, SAMPLE_RATE))
+                .spawn(move || hihat_onsets::read_high_band(source, gain, frames, hop, SAMPLE_RATE))
         });
         let run = match model_input {
             Some((source, gain)) => Some(chunked::stream_activations(
@@ -190,7 +191,7 @@ pub fn transcribe_source<S: SampleSource + Send>(
         hop,
         AudioCues {
             gain,
-            hihat_flux: hihat_flux.as_deref(),
+            high_band: high_band.as_ref(),
         },
         &mut open,
     )?;

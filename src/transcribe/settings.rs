@@ -40,6 +40,9 @@ pub struct HihatSettings {
     /// `audio` source: peak-picking threshold on the high-band flux normalised per song (the
     /// other peak-picking parameters are the hi-hat components').
     pub delta: f64,
+    /// `audio` source: an onset whose band power 60-120 ms later is within this many dB of
+    /// its attack (a cymbal's or a snare's ring) is dropped; 60 keeps every onset.
+    pub max_ring_db: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +59,7 @@ impl Default for HihatSettings {
         HihatSettings {
             source: HihatSource::Audio,
             delta: 0.12,
+            max_ring_db: -1.5,
         }
     }
 }
@@ -206,6 +210,13 @@ impl InferenceSettings {
         }
         if !(self.hihat.delta.is_finite() && (0.0..=1.0).contains(&self.hihat.delta)) {
             return Err(Error::config(key("hihat.delta"), "must be in 0..=1"));
+        }
+        let ring = self.hihat.max_ring_db;
+        if !(ring.is_finite() && (-60.0..=60.0).contains(&ring)) {
+            return Err(Error::config(
+                key("hihat.max_ring_db"),
+                "must be in -60..=60",
+            ));
         }
         self.peak_pick.validate(&key("peak_pick"))?;
         self.velocity.validate(&key("velocity"))?;

@@ -615,7 +615,7 @@ impl App {
             FRAME_HOP,
             AudioCues {
                 gain,
-                hihat_flux: t.hihat_flux.as_deref(),
+                high_band: t.high_band.as_ref(),
             },
             open,
         )

@@ -15,7 +15,7 @@ use crate::model::ops::synth_fft::synth_conv;
 use crate::model::seeded_init::SeededVarMap;
 use crate::model::ModelConfig;
 use crate::transcribe::chunked::{normalising_gain, stream_activations};
-use crate::transcribe::{self, InferenceSettings, NetRunner, SliceSource};
+use crate::transcribe::{self, HighBand, InferenceSettings, NetRunner, SliceSource};
 
 /// Activation frames per second (hop 16 at 16 kHz).
 pub const FRAME_HOP: usize = 16;
@@ -28,9 +28,9 @@ pub struct Transcription {
     pub activations: Vec<Vec<f32>>,
     /// The stem re-synthesised through the component waveforms, as long as the stem.
     pub resynthesis: Vec<f32>,
-    /// The stem's high-band flux for the hi-hat onsets (`[inference.hihat] source = "audio"`),
+    /// The stem's high band for the hi-hat onsets (`[inference.hihat] source = "audio"`),
     /// computed once here so that moving the threshold does not redo it on the UI thread.
-    pub hihat_flux: Option<Vec<f32>>,
+    pub high_band: Option<HighBand>,
 }
 
 #[derive(Debug)]
@@ -108,7 +108,7 @@ pub fn spawn_transcribe(req: TranscribeRequest, tx: Sender<JobEvent>) {
         let activations = analyse_stem(&net, &req.samples, &req.inference, &progress)?;
         let resynthesis = resynthesise(&activations, &req.waveforms, &req.samples)?;
         let peak = req.samples.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
-        let hihat_flux = transcribe::hihat_flux(
+        let high_band = transcribe::hihat_band(
             &req.inference,
             activations.first().map_or(0, Vec::len),
             FRAME_HOP,
@@ -124,7 +124,7 @@ pub fn spawn_transcribe(req: TranscribeRequest, tx: Sender<JobEvent>) {
             names: net.config().components.clone(),
             activations,
             resynthesis,
-            hihat_flux,
+            high_band,
         }));
         Ok(())
     });
