@@ -33,6 +33,23 @@ pub fn band_hz(class: DrumClass) -> (f64, f64) {
     }
 }
 
+/// A kick's lowest band and the band above it (Hz), for [`Reading::kick_low_db`]: a kick's
+/// fundamental sits in the first, a floor tom's in the second.
+const KICK_LOW_HZ: (f64, f64) = (30.0, 90.0);
+const KICK_UPPER_HZ: (f64, f64) = (90.0, 250.0);
+/// Window of the kick test, from the onset (128 ms): 8-Hz bins, so that a fundamental near the
+/// 90-Hz border does not leak across it as it does with the 16-Hz bins of [`WINDOW`].
+const KICK_WINDOW: usize = 2048;
+
+/// What the audio says of one hit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    /// Band amplitude: the square root of the power the hit adds in its class's band.
+    pub level: f32,
+    /// Kicks only: the power of the 128 ms after the onset at 30-90 Hz over 90-250 Hz, dB.
+    pub kick_low_db: Option<f32>,
+}
+
 /// One hit to measure: its onset sample and its class.
 #[derive(Debug, Clone, Copy)]
 pub struct Hit {
@@ -40,38 +57,55 @@ pub struct Hit {
     pub class: DrumClass,
 }
 
-/// Band amplitude (square root of the added band power) of every hit, in the order given.
-/// `hits` must be sorted by sample; the source is read once, holding ~2 windows of audio.
-pub fn onset_levels<S: SampleSource>(
+/// The [`Reading`] of every hit, in the order given. `hits` must be sorted by sample; the
+/// source is read once, holding ~2 windows of audio.
+pub fn read_onsets<S: SampleSource>(
     mut source: S,
     sample_rate: u32,
     hits: &[Hit],
-) -> Result<Vec<f32>> {
-    let meter = BandMeter::new(sample_rate);
+) -> Result<Vec<Reading>> {
+    let meter = BandMeter::new(sample_rate, WINDOW);
+    let kick_meter = BandMeter::new(sample_rate, KICK_WINDOW);
     let mut buffer = StreamWindow::default();
-    let mut levels = Vec::with_capacity(hits.len());
+    let mut readings = Vec::with_capacity(hits.len());
     for hit in hits {
         let start = hit.sample.saturating_sub(LEAD);
         let from = start.saturating_sub(WINDOW);
         buffer.drop_before(from);
-        while !buffer.eof && buffer.end() < start + WINDOW {
+        let ahead = if hit.class == DrumClass::KD {
+            (hit.sample + KICK_WINDOW).max(start + WINDOW)
+        } else {
+            start + WINDOW
+        };
+        while !buffer.eof && buffer.end() < ahead {
             match source.next_samples()? {
                 Some(piece) => buffer.push(&piece),
                 None => buffer.eof = true,
             }
         }
         let band = band_hz(hit.class);
-        let after = meter.band_power(&buffer.span(start, WINDOW), band);
+        let after_spectrum = meter.power_spectrum(&buffer.span(start, WINDOW));
+        let after = meter.band_power(&after_spectrum, band);
         let before = if start >= WINDOW {
-            meter.band_power(&buffer.span(start - WINDOW, WINDOW), band)
+            let spectrum = meter.power_spectrum(&buffer.span(start - WINDOW, WINDOW));
+            meter.band_power(&spectrum, band)
         } else {
             0.0
         };
+        let kick_low_db = (hit.class == DrumClass::KD).then(|| {
+            let spectrum = kick_meter.power_spectrum(&buffer.span(hit.sample, KICK_WINDOW));
+            let low = kick_meter.band_power(&spectrum, KICK_LOW_HZ);
+            let upper = kick_meter.band_power(&spectrum, KICK_UPPER_HZ);
+            (10.0 * ((low + 1e-20) / (upper + 1e-20)).log10()) as f32
+        });
         // A hit never counts below a tenth of its window's power: a fast roll's later hits
         // sit on their predecessors' tails but are still heard.
-        levels.push((after - before).max(0.1 * after).sqrt() as f32);
+        readings.push(Reading {
+            level: (after - before).max(0.1 * after).sqrt() as f32,
+            kick_low_db,
+        });
     }
-    Ok(levels)
+    Ok(readings)
 }
 
 /// The part of a stream still needed: samples `[start, start + samples.len())`.
@@ -112,7 +146,7 @@ impl StreamWindow {
     }
 }
 
-/// Hann-windowed power spectrum summed over a band.
+/// Hann-windowed power spectra, summed over bands.
 struct BandMeter {
     fft: Arc<dyn RealToComplex<f32>>,
     hann: Vec<f32>,
@@ -120,33 +154,34 @@ struct BandMeter {
 }
 
 impl BandMeter {
-    fn new(sample_rate: u32) -> Self {
-        let hann = (0..WINDOW)
+    fn new(sample_rate: u32, len: usize) -> Self {
+        let hann = (0..len)
             .map(|i| {
-                let x = std::f32::consts::PI * i as f32 / WINDOW as f32;
+                let x = std::f32::consts::PI * i as f32 / len as f32;
                 x.sin().powi(2)
             })
             .collect();
         BandMeter {
-            fft: RealFftPlanner::<f32>::new().plan_fft_forward(WINDOW),
+            fft: RealFftPlanner::<f32>::new().plan_fft_forward(len),
             hann,
-            bin_hz: f64::from(sample_rate) / WINDOW as f64,
+            bin_hz: f64::from(sample_rate) / len as f64,
         }
     }
 
-    fn band_power(&self, frame: &[f32], (lo, hi): (f64, f64)) -> f64 {
+    fn power_spectrum(&self, frame: &[f32]) -> Vec<f64> {
         let mut input: Vec<f32> = frame.iter().zip(&self.hann).map(|(x, w)| x * w).collect();
         let mut spectrum = self.fft.make_output_vec();
         // Lengths match the plan by construction, the only way this call fails.
         if self.fft.process(&mut input, &mut spectrum).is_err() {
-            return 0.0;
+            return vec![0.0; spectrum.len()];
         }
+        spectrum.iter().map(|c| f64::from(c.norm_sqr())).collect()
+    }
+
+    fn band_power(&self, spectrum: &[f64], (lo, hi): (f64, f64)) -> f64 {
         let first = (lo / self.bin_hz).ceil() as usize;
         let last = ((hi / self.bin_hz).floor() as usize).min(spectrum.len() - 1);
-        spectrum[first.min(last)..=last]
-            .iter()
-            .map(|c| f64::from(c.norm_sqr()))
-            .sum()
+        spectrum[first.min(last)..=last].iter().sum()
     }
 }
 
@@ -169,7 +204,11 @@ mod tests {
             samples: x,
             piece: 777,
         };
-        onset_levels(source, SR, hits).unwrap()
+        read_onsets(source, SR, hits)
+            .unwrap()
+            .iter()
+            .map(|r| r.level)
+            .collect()
     }
 
     #[test]

@@ -29,6 +29,27 @@ pub struct InferenceSettings {
     pub components: BTreeMap<String, ComponentOverrides>,
     /// Where hi-hat onsets come from (`[inference.hihat]`).
     pub hihat: HihatSettings,
+    /// The kick's low-band test (`[inference.kick]`).
+    pub kick: KickSettings,
+}
+
+/// `[inference.kick]`: a kick's fundamental lies at 30-90 Hz, a floor tom's (which the kick
+/// channel also answers) at 90-250 Hz. A kick event whose 128 ms after the onset hold a ratio
+/// of the two bands' power more than `low_margin_db` below the song's median kick event is
+/// dropped. Read with the velocities from the audio (`[inference.velocity] source =
+/// "audio"`); 120 keeps every kick.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KickSettings {
+    pub low_margin_db: f64,
+}
+
+impl Default for KickSettings {
+    fn default() -> Self {
+        KickSettings {
+            low_margin_db: 15.0,
+        }
+    }
 }
 
 /// `[inference.hihat]`: hi-hat onsets from the audio's high band (default; see
@@ -138,6 +159,7 @@ impl Default for InferenceSettings {
             velocity: VelocitySettings::default(),
             components: default_component_overrides(),
             hihat: HihatSettings::default(),
+            kick: KickSettings::default(),
         }
     }
 }
@@ -210,6 +232,13 @@ impl InferenceSettings {
         }
         if !(self.hihat.delta.is_finite() && (0.0..=1.0).contains(&self.hihat.delta)) {
             return Err(Error::config(key("hihat.delta"), "must be in 0..=1"));
+        }
+        let margin = self.kick.low_margin_db;
+        if !(margin.is_finite() && (0.0..=120.0).contains(&margin)) {
+            return Err(Error::config(
+                key("kick.low_margin_db"),
+                "must be in 0..=120",
+            ));
         }
         let ring = self.hihat.max_ring_db;
         if !(ring.is_finite() && (-60.0..=60.0).contains(&ring)) {

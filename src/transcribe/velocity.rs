@@ -14,13 +14,14 @@ use crate::error::Result;
 
 use super::chunked::SampleSource;
 use super::events::DrumEvent;
-use super::onset_level::{onset_levels, Hit};
+use super::onset_level::{read_onsets, Hit};
 use super::settings::{InferenceSettings, VelocitySource};
 
 /// Re-derives the velocity of every event whose component reads its level from the audio, and
 /// drops those more than `min_level_db` below their component's loudest hit that coincide
-/// (within `gate_window`) with a relatively louder event of another class: `source` is the input again (read once,
-/// in order); `events` must be sorted by time.
+/// (within `gate_window`) with a relatively louder event of another class, and the kicks that
+/// fail `[inference.kick]`'s low-band test: `source` is the input again (read once, in order);
+/// `events` must be sorted by time.
 pub fn levels_from_audio<S: SampleSource>(
     events: &mut Vec<DrumEvent>,
     source: S,
@@ -40,7 +41,8 @@ pub fn levels_from_audio<S: SampleSource>(
             class: events[i].class,
         })
         .collect();
-    let levels = onset_levels(source, sample_rate, &hits)?;
+    let readings = read_onsets(source, sample_rate, &hits)?;
+    let levels: Vec<f32> = readings.iter().map(|r| r.level).collect();
     let mut loudest = std::collections::HashMap::<usize, f32>::new();
     for (&i, &level) in chosen.iter().zip(&levels) {
         let max = loudest.entry(events[i].component_index).or_insert(0.0);
@@ -56,10 +58,22 @@ pub fn levels_from_audio<S: SampleSource>(
         relative[i] = Some(level_db(level, reference));
         gates[i] = Some((v.min_level_db, v.gate_window));
     }
+    // The song's typical kick: the median of its kick events' low-band ratios (most kick
+    // events are kicks; a recording without lows shifts them all alike).
+    let mut lows: Vec<f32> = readings.iter().filter_map(|r| r.kick_low_db).collect();
+    lows.sort_by(f32::total_cmp);
+    let typical = lows.get(lows.len() / 2).copied();
+    let mut not_a_kick = vec![false; events.len()];
+    for (&i, reading) in chosen.iter().zip(&readings) {
+        if let (Some(db), Some(typical)) = (reading.kick_low_db, typical) {
+            not_a_kick[i] = f64::from(db) < f64::from(typical) - settings.kick.low_margin_db;
+        }
+    }
     let gated: Vec<bool> = (0..events.len())
         .map(|i| match (relative[i], gates[i]) {
             (Some(db), Some((min_db, window))) => {
-                db < min_db && louder_other_class_near(events, &relative, i, window)
+                not_a_kick[i]
+                    || (db < min_db && louder_other_class_near(events, &relative, i, window))
             }
             _ => false,
         })
@@ -192,6 +206,52 @@ mod tests {
             "{gated:?}"
         );
         assert_eq!(&gated[..2], &all[..2]);
+    }
+
+    /// Decaying sine bursts of `hz` at the given seconds, amplitude 0.5.
+    fn tones(seconds: f64, hits: &[(f64, f64)]) -> Vec<f32> {
+        let sr = 16_000.0;
+        let mut x = vec![0.0f32; (seconds * sr) as usize];
+        for &(start, hz) in hits {
+            for i in 0..4_000 {
+                let t = i as f64 / sr;
+                let v = 0.5 * (-t * 15.0).exp() * (2.0 * std::f64::consts::PI * hz * t).sin();
+                x[(start * sr) as usize + i] += v as f32;
+            }
+        }
+        x
+    }
+
+    #[test]
+    fn a_kick_event_without_the_songs_lows_is_a_tom() {
+        // Four kicks at 55 Hz and, at 2.5 s, a floor tom at 140 Hz in the kick channel.
+        let hits = [
+            (0.5, 55.0),
+            (1.0, 55.0),
+            (1.5, 55.0),
+            (2.0, 55.0),
+            (2.5, 140.0),
+        ];
+        let kept = |audio: &[f32], margin: f64| {
+            let mut settings = InferenceSettings::default();
+            settings.components.clear();
+            settings.velocity.min_level_db = -120.0;
+            settings.kick.low_margin_db = margin;
+            let mut events: Vec<DrumEvent> = hits.iter().map(|h| kick_event(h.0)).collect();
+            let source = SliceSource {
+                samples: audio,
+                piece: 4096,
+            };
+            levels_from_audio(&mut events, source, &settings, 16_000).unwrap();
+            events.iter().map(|e| e.time).collect::<Vec<_>>()
+        };
+        let audio = tones(3.0, &hits);
+        assert_eq!(kept(&audio, 15.0), vec![0.5, 1.0, 1.5, 2.0]);
+        assert_eq!(kept(&audio, 120.0).len(), 5);
+        // A recording whose kicks are all high (a kick tuned to 120 Hz) keeps them: the test
+        // is relative to the song's typical kick.
+        let high: Vec<(f64, f64)> = hits.iter().map(|h| (h.0, 120.0)).collect();
+        assert_eq!(kept(&tones(3.0, &high), 15.0).len(), 5);
     }
 
     #[test]
