@@ -51,8 +51,8 @@ const WIDENING_BINS: usize = 3;
 const LAG_DELAY_SECONDS: f64 = 0.010;
 /// Below this share of the input's energy (-40 dB) the band holds no hits, only resampling
 /// residue: an 8-kHz file ends at 4 kHz (its share above 5 kHz: 2e-6; above 6 kHz the
-/// development set's clips and the tuning grooves hold 5e-4 to 9e-2). The flux is then all zeros, and the
-/// model's hi-hat peaks stand.
+/// development set's clips and the tuning grooves hold 5e-4 to 9e-2). The flux is then all
+/// zeros, and the model's hi-hat peaks stand.
 const MIN_BAND_SHARE: f64 = 1e-4;
 
 /// What the hi-hat onsets read from the band above [`LOW_HZ`], one value per activation frame.
@@ -69,7 +69,7 @@ pub struct HighBand {
 /// is [`LAG_DELAY_SECONDS`] in frames, so that a hit at frame t peaks near t. Before the
 /// stream is silence. `gain` scales the input (the transcription's peak normalisation).
 /// All zeros when the band holds almost none of the input's energy ([`MIN_BAND_SHARE`]).
-/// Also the band's power per frame, for the hi-hat onsets' sustain test. Reads `source` once.
+/// Also the band's power per frame, for the hi-hat onsets' ring test. Reads `source` once.
 pub fn read_high_band<S: SampleSource>(
     mut source: S,
     gain: f32,
