@@ -42,30 +42,27 @@ pub fn levels_from_audio<S: SampleSource>(
         })
         .collect();
     let readings = read_onsets(source, sample_rate, &hits)?;
-    let levels: Vec<f32> = readings.iter().map(|r| r.level).collect();
     let mut loudest = std::collections::HashMap::<usize, f32>::new();
-    for (&i, &level) in chosen.iter().zip(&levels) {
+    for (&i, r) in chosen.iter().zip(&readings) {
         let max = loudest.entry(events[i].component_index).or_insert(0.0);
-        *max = max.max(level);
-    }
-    // Each event's level relative to its component's loudest hit (None: not read from audio).
-    let mut relative = vec![None; events.len()];
-    let mut gates = vec![None; events.len()];
-    for (&i, &level) in chosen.iter().zip(&levels) {
-        let v = settings.velocity_for(&events[i].component);
-        let reference = loudest[&events[i].component_index];
-        events[i].velocity = velocity(level, reference, v.range_db);
-        relative[i] = Some(level_db(level, reference));
-        gates[i] = Some((v.min_level_db, v.gate_window));
+        *max = max.max(r.level);
     }
     // The song's typical kick: the median of its kick events' low-band ratios (most kick
     // events are kicks; a recording without lows shifts them all alike).
     let mut lows: Vec<f32> = readings.iter().filter_map(|r| r.kick_low_db).collect();
     lows.sort_by(f32::total_cmp);
     let typical = lows.get(lows.len() / 2).copied();
+    // Each event's level relative to its component's loudest hit (None: not read from audio).
+    let mut relative = vec![None; events.len()];
+    let mut gates = vec![None; events.len()];
     let mut not_a_kick = vec![false; events.len()];
-    for (&i, reading) in chosen.iter().zip(&readings) {
-        if let (Some(db), Some(typical)) = (reading.kick_low_db, typical) {
+    for (&i, r) in chosen.iter().zip(&readings) {
+        let v = settings.velocity_for(&events[i].component);
+        let reference = loudest[&events[i].component_index];
+        events[i].velocity = velocity(r.level, reference, v.range_db);
+        relative[i] = Some(level_db(r.level, reference));
+        gates[i] = Some((v.min_level_db, v.gate_window));
+        if let (Some(db), Some(typical)) = (r.kick_low_db, typical) {
             not_a_kick[i] = f64::from(db) < f64::from(typical) - settings.kick.low_margin_db;
         }
     }
