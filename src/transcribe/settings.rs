@@ -218,34 +218,20 @@ impl VelocitySettings {
 impl InferenceSettings {
     pub fn validate(&self, prefix: &str) -> Result<()> {
         let key = |k: &str| format!("{prefix}.{k}");
-        if !(self.chunk_seconds.is_finite() && (0.5..=600.0).contains(&self.chunk_seconds)) {
-            return Err(Error::config(key("chunk_seconds"), "must be in 0.5..=600"));
-        }
-        if !(self.context_seconds.is_finite() && (0.0..=60.0).contains(&self.context_seconds)) {
-            return Err(Error::config(key("context_seconds"), "must be in 0..=60"));
-        }
         if !(1..=256).contains(&self.batch_windows) {
             return Err(Error::config(key("batch_windows"), "must be in 1..=256"));
         }
-        if !(self.silence_dbfs.is_finite() && (-200.0..=0.0).contains(&self.silence_dbfs)) {
-            return Err(Error::config(key("silence_dbfs"), "must be in -200..=0"));
-        }
-        if !(self.hihat.delta.is_finite() && (0.0..=1.0).contains(&self.hihat.delta)) {
-            return Err(Error::config(key("hihat.delta"), "must be in 0..=1"));
-        }
-        let margin = self.kick.low_margin_db;
-        if !(margin.is_finite() && (0.0..=120.0).contains(&margin)) {
-            return Err(Error::config(
-                key("kick.low_margin_db"),
-                "must be in 0..=120",
-            ));
-        }
-        let ring = self.hihat.max_ring_db;
-        if !(ring.is_finite() && (-60.0..=60.0).contains(&ring)) {
-            return Err(Error::config(
-                key("hihat.max_ring_db"),
-                "must be in -60..=60",
-            ));
+        for (k, v, lo, hi) in [
+            ("chunk_seconds", self.chunk_seconds, 0.5, 600.0),
+            ("context_seconds", self.context_seconds, 0.0, 60.0),
+            ("silence_dbfs", self.silence_dbfs, -200.0, 0.0),
+            ("hihat.delta", self.hihat.delta, 0.0, 1.0),
+            ("hihat.max_ring_db", self.hihat.max_ring_db, -60.0, 60.0),
+            ("kick.low_margin_db", self.kick.low_margin_db, 0.0, 120.0),
+        ] {
+            if !(v.is_finite() && (lo..=hi).contains(&v)) {
+                return Err(Error::config(key(k), format!("must be in {lo}..={hi}")));
+            }
         }
         self.peak_pick.validate(&key("peak_pick"))?;
         self.velocity.validate(&key("velocity"))?;
