@@ -77,17 +77,6 @@ pub fn apply_device(cfg: &mut Config, device: Option<DeviceKind>, threads: Optio
     }
 }
 
-pub fn model_info(model: &LoadedModel) -> ModelInfo {
-    ModelInfo {
-        path: model.path.display().to_string(),
-        metadata: model
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    }
-}
-
 /// Transcribes one file with a progress bar on a terminal.
 pub fn transcribe_with_progress(
     cfg: &Config,
@@ -154,7 +143,7 @@ pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs) -> Result<()> {
         std::fs::create_dir_all(out).map_err(|e| drummernet::Error::io(out, e))?;
     }
     let (model, device) = load_model(&cfg, &a.model)?;
-    let info = model_info(&model);
+    let info = ModelInfo::of(&model);
     let mut failed = 0;
     for input in &a.inputs {
         let start = Instant::now();

@@ -13,7 +13,7 @@ use drummernet::transcribe::export::OutputFormat;
 use drummernet::watch::fingerprint::hash_file;
 use drummernet::watch::{watch, Engine, WatchOptions};
 
-use super::transcribe::{apply_device, load_model, model_info, DEFAULT_MODEL};
+use super::transcribe::{apply_device, load_model, DEFAULT_MODEL};
 use super::{check_output_folder, print_out};
 
 #[derive(Args)]
@@ -69,7 +69,7 @@ pub fn watch_cmd(mut cfg: Config, a: WatchArgs) -> Result<()> {
         check_output_folder(out)?;
     }
     let (model, device) = load_model(&cfg, &a.model)?;
-    let info = model_info(&model);
+    let info = drummernet::transcribe::ModelInfo::of(&model);
     let model_hash = hash_file(&a.model)?;
     let engine = Engine::new(
         model,

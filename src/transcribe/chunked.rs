@@ -210,6 +210,16 @@ pub struct SliceSource<'a> {
     pub piece: usize,
 }
 
+impl<'a> SliceSource<'a> {
+    /// `samples` in pieces of 16 384 (about a second).
+    pub fn whole(samples: &'a [f32]) -> Self {
+        SliceSource {
+            samples,
+            piece: 1 << 14,
+        }
+    }
+}
+
 impl SampleSource for SliceSource<'_> {
     fn next_samples(&mut self) -> Result<Option<Vec<f32>>> {
         if self.samples.is_empty() {

@@ -64,6 +64,19 @@ pub struct ModelInfo {
     pub metadata: BTreeMap<String, String>,
 }
 
+impl ModelInfo {
+    pub fn of(model: &crate::model::drummernet::LoadedModel) -> Self {
+        ModelInfo {
+            path: model.path.display().to_string(),
+            metadata: model
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+}
+
 /// The JSON document (documented field by field: this is the file format).
 #[derive(Serialize)]
 struct JsonDocument<'a> {

@@ -1,11 +1,24 @@
-//! Transcription: audio file -> activations (chunked, streaming inference) -> drum events ->
-//! MIDI / JSON / CSV. UI-free; the CLI, the watch folder and the workbench share it.
+//! Transcription: an audio file -> drum events -> MIDI / JSON / CSV. UI-free; the CLI, `eval`,
+//! the watch folder and the workbench share it.
+//!
+//! The whole path, in the order it runs ([`transcribe_source`]):
+//! 1. **Read** the input in a planned set of passes over it: its peak and length (the
+//!    normalising gain), then the model's activations ([`chunked`]) and, on a thread beside
+//!    them, the high band the hi-hat passes read ([`high_band`]). The result is a
+//!    [`StemAnalysis`]: everything the events are picked from, computed once.
+//! 2. **Pick** events with the [`passes::PIPELINE`] (peak picking, hi-hat onsets, ring test,
+//!    velocity, cross-talk gate, kick low-band test), each switchable in
+//!    `[inference.passes.*]`. The audio at the candidates' onsets ([`onset_level`]) is read once,
+//!    before the first pass that needs it ([`StemAnalysis::pick`]); a new pick from other
+//!    settings (the workbench's threshold) redoes only this step.
+//! 3. **Write** the outputs ([`export::write_outputs`]).
 
 pub mod chunked;
 pub mod events;
 pub mod export;
-pub mod hihat_onsets;
+pub mod high_band;
 pub mod onset_level;
+pub mod passes;
 pub mod settings;
 pub mod velocity;
 
@@ -14,18 +27,18 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 
 pub use chunked::{activations_for, FrameModel, NetRunner, SampleSource, SliceSource};
-pub use events::{events_from_activations, DrumEvent};
+pub use events::DrumEvent;
 pub use export::{write_outputs, ModelInfo, OutputFormat};
-pub use hihat_onsets::HighBand;
-pub use settings::{
-    ComponentOverrides, HihatSettings, HihatSource, InferenceSettings, VelocitySettings,
-    VelocitySource,
-};
+pub use high_band::HighBand;
+pub use passes::{PassReport, PassSettings, PIPELINE};
+pub use settings::{ComponentOverrides, InferenceSettings, VelocitySettings, VelocitySource};
 
 use crate::audio::{MonoReader, SAMPLE_RATE};
 use crate::error::{Error, Result};
 use crate::midi::MidiSettings;
 use crate::model::drummernet::LoadedModel;
+
+use passes::{Candidate, ClassCounts, OnsetReading, OnsetSummary, PassContext};
 
 /// Everything known about one transcribed file.
 #[derive(Debug, Clone)]
@@ -39,6 +52,8 @@ pub struct Transcription {
     pub activations: Vec<Vec<f32>>,
     pub frame_rate: f64,
     pub events: Vec<DrumEvent>,
+    /// What each pass did, in pipeline order.
+    pub passes: Vec<PassReport>,
     /// The file's peak |x| before normalisation, and whether it counted as silence.
     pub peak: f32,
     pub silent: bool,
@@ -50,88 +65,195 @@ pub struct Transcription {
     pub header_seconds: Option<f64>,
 }
 
-/// What the event passes take from the audio besides the activations: the input's normalising
-/// gain (`None`: silence, the activations alone decide) and the high band the hi-hat onsets
-/// read when a caller already holds it (see [`hihat_band`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AudioCues<'a> {
+/// One stem's activations and the audio features the passes read, computed once: what events
+/// are picked from, again and again if the settings change.
+#[derive(Debug, Clone, Default)]
+pub struct StemAnalysis {
+    /// Component names in channel order.
+    pub components: Vec<String>,
+    /// `[component][frame]`, frame t at sample `hop` t (16 kHz).
+    pub activations: Vec<Vec<f32>>,
+    pub hop: usize,
+    /// The input's normalising gain; `None`: silence (the activations alone decide).
     pub gain: Option<f32>,
-    pub high_band: Option<&'a HighBand>,
+    /// The high band (`Some` when the input is not silent and the `hihat_onsets` pass runs).
+    pub high_band: Option<HighBand>,
 }
 
-/// The high band the hi-hat onsets read, `frames` values: `Some` when
-/// `[inference.hihat] source = "audio"` and `gain` says the input is not silent.
-pub fn hihat_band<S: SampleSource>(
-    settings: &InferenceSettings,
-    frames: usize,
-    hop: usize,
-    gain: Option<f32>,
-    open: impl FnOnce() -> Result<S>,
-) -> Result<Option<HighBand>> {
-    match flux_gain(settings, gain) {
-        Some(gain) => Ok(Some(hihat_onsets::read_high_band(
-            open()?,
-            gain,
-            frames,
-            hop,
-            SAMPLE_RATE,
-        )?)),
-        None => Ok(None),
-    }
+/// The events of one pick and what each pass did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Picked {
+    pub events: Vec<DrumEvent>,
+    pub passes: Vec<PassReport>,
 }
 
-/// The gain to read the hi-hat flux with, when the events need it: audio hi-hat onsets of an
-/// input that is not silent.
-fn flux_gain(settings: &InferenceSettings, gain: Option<f32>) -> Option<f32> {
-    gain.filter(|_| settings.hihat.source == HihatSource::Audio)
+/// Whether the high band must be read for `settings`: only the hi-hat onsets make candidates
+/// that the ring test reads it for.
+pub fn needs_high_band(settings: &InferenceSettings) -> bool {
+    settings.passes.hihat_onsets.enabled
 }
 
-/// Events of activation curves (frame t at sample `hop` t), refined with the audio when
-/// `cues.gain` says it is not silent: hi-hat onsets from the audio when
-/// `[inference.hihat] source = "audio"` (from `cues.high_band`, else read here), then
-/// velocities and the level gate from the class bands. `open` opens the input again for each
-/// of those passes.
-pub fn events_with_audio<S: SampleSource>(
-    activations: &[Vec<f32>],
-    components: &[String],
-    settings: &InferenceSettings,
-    midi: &MidiSettings,
-    hop: usize,
-    cues: AudioCues,
-    mut open: impl FnMut() -> Result<S>,
-) -> Result<Vec<DrumEvent>> {
-    let mut events =
-        events_from_activations(activations, components, settings, midi, hop, SAMPLE_RATE);
-    let Some(gain) = cues.gain else {
-        return Ok(events);
-    };
-    let frames = activations.first().map_or(0, Vec::len);
-    let computed;
-    let band = match cues.high_band {
-        Some(band) => Some(band),
-        None => {
-            computed = hihat_band(settings, frames, hop, Some(gain), &mut open)?;
-            computed.as_ref()
-        }
-    };
-    if let (Some(band), HihatSource::Audio) = (band, settings.hihat.source) {
-        hihat_onsets::replace_hihat_events(
-            &mut events,
-            band,
+impl StemAnalysis {
+    /// The analysis of a stem held in memory (the workbench's): the same chunked,
+    /// peak-normalised inference as [`transcribe_source`], so that what the workbench shows is
+    /// what the exported MIDI is made from, then the high band where `settings` need it.
+    /// `progress` receives the fraction done (0..=1).
+    pub fn of_samples(
+        model: &dyn FrameModel,
+        components: &[String],
+        samples: &[f32],
+        settings: &InferenceSettings,
+        progress: &dyn Fn(f64),
+    ) -> Result<StemAnalysis> {
+        let peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let gain = chunked::normalising_gain(peak, settings.silence_dbfs);
+        let hop = model.frame_hop();
+        let frames = samples.len().div_ceil(hop);
+        let activations = match gain {
+            Some(gain) => {
+                chunked::stream_activations(
+                    model,
+                    SliceSource::whole(samples),
+                    samples.len(),
+                    gain,
+                    settings,
+                    SAMPLE_RATE,
+                    progress,
+                )?
+                .curves
+            }
+            None => vec![vec![0.0; frames]; model.n_components()],
+        };
+        let high_band = match gain.filter(|_| needs_high_band(settings)) {
+            Some(gain) => Some(high_band::read_high_band(
+                SliceSource::whole(samples),
+                gain,
+                frames,
+                hop,
+                SAMPLE_RATE,
+            )?),
+            None => None,
+        };
+        progress(1.0);
+        Ok(StemAnalysis {
+            components: components.to_vec(),
             activations,
-            components,
-            settings,
-            midi,
             hop,
-            SAMPLE_RATE,
-        );
+            gain,
+            high_band,
+        })
     }
-    velocity::levels_from_audio(&mut events, open()?, settings, SAMPLE_RATE)?;
-    Ok(events)
+
+    /// Runs the [`PIPELINE`] with `settings`; `open` opens the input for the one read of the
+    /// audio at the candidates' onsets (not called when no pass needs it). Settings that need
+    /// a high band this analysis lacks skip the passes that read it (reported so).
+    pub fn pick<S: SampleSource>(
+        &self,
+        settings: &InferenceSettings,
+        midi: &MidiSettings,
+        open: impl FnOnce() -> Result<S>,
+    ) -> Result<Picked> {
+        let mut open = Some(open);
+        let mut onsets = None;
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let mut reports = Vec::with_capacity(PIPELINE.len());
+        for pass in PIPELINE {
+            let before = ClassCounts::of(&candidates);
+            let needs = pass.needs();
+            let skipped = if !settings.passes.enabled(pass.name()) {
+                Some("switched off")
+            } else if (needs.high_band || needs.onset_readings) && self.gain.is_none() {
+                Some("silent input")
+            } else if needs.high_band && self.high_band.is_none() {
+                Some("no high band: hihat_onsets is off")
+            } else {
+                None
+            };
+            if skipped.is_none() {
+                if needs.onset_readings && onsets.is_none() {
+                    let source = match open.take() {
+                        Some(open) => Some(open()?),
+                        None => None,
+                    };
+                    onsets = Some(match source {
+                        Some(source) => read_onsets_of(&mut candidates, source, settings)?,
+                        None => OnsetSummary::default(),
+                    });
+                }
+                let cx = PassContext {
+                    activations: &self.activations,
+                    components: &self.components,
+                    settings,
+                    midi,
+                    hop: self.hop,
+                    sample_rate: SAMPLE_RATE,
+                    high_band: self.high_band.as_ref(),
+                    onsets: onsets.unwrap_or_default(),
+                };
+                pass.run(&cx, &mut candidates);
+            }
+            reports.push(PassReport {
+                name: pass.name(),
+                skipped,
+                after: ClassCounts::of(&candidates),
+                before,
+            });
+        }
+        Ok(Picked {
+            events: candidates.into_iter().map(|c| c.event).collect(),
+            passes: reports,
+        })
+    }
 }
 
-/// Transcribes a stream: `open` is called for each pass over the input (peak, inference,
-/// velocities, and the hi-hat onsets when `[inference.hihat] source = "audio"`).
+/// Reads the audio at the onset of every candidate whose velocity comes from the audio (one
+/// read of `source`, in order; candidates sorted by time) and attaches it, relative to the
+/// component's loudest read hit; returns what the readings say of the song.
+fn read_onsets_of<S: SampleSource>(
+    candidates: &mut [Candidate],
+    source: S,
+    settings: &InferenceSettings,
+) -> Result<OnsetSummary> {
+    let chosen: Vec<usize> = (0..candidates.len())
+        .filter(|&i| {
+            settings.velocity_for(&candidates[i].event.component).source == VelocitySource::Audio
+        })
+        .collect();
+    if chosen.is_empty() {
+        return Ok(OnsetSummary::default());
+    }
+    let hits: Vec<onset_level::Hit> = chosen
+        .iter()
+        .map(|&i| onset_level::Hit {
+            sample: (candidates[i].event.time * f64::from(SAMPLE_RATE)).round() as usize,
+            class: candidates[i].event.class,
+        })
+        .collect();
+    let readings = onset_level::read_onsets(source, SAMPLE_RATE, &hits)?;
+    let mut loudest = std::collections::HashMap::<usize, f32>::new();
+    for (&i, r) in chosen.iter().zip(&readings) {
+        let max = loudest
+            .entry(candidates[i].event.component_index)
+            .or_insert(0.0);
+        *max = max.max(r.level);
+    }
+    for (&i, &reading) in chosen.iter().zip(&readings) {
+        let reference = loudest[&candidates[i].event.component_index];
+        candidates[i].reading = Some(OnsetReading {
+            reading,
+            reference,
+            relative_db: velocity::level_db(reading.level, reference),
+        });
+    }
+    let mut lows: Vec<f32> = readings.iter().filter_map(|r| r.kick_low_db).collect();
+    lows.sort_by(f32::total_cmp);
+    Ok(OnsetSummary {
+        typical_kick_low_db: lows.get(lows.len() / 2).copied(),
+    })
+}
+
+/// Transcribes a stream: `open` is called for each read of the input (peak, inference, the
+/// high band on a thread beside the inference, the audio at the onsets).
 pub fn transcribe_source<S: SampleSource + Send>(
     model: &dyn FrameModel,
     components: &[String],
@@ -148,14 +270,13 @@ pub fn transcribe_source<S: SampleSource + Send>(
     let open_with = |gain: Option<f32>, open: &mut dyn FnMut() -> Result<S>| {
         gain.map(|g| open().map(|source| (source, g))).transpose()
     };
-    let flux_input = open_with(flux_gain(settings, gain), &mut open)?;
+    let flux_input = open_with(gain.filter(|_| needs_high_band(settings)), &mut open)?;
     let model_input = open_with(gain, &mut open)?;
-    // The hi-hat flux reads the input on a thread of its own while the model runs: the model
+    // The high band reads the input on a thread of its own while the model runs: the model
     // leaves part of the cores idle, and the flux after it added a fifth to a transcription.
     let (run, high_band) = std::thread::scope(|scope| -> Result<_> {
         let flux = flux_input.map(|(source, gain)| {
-            scope
-                .spawn(move || hihat_onsets::read_high_band(source, gain, frames, hop, SAMPLE_RATE))
+            scope.spawn(move || high_band::read_high_band(source, gain, frames, hop, SAMPLE_RATE))
         });
         let run = match model_input {
             Some((source, gain)) => Some(chunked::stream_activations(
@@ -173,7 +294,7 @@ pub fn transcribe_source<S: SampleSource + Send>(
             Some(handle) => Some(
                 handle
                     .join()
-                    .map_err(|_| Error::Invalid("the hi-hat onset thread panicked".into()))??,
+                    .map_err(|_| Error::Invalid("the high-band thread panicked".into()))??,
             ),
             None => None,
         };
@@ -183,26 +304,23 @@ pub fn transcribe_source<S: SampleSource + Send>(
         Some(run) => (run.curves, run.windows, run.buffered_high_water),
         None => (vec![vec![0.0; frames]; model.n_components()], 0, 0),
     };
-    let events = events_with_audio(
-        &activations,
-        components,
-        settings,
-        midi,
+    let analysis = StemAnalysis {
+        components: components.to_vec(),
+        activations,
         hop,
-        AudioCues {
-            gain,
-            high_band: high_band.as_ref(),
-        },
-        &mut open,
-    )?;
+        gain,
+        high_band,
+    };
+    let picked = analysis.pick(settings, midi, &mut open)?;
     progress(1.0);
     Ok(Transcription {
         input: input.to_path_buf(),
         duration: len as f64 / SAMPLE_RATE as f64,
-        components: components.to_vec(),
-        activations,
+        components: analysis.components,
+        activations: analysis.activations,
         frame_rate: SAMPLE_RATE as f64 / hop as f64,
-        events,
+        events: picked.events,
+        passes: picked.passes,
         peak,
         silent: gain.is_none(),
         windows,

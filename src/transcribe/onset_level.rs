@@ -11,10 +11,12 @@ use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
 
+use crate::dsp::window::hann;
 use crate::error::Result;
 use crate::kit::DrumClass;
 
 use super::chunked::SampleSource;
+use super::high_band;
 
 /// FFT length of both measuring windows (64 ms at 16 kHz).
 const WINDOW: usize = 1024;
@@ -27,7 +29,7 @@ pub fn band_hz(class: DrumClass) -> (f64, f64) {
         DrumClass::KD => (30.0, 160.0),
         DrumClass::SD => (180.0, 2_500.0),
         DrumClass::TT => (70.0, 600.0),
-        DrumClass::HH => (6_000.0, 8_000.0),
+        DrumClass::HH => (high_band::LOW_HZ, 8_000.0),
         DrumClass::CY => (4_000.0, 8_000.0),
         DrumClass::OT => (3_000.0, 8_000.0),
     }
@@ -155,15 +157,9 @@ struct BandMeter {
 
 impl BandMeter {
     fn new(sample_rate: u32, len: usize) -> Self {
-        let hann = (0..len)
-            .map(|i| {
-                let x = std::f32::consts::PI * i as f32 / len as f32;
-                x.sin().powi(2)
-            })
-            .collect();
         BandMeter {
             fft: RealFftPlanner::<f32>::new().plan_fft_forward(len),
-            hann,
+            hann: hann(len),
             bin_hz: f64::from(sample_rate) / len as f64,
         }
     }

@@ -1,5 +1,6 @@
-//! The `[inference]` config section: chunking, peak picking (global and per component) and
-//! velocity calibration.
+//! The `[inference]` config section: chunking, peak picking (global and per component),
+//! velocity calibration, and the passes' switches (`[inference.passes.*]`, see
+//! `transcribe::passes`).
 
 use std::collections::BTreeMap;
 
@@ -7,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::dsp::peak_pick::PeakPickParams;
 use crate::error::{Error, Result};
+
+use super::passes::PassSettings;
 
 /// Transcription settings (config section `[inference]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,62 +30,8 @@ pub struct InferenceSettings {
     pub velocity: VelocitySettings,
     /// Per-component overrides by component name, e.g. `[inference.components.HH_OHH]`.
     pub components: BTreeMap<String, ComponentOverrides>,
-    /// Where hi-hat onsets come from (`[inference.hihat]`).
-    pub hihat: HihatSettings,
-    /// The kick's low-band test (`[inference.kick]`).
-    pub kick: KickSettings,
-}
-
-/// `[inference.kick]`: a kick's fundamental lies at 30-90 Hz, a floor tom's (which the kick
-/// channel also answers) at 90-250 Hz. A kick event whose 128 ms after the onset hold a ratio
-/// of the two bands' power more than `low_margin_db` below the song's median kick event is
-/// dropped. Read with the velocities from the audio (`[inference.velocity] source =
-/// "audio"`); 120 keeps every kick.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct KickSettings {
-    pub low_margin_db: f64,
-}
-
-impl Default for KickSettings {
-    fn default() -> Self {
-        KickSettings {
-            low_margin_db: 15.0,
-        }
-    }
-}
-
-/// `[inference.hihat]`: hi-hat onsets from the audio's high band (default; see
-/// `transcribe::hihat_onsets`) or from the model's channels (the release).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HihatSettings {
-    pub source: HihatSource,
-    /// `audio` source: peak-picking threshold on the high-band flux normalised per song (the
-    /// other peak-picking parameters are the hi-hat components').
-    pub delta: f64,
-    /// `audio` source: an onset whose band power 60-120 ms later is within this many dB of
-    /// its attack (a cymbal's or a snare's ring) is dropped; 60 keeps every onset.
-    pub max_ring_db: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HihatSource {
-    /// Peaks of the model's hi-hat activation curves, like every other class.
-    Model,
-    /// Onsets of the audio above 6 kHz; the model names the hi-hat component of each.
-    Audio,
-}
-
-impl Default for HihatSettings {
-    fn default() -> Self {
-        HihatSettings {
-            source: HihatSource::Audio,
-            delta: 0.12,
-            max_ring_db: -1.5,
-        }
-    }
+    /// The transcription passes' switches and settings (`[inference.passes.*]`).
+    pub passes: PassSettings,
 }
 
 /// How activation heights become MIDI velocities (see `transcribe::velocity`).
@@ -158,8 +107,7 @@ impl Default for InferenceSettings {
             peak_pick: PeakPickParams::default(),
             velocity: VelocitySettings::default(),
             components: default_component_overrides(),
-            hihat: HihatSettings::default(),
-            kick: KickSettings::default(),
+            passes: PassSettings::default(),
         }
     }
 }
@@ -225,15 +173,13 @@ impl InferenceSettings {
             ("chunk_seconds", self.chunk_seconds, 0.5, 600.0),
             ("context_seconds", self.context_seconds, 0.0, 60.0),
             ("silence_dbfs", self.silence_dbfs, -200.0, 0.0),
-            ("hihat.delta", self.hihat.delta, 0.0, 1.0),
-            ("hihat.max_ring_db", self.hihat.max_ring_db, -60.0, 60.0),
-            ("kick.low_margin_db", self.kick.low_margin_db, 0.0, 120.0),
         ] {
             if !(v.is_finite() && (lo..=hi).contains(&v)) {
                 return Err(Error::config(key(k), format!("must be in {lo}..={hi}")));
             }
         }
         self.peak_pick.validate(&key("peak_pick"))?;
+        self.passes.validate(&key("passes"))?;
         self.velocity.validate(&key("velocity"))?;
         for name in self.components.keys() {
             let p = format!("{prefix}.components.{name}");

@@ -8,22 +8,20 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, MouseEvent, MouseEventKind};
 
-use crate::atomic_file::{write_bytes_atomic, Overwrite};
+use crate::atomic_file::{check_writable, Overwrite};
 use crate::audio::playback::{AudioSink, Player, Tracks};
 use crate::audio::{write_wav, WavFormat, SAMPLE_RATE};
 use crate::config::Config;
 use crate::dsp::peak_pick::PeakPickParams;
 use crate::kit::spec::KitSpec;
-use crate::midi::{write_midi, MidiNote, MidiWriteOptions};
+use crate::midi::MidiNote;
 use crate::train::background::{self, TrainJob, TrainerCommand, TrainerEvent, TrainerHandle};
 use crate::train::session::{read_loss_csv, LossRow};
 use crate::train::trainer::DataSpec;
-use crate::transcribe::chunked::normalising_gain;
-use crate::transcribe::{
-    events_from_activations, events_with_audio, AudioCues, DrumEvent, SliceSource,
-};
+use crate::transcribe::export::{write_json, write_mid};
+use crate::transcribe::{DrumEvent, Picked, SliceSource, Transcription};
 
-use super::jobs::{self, JobEvent, TranscribeRequest, Transcription, FRAME_HOP};
+use super::jobs::{self, JobEvent, TranscribeRequest, TranscribedStem, FRAME_HOP};
 use super::keys::{action_for, Action};
 use super::loss_history::{LossHistory, XAxis};
 
@@ -63,6 +61,10 @@ pub enum PromptKind {
     Open,
     ExportMidi,
     WriteWav,
+    /// The export's MIDI or JSON file exists: Enter replaces both.
+    ReplaceExport,
+    /// The WAV file exists: Enter replaces it.
+    ReplaceWav,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +79,9 @@ impl Prompt {
             PromptKind::Open => "Open file or folder (Tab completes, Enter opens, Esc cancels)",
             PromptKind::ExportMidi => "Export MIDI + JSON to (Enter confirms, Esc cancels)",
             PromptKind::WriteWav => "Write re-synthesis WAV to (Enter confirms, Esc cancels)",
+            PromptKind::ReplaceExport | PromptKind::ReplaceWav => {
+                "File exists: Enter replaces it, Esc cancels"
+            }
         }
     }
 }
@@ -140,7 +145,7 @@ pub struct App {
     pub stem: Option<Arc<Vec<f32>>>,
     /// Folder (or file) the trainer learns from.
     pub data: Option<PathBuf>,
-    pub transcription: Option<Transcription>,
+    pub transcription: Option<TranscribedStem>,
     /// Picked onsets per component: (frame, normalised height 0..=1).
     pub onsets: Vec<Vec<(usize, f32)>>,
     pub peak: PeakPickParams,
@@ -308,7 +313,7 @@ impl App {
     /// Total activation frames of the open stem.
     pub fn frames(&self) -> usize {
         match (&self.transcription, &self.stem) {
-            (Some(t), _) => t.activations.first().map_or(0, Vec::len),
+            (Some(t), _) => t.analysis.activations.first().map_or(0, Vec::len),
             (None, Some(s)) => s.len().div_ceil(FRAME_HOP),
             _ => 0,
         }
@@ -468,32 +473,43 @@ impl App {
             self.error("no path given");
             return;
         }
-        match p.kind {
-            PromptKind::Open => self.open(&path),
-            PromptKind::ExportMidi => match self.export(&path) {
-                Ok(n) => {
+        let replace = matches!(p.kind, PromptKind::ReplaceExport | PromptKind::ReplaceWav);
+        let overwrite = Overwrite::from_force(replace);
+        let outcome = match p.kind {
+            PromptKind::Open => return self.open(&path),
+            PromptKind::ExportMidi | PromptKind::ReplaceExport => {
+                self.export(&path, overwrite).map(|n| {
                     self.last_export = Some(path.clone());
-                    self.say(format!(
+                    format!(
                         "exported {n} notes to {} and {}",
                         path.display(),
                         path.with_extension("json").display()
-                    ))
-                }
-                Err(e) => self.error(e.to_string()),
-            },
-            PromptKind::WriteWav => {
+                    )
+                })
+            }
+            PromptKind::WriteWav | PromptKind::ReplaceWav => {
                 let Some(t) = &self.transcription else { return };
-                match write_wav(
+                write_wav(
                     &path,
                     &t.resynthesis,
                     SAMPLE_RATE,
                     WavFormat::Pcm16,
-                    Overwrite::Allow,
-                ) {
-                    Ok(()) => self.say(format!("re-synthesis written to {}", path.display())),
-                    Err(e) => self.error(e.to_string()),
-                }
+                    overwrite,
+                )
+                .map(|()| format!("re-synthesis written to {}", path.display()))
             }
+        };
+        match outcome {
+            Ok(message) => self.say(message),
+            // An existing file is replaced only once the user says so.
+            Err(crate::Error::OutputExists { .. }) if !replace => {
+                let kind = match p.kind {
+                    PromptKind::WriteWav => PromptKind::ReplaceWav,
+                    _ => PromptKind::ReplaceExport,
+                };
+                self.mode = Mode::Prompt(Prompt { kind, text: p.text });
+            }
+            Err(e) => self.error(e.to_string()),
         }
     }
 
@@ -569,8 +585,9 @@ impl App {
     fn repick(&mut self) {
         self.onsets = match &self.transcription {
             Some(t) => {
-                let mut marks = vec![Vec::new(); t.activations.len()];
+                let mut marks = vec![Vec::new(); t.analysis.activations.len()];
                 let maxima: Vec<f32> = t
+                    .analysis
                     .activations
                     .iter()
                     .map(|row| row.iter().fold(0.0f32, |m, &v| m.max(v)))
@@ -587,48 +604,31 @@ impl App {
         };
     }
 
-    /// Events of the current transcription at the current threshold, in time order: the same
-    /// events and velocities as `drummernet transcribe` with these peak-picking settings.
-    fn events(&self) -> Vec<DrumEvent> {
+    /// Events of the current transcription at the current threshold, in time order: the
+    /// library's pick from the stem's analysis, so the same events and velocities as
+    /// `drummernet transcribe` with these peak-picking settings.
+    fn pick(&self) -> Picked {
         let Some(t) = &self.transcription else {
-            return Vec::new();
+            return Picked::default();
         };
+        let stem: &[f32] = self.stem.as_ref().map_or(&[], |s| &s[..]);
+        // Reading a slice cannot fail; on the impossible error nothing is shown.
+        t.analysis
+            .pick(&self.inference(), &self.config.midi, || {
+                Ok(SliceSource::whole(stem))
+            })
+            .unwrap_or_default()
+    }
+
+    fn events(&self) -> Vec<DrumEvent> {
+        self.pick().events
+    }
+
+    /// The config's `[inference]` with the workbench's threshold.
+    fn inference(&self) -> crate::transcribe::InferenceSettings {
         let mut settings = self.config.inference.clone();
         settings.peak_pick = self.peak;
-        let names = &self.components.names;
-        let midi = &self.config.midi;
-        let stem: &[f32] = self.stem.as_ref().map_or(&[], |s| &s[..]);
-        let peak = stem.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-        let gain = normalising_gain(peak, settings.silence_dbfs);
-        let open = || {
-            Ok(SliceSource {
-                samples: stem,
-                piece: 1 << 14,
-            })
-        };
-        // Reading a slice cannot fail; on the impossible error the activations alone decide.
-        events_with_audio(
-            &t.activations,
-            names,
-            &settings,
-            midi,
-            FRAME_HOP,
-            AudioCues {
-                gain,
-                high_band: t.high_band.as_ref(),
-            },
-            open,
-        )
-        .unwrap_or_else(|_| {
-            events_from_activations(
-                &t.activations,
-                names,
-                &settings,
-                midi,
-                FRAME_HOP,
-                SAMPLE_RATE,
-            )
-        })
+        settings
     }
 
     /// MIDI notes of the current transcription at the current threshold, in time order.
@@ -640,32 +640,41 @@ impl App {
             .collect()
     }
 
-    /// Writes `path` (MIDI) and `path.json`; returns the note count.
-    pub fn export(&self, path: &Path) -> crate::Result<usize> {
-        let notes = self.notes();
-        let plain: Vec<MidiNote> = notes.iter().map(|(n, _)| *n).collect();
-        write_midi(
-            path,
-            &plain,
-            &MidiWriteOptions::from_settings(&self.config.midi),
-            Overwrite::Allow,
-        )?;
-        let events: Vec<serde_json::Value> = notes
-            .iter()
-            .map(|(n, name)| {
-                serde_json::json!({"time": n.time, "component": name, "note": n.note, "velocity": n.velocity})
-            })
-            .collect();
-        let doc = serde_json::json!({
-            "source": self.stem_path.as_ref().map(|p| p.display().to_string()),
-            "threshold": self.peak.delta,
-            "events": events,
-        });
-        let json_path = path.with_extension("json");
-        let text = serde_json::to_vec_pretty(&doc)
-            .map_err(|e| crate::Error::Invalid(format!("{}: {e}", json_path.display())))?;
-        write_bytes_atomic(&json_path, &text, Overwrite::Allow)?;
-        Ok(plain.len())
+    /// Writes `path` (MIDI) and `path.json` with the CLI's writers (the
+    /// `drummernet-transcription` JSON, atomic writes, an existing file replaced only with
+    /// `Overwrite::Allow`); returns the note count.
+    pub fn export(&self, path: &Path, overwrite: Overwrite) -> crate::Result<usize> {
+        let json = path.with_extension("json");
+        check_writable(path, overwrite)?;
+        check_writable(&json, overwrite)?;
+        let t = self.record();
+        let settings = self.inference();
+        write_mid(path, &t.events, &self.config.midi, overwrite)?;
+        let model = self.transcription.as_ref().map(|t| t.model.clone()).unwrap_or_default();
+        write_json(&json, &t, &model, &settings, &self.config.midi, overwrite)?;
+        Ok(t.events.len())
+    }
+
+    /// The current transcription as the CLI records one (without the activations, which the
+    /// written files do not hold).
+    fn record(&self) -> Transcription {
+        let picked = self.pick();
+        let stem: &[f32] = self.stem.as_ref().map_or(&[], |s| &s[..]);
+        let analysis = self.transcription.as_ref().map(|t| &t.analysis);
+        Transcription {
+            input: self.stem_path.clone().unwrap_or_default(),
+            duration: stem.len() as f64 / f64::from(SAMPLE_RATE),
+            components: analysis.map(|a| a.components.clone()).unwrap_or_default(),
+            activations: Vec::new(),
+            frame_rate: f64::from(SAMPLE_RATE) / FRAME_HOP as f64,
+            events: picked.events,
+            passes: picked.passes,
+            peak: stem.iter().fold(0.0f32, |m, x| m.max(x.abs())),
+            silent: analysis.is_some_and(|a| a.gain.is_none()),
+            windows: 0,
+            buffered_high_water: 0,
+            header_seconds: None,
+        }
     }
 
     fn start_training(&mut self) {

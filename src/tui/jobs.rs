@@ -14,23 +14,21 @@ use crate::model::drummernet::DrummerNet;
 use crate::model::ops::synth_fft::synth_conv;
 use crate::model::seeded_init::SeededVarMap;
 use crate::model::ModelConfig;
-use crate::transcribe::chunked::{normalising_gain, stream_activations};
-use crate::transcribe::{self, HighBand, InferenceSettings, NetRunner, SliceSource};
+use crate::transcribe::{InferenceSettings, ModelInfo, NetRunner, StemAnalysis};
 
 /// Activation frames per second (hop 16 at 16 kHz).
 pub const FRAME_HOP: usize = 16;
 
-/// What a finished transcription hands to the UI.
+/// What a finished transcription hands to the UI: the library's analysis of the stem (the
+/// activations and audio features events are picked from, computed once here so that moving
+/// the threshold redoes only the pick) and the re-synthesis.
 #[derive(Debug, Clone, Default)]
-pub struct Transcription {
-    pub names: Vec<String>,
-    /// (K, T) sparse activations; frame t = song time 16 t / 16000.
-    pub activations: Vec<Vec<f32>>,
+pub struct TranscribedStem {
+    pub analysis: StemAnalysis,
+    /// The model it came from, for the exported JSON.
+    pub model: ModelInfo,
     /// The stem re-synthesised through the component waveforms, as long as the stem.
     pub resynthesis: Vec<f32>,
-    /// The stem's high band for the hi-hat onsets (`[inference.hihat] source = "audio"`),
-    /// computed once here so that moving the threshold does not redo it on the UI thread.
-    pub high_band: Option<HighBand>,
 }
 
 #[derive(Debug)]
@@ -43,7 +41,7 @@ pub enum JobEvent {
         label: String,
         fraction: f32,
     },
-    Transcribed(Transcription),
+    Transcribed(TranscribedStem),
     Failed(String),
 }
 
@@ -98,33 +96,25 @@ pub struct TranscribeRequest {
 
 pub fn spawn_transcribe(req: TranscribeRequest, tx: Sender<JobEvent>) {
     spawn("transcribe", tx.clone(), move || {
-        let net = build_model(req.model.as_deref(), &req.config)?;
-        let progress = |fraction: f32| {
+        let (net, model) = build_model(req.model.as_deref(), &req.config)?;
+        let progress = |fraction: f64| {
             let _ = tx.send(JobEvent::Progress {
                 label: "transcribing".into(),
-                fraction,
+                fraction: fraction as f32,
             });
         };
-        let activations = analyse_stem(&net, &req.samples, &req.inference, &progress)?;
-        let resynthesis = resynthesise(&activations, &req.waveforms, &req.samples)?;
-        let peak = req.samples.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
-        let high_band = transcribe::hihat_band(
+        let analysis = StemAnalysis::of_samples(
+            &NetRunner::new(&net, Device::Cpu),
+            &net.config().components,
+            &req.samples,
             &req.inference,
-            activations.first().map_or(0, Vec::len),
-            FRAME_HOP,
-            normalising_gain(peak, req.inference.silence_dbfs),
-            || {
-                Ok(SliceSource {
-                    samples: &req.samples,
-                    piece: 1 << 14,
-                })
-            },
+            &progress,
         )?;
-        let _ = tx.send(JobEvent::Transcribed(Transcription {
-            names: net.config().components.clone(),
-            activations,
+        let resynthesis = resynthesise(&analysis.activations, &req.waveforms, &req.samples)?;
+        let _ = tx.send(JobEvent::Transcribed(TranscribedStem {
+            analysis,
+            model,
             resynthesis,
-            high_band,
         }));
         Ok(())
     });
@@ -159,11 +149,13 @@ fn spawn(name: &str, tx: Sender<JobEvent>, f: impl FnOnce() -> Result<()> + Send
 }
 
 /// The model from a file, or a fresh seeded one (detached from its variables, so inference
-/// builds no gradient graph).
-pub fn build_model(path: Option<&Path>, cfg: &ModelConfig) -> Result<DrummerNet> {
+/// builds no gradient graph), and where it came from.
+pub fn build_model(path: Option<&Path>, cfg: &ModelConfig) -> Result<(DrummerNet, ModelInfo)> {
     let device = Device::Cpu;
     if let Some(p) = path {
-        return Ok(DrummerNet::load(p, &device)?.net);
+        let loaded = DrummerNet::load(p, &device)?;
+        let info = ModelInfo::of(&loaded);
+        return Ok((loaded.net, info));
     }
     let map = VarMap::new();
     let _ = DrummerNet::new(cfg, SeededVarMap::var_builder(&map, 0, DType::F32, &device))?;
@@ -174,46 +166,17 @@ pub fn build_model(path: Option<&Path>, cfg: &ModelConfig) -> Result<DrummerNet>
         .iter()
         .map(|(n, v)| (n.clone(), v.as_tensor().detach()))
         .collect();
-    DrummerNet::new(cfg, VarBuilder::from_tensors(tensors, DType::F32, &device))
+    let net = DrummerNet::new(cfg, VarBuilder::from_tensors(tensors, DType::F32, &device))?;
+    let info = ModelInfo {
+        path: "untrained (seed 0)".into(),
+        metadata: Default::default(),
+    };
+    Ok((net, info))
 }
 
 /// A test stem length spanning several transcription windows.
 #[cfg(test)]
 const CHUNK: usize = 160 * 64 * FRAME_HOP;
-
-/// Per-component activations of a whole stem, (K, ceil(n / 16)), through the same chunked,
-/// peak-normalised inference as `drummernet transcribe`, so the workbench shows exactly what
-/// the exported MIDI is made from.
-pub fn analyse_stem(
-    net: &DrummerNet,
-    samples: &[f32],
-    settings: &InferenceSettings,
-    progress: &dyn Fn(f32),
-) -> Result<Vec<Vec<f32>>> {
-    let runner = NetRunner::new(net, Device::Cpu);
-    let peak = samples.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
-    let curves = match normalising_gain(peak, settings.silence_dbfs) {
-        Some(gain) => {
-            let source = SliceSource {
-                samples,
-                piece: 1 << 14,
-            };
-            stream_activations(
-                &runner,
-                source,
-                samples.len(),
-                gain,
-                settings,
-                SAMPLE_RATE,
-                &|f| progress(f as f32),
-            )?
-            .curves
-        }
-        None => vec![vec![0.0; samples.len().div_ceil(FRAME_HOP)]; net.config().n_components()],
-    };
-    progress(1.0);
-    Ok(curves)
-}
 
 /// Activations through the waveforms, trimmed to the stem and scaled to its peak level.
 pub fn resynthesise(
@@ -302,17 +265,24 @@ mod tests {
         assert!(y[..160].iter().all(|v| v.abs() < 1e-5));
     }
 
+    fn analyse(net: &DrummerNet, x: &[f32], progress: &dyn Fn(f64)) -> Vec<Vec<f32>> {
+        let runner = NetRunner::new(net, Device::Cpu);
+        let names = &net.config().components;
+        StemAnalysis::of_samples(&runner, names, x, &InferenceSettings::default(), progress)
+            .expect("analysis")
+            .activations
+    }
+
     #[test]
     fn chunked_analysis_covers_the_stem_frame_by_frame() {
         let cfg = ModelConfig::default();
-        let net = build_model(None, &cfg).expect("model");
+        let (net, _) = build_model(None, &cfg).expect("model");
         let n = 8_000;
         let x: Vec<f32> = (0..n)
             .map(|i| ((i * 7919) % 200) as f32 / 200.0 - 0.5)
             .collect();
         let seen = std::cell::Cell::new(0.0);
-        let act = analyse_stem(&net, &x, &InferenceSettings::default(), &|f| seen.set(f))
-            .expect("analysis");
+        let act = analyse(&net, &x, &|f| seen.set(f));
         assert_eq!(act.len(), 11);
         assert!(act.iter().all(|r| r.len() == n / FRAME_HOP));
         assert!(act.iter().flatten().all(|v| v.is_finite() && *v >= 0.0));
@@ -324,13 +294,12 @@ mod tests {
         // The chunked transcriber gives every window recurrent context on both sides, so the
         // result matches one pass over the whole (peak-normalised) stem.
         let cfg = ModelConfig::default();
-        let net = build_model(None, &cfg).expect("model");
+        let (net, _) = build_model(None, &cfg).expect("model");
         let n = CHUNK + 4_000;
         let x: Vec<f32> = (0..n)
             .map(|i| ((i * 7919) % 311) as f32 / 311.0 - 0.5)
             .collect();
-        let chunked =
-            analyse_stem(&net, &x, &InferenceSettings::default(), &|_| {}).expect("chunked");
+        let chunked = analyse(&net, &x, &|_| {});
         // One pass over the whole stem with the same context padding.
         let ctx = net.context_samples();
         let peak = x.iter().fold(0.0f32, |m, &v| m.max(v.abs()));

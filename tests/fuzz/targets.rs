@@ -127,7 +127,9 @@ impl AudioTarget {
         let out_dir = work.join("audio-out");
         std::fs::create_dir_all(&out_dir).expect("output folder");
         AudioTarget {
-            net: drummernet::tui::jobs::build_model(None, &tiny_config()).expect("tiny model"),
+            net: drummernet::tui::jobs::build_model(None, &tiny_config())
+                .expect("tiny model")
+                .0,
             out_dir,
             settings: InferenceSettings::default(),
             midi: MidiSettings::default(),

@@ -42,7 +42,8 @@ pub fn draw_piano_roll(f: &mut Frame, area: Rect, app: &App) {
             .then(|| (frame - v.first_frame) / v.frames_per_column)
             .filter(|&c| c < inner_w)
     };
-    for (row, (act, name)) in t.activations.iter().zip(&t.names).enumerate() {
+    let a = &t.analysis;
+    for (row, (act, name)) in a.activations.iter().zip(&a.components).enumerate() {
         if row >= inner.height as usize {
             break;
         }

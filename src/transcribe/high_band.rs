@@ -1,46 +1,31 @@
-//! Hi-hat onsets read from the audio (`[inference.hihat] source = "audio"`, the default).
+//! The audio's band above 6 kHz, read once per transcription for the hi-hat passes: its
+//! positive spectral flux (where a new hit jumps) and its power (how long it rings), one value
+//! per activation frame.
 //!
-//! The bundled model's hi-hat channels are its weakest: an isolated closed hat often leaves
-//! them at a few percent of their song maximum while cross-talk from kicks and snares peaks
-//! higher, so peak picking misses hats and finds kicks. The band above 6 kHz, on the other
-//! hand, is mostly hats and cymbals, and a new hit there is a jump in its log spectrum. This
-//! detector is that jump (positive spectral flux of log-compressed magnitudes above 6 kHz) on
-//! the activations' own 1-ms grid, peak-picked like an activation curve. The jump is measured
-//! against the spectrum 32 ms earlier, widened by a 3-bin maximum over frequency (SuperFlux,
-//! Böck & Widmer 2013): a ringing ride or open hat wobbles by fractions of a decibel from one
-//! millisecond to the next, and a 1-ms flux summed those wobbles into false hats; a new hit
-//! rises far above the widened past. An onset whose band still rings 60-120 ms later is a
-//! ride's, a crash's or a snare's wires', not a closed hat's, and is dropped. The model still
-//! names each hit's component (closed, open or pedal: its hi-hat channel most active around
-//! the onset). On the tuning grooves (24 with kits 1-11, 12 with procedural training seeds;
-//! never the evaluation sets) it raised the bundled model's hi-hat F1 from .41 / .60 to .61 /
-//! .82, the lag with the widening then to .64 / .92, the band moved from 5 to 6 kHz (fewer
-//! snare wires) with delta .12 to .65 / .94, the ring test to .65 / .95 (see
-//! assets/model/README.md).
+//! The band above 6 kHz is mostly hats and cymbals, and a new hit there is a jump in its log
+//! spectrum. The flux is that jump (positive spectral flux of log-compressed magnitudes) on the
+//! activations' own 1-ms grid, measured against the spectrum 32 ms earlier, widened by a 3-bin
+//! maximum over frequency (SuperFlux, Böck & Widmer 2013): a ringing ride or open hat wobbles
+//! by fractions of a decibel from one millisecond to the next, and a 1-ms flux summed those
+//! wobbles into false hats; a new hit rises far above the widened past. The passes that read
+//! it: `passes::hihat_onsets` (onsets) and `passes::ring_test` (power).
 
 use realfft::RealFftPlanner;
 
-use crate::dsp::peak_pick::{pick_peaks, PeakPickParams};
+use crate::dsp::window::hann;
 use crate::error::{Error, Result};
-use crate::kit::DrumClass;
-use crate::midi::MidiSettings;
 
 use super::chunked::SampleSource;
-use super::events::{class_of, note_of, DrumEvent};
-use super::settings::InferenceSettings;
-use super::velocity::velocity;
 
 /// FFT length (32 ms at 16 kHz): long enough to resolve the band, short enough to separate
 /// sixteenth notes at 200 BPM.
 const WINDOW: usize = 512;
 /// Lowest frequency of the band, Hz: a snare's wires reach 5-6 kHz, hats go higher (5, 5.5,
-/// 6, 6.5 and 7 kHz tried on the tuning grooves).
-const LOW_HZ: f64 = 6_000.0;
+/// 6, 6.5 and 7 kHz tried on the tuning grooves). Also the hi-hat band of the onset levels.
+pub const LOW_HZ: f64 = 6_000.0;
 /// Magnitudes are compressed as log(1 + 100 |X|) (|X| scaled by the window sum, on input
 /// normalised to a peak of 1), so a quiet hat's jump counts next to a loud one's.
 const COMPRESSION: f32 = 100.0;
-/// Seconds around an onset searched for the most active hi-hat channel.
-const COMPONENT_WINDOW: f64 = 0.02;
 /// Seconds between the two spectra compared: about a window, so that the earlier one holds
 /// none of the new hit.
 const LAG_SECONDS: f64 = 0.032;
@@ -78,12 +63,7 @@ pub fn read_high_band<S: SampleSource>(
     sample_rate: u32,
 ) -> Result<HighBand> {
     let fft = RealFftPlanner::<f32>::new().plan_fft_forward(WINDOW);
-    let window: Vec<f32> = (0..WINDOW)
-        .map(|n| {
-            let phase = 2.0 * std::f64::consts::PI * n as f64 / WINDOW as f64;
-            (0.5 - 0.5 * phase.cos()) as f32
-        })
-        .collect();
+    let window = hann(WINDOW);
     let scale = gain / window.iter().sum::<f32>();
     let first_bin = (LOW_HZ * WINDOW as f64 / f64::from(sample_rate)).ceil() as usize;
     let mut input = fft.make_input_vec();
@@ -168,99 +148,10 @@ fn widen_into(spectrum: &[f32], width: usize, out: &mut [f32]) {
     }
 }
 
-/// Seconds after an onset over which the band's attack is read (its strongest window).
-const ATTACK_SECONDS: (f64, f64) = (0.0, 0.030);
-/// Seconds after an onset over which its ring is read (the band's mean power). A closed hat
-/// has died away by then; a ride, a crash or a snare's wires still ring.
-const RING_SECONDS: (f64, f64) = (0.060, 0.120);
-
-/// How far (dB) the band's mean power 60-120 ms after `frame` lies below its strongest
-/// window in the first 30 ms; `None` where the file ends too early to tell.
-fn ring_db(power: &[f32], frame: usize, hop: usize, sample_rate: u32) -> Option<f64> {
-    let at = |s: f64| frame + (s * f64::from(sample_rate) / hop as f64).round() as usize;
-    let attack = power.get(at(ATTACK_SECONDS.0)..=at(ATTACK_SECONDS.1))?;
-    let ring = power.get(at(RING_SECONDS.0)..=at(RING_SECONDS.1))?;
-    let attack = attack.iter().fold(0.0f32, |m, &x| m.max(x));
-    let ring = ring.iter().map(|&x| f64::from(x)).sum::<f64>() / ring.len() as f64;
-    (attack > 0.0).then(|| 10.0 * (ring.max(1e-30) / f64::from(attack)).log10())
-}
-
-/// Replaces the hi-hat events picked from the activations by onsets picked from the band's
-/// flux (`[inference.hihat]`), each named after the hi-hat component most active around it;
-/// an onset whose band still rings 60-120 ms later (within `max_ring_db` of its attack) is a
-/// cymbal's or a snare's, not a hat's, and is dropped. `events` stay sorted by time.
-#[allow(clippy::too_many_arguments)]
-pub fn replace_hihat_events(
-    events: &mut Vec<DrumEvent>,
-    band: &HighBand,
-    activations: &[Vec<f32>],
-    names: &[String],
-    settings: &InferenceSettings,
-    midi: &MidiSettings,
-    hop: usize,
-    sample_rate: u32,
-) {
-    let hihats: Vec<usize> = (0..names.len())
-        .filter(|&i| class_of(&names[i]) == DrumClass::HH && settings.enabled(&names[i]))
-        .collect();
-    let Some(&fallback) = hihats.first() else {
-        return;
-    };
-    let flux = &band.flux;
-    let max = flux.iter().fold(0.0f32, |m, &x| m.max(x));
-    if max <= 0.0 {
-        // Nothing above 6 kHz (a band-limited input): the model's hi-hat peaks stand.
-        return;
-    }
-    events.retain(|e| e.class != DrumClass::HH);
-    let params = PeakPickParams {
-        delta: settings.hihat.delta,
-        ..settings.peak_pick_for(&names[fallback])
-    };
-    let peaks = pick_peaks(flux, hop, sample_rate, &params);
-    let reach = (COMPONENT_WINDOW * f64::from(sample_rate) / hop as f64).round() as usize;
-    for p in peaks {
-        let ring = ring_db(&band.power, p.frame, hop, sample_rate);
-        if ring.is_some_and(|db| db > settings.hihat.max_ring_db) {
-            continue;
-        }
-        let lo = p.frame.saturating_sub(reach);
-        // Each hi-hat channel's largest activation within reach of the onset.
-        let strength = |i: usize| {
-            let curve = &activations[i];
-            let hi = (p.frame + reach + 1).min(curve.len());
-            let near = curve.get(lo..hi).unwrap_or(&[]);
-            near.iter().fold(0.0f32, |m, &x| m.max(x))
-        };
-        let index = hihats
-            .iter()
-            .map(|&i| (i, strength(i)))
-            .filter(|&(_, s)| s > 0.0)
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map_or(fallback, |(i, _)| i);
-        let name = &names[index];
-        let height = p.value / max;
-        events.push(DrumEvent {
-            time: (p.frame * hop) as f64 / f64::from(sample_rate),
-            component: name.clone(),
-            component_index: index,
-            class: DrumClass::HH,
-            note: note_of(name, midi),
-            velocity: velocity(p.value, max, settings.velocity_for(name).range_db),
-            confidence: height.clamp(0.0, 1.0),
-            height,
-        });
-    }
-    events.sort_by(|a, b| {
-        a.time
-            .total_cmp(&b.time)
-            .then(a.component_index.cmp(&b.component_index))
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dsp::peak_pick::{pick_peaks, PeakPickParams};
     use crate::transcribe::SliceSource;
 
     /// Decaying white-noise bursts (hi-hat-like, broadband) at the given seconds, on a low
@@ -355,7 +246,7 @@ mod tests {
         .unwrap()
         .flux;
         let params = PeakPickParams {
-            delta: InferenceSettings::default().hihat.delta,
+            delta: crate::transcribe::passes::HihatOnsetSettings::default().delta,
             ..PeakPickParams::default()
         };
         let times: Vec<f64> = pick_peaks(&flux, 16, 16_000, &params)
@@ -370,7 +261,7 @@ mod tests {
     }
 
     #[test]
-    fn an_input_with_nothing_above_6_khz_keeps_the_models_hihats() {
+    fn an_input_with_nothing_above_6_khz_gives_no_flux() {
         // Smooth 1-kHz bursts on a hum, as an 8-kHz file resampled to 16 kHz holds.
         let x: Vec<f32> = (0..32_000)
             .map(|i| {
@@ -398,107 +289,5 @@ mod tests {
         .unwrap()
         .flux;
         assert!(flux.iter().all(|&v| v == 0.0));
-        let mut curves = vec![vec![0.0f32; 2_000]; 11];
-        curves[2][700] = 0.9;
-        let (before, after) = hihat_replacement(&curves, &flux);
-        assert!(before.iter().any(|e| e.component == "HH_CHH"));
-        assert_eq!(after, before);
-    }
-
-    /// Events of `curves` (default peak picking, 11 default components) before and after
-    /// [`replace_hihat_events`] with `flux` (and no band power: no ring test).
-    fn hihat_replacement(curves: &[Vec<f32>], flux: &[f32]) -> (Vec<DrumEvent>, Vec<DrumEvent>) {
-        let band = HighBand {
-            flux: flux.to_vec(),
-            power: vec![0.0; flux.len()],
-        };
-        replaced(curves, &band, &InferenceSettings::default())
-    }
-
-    fn replaced(
-        curves: &[Vec<f32>],
-        band: &HighBand,
-        settings: &InferenceSettings,
-    ) -> (Vec<DrumEvent>, Vec<DrumEvent>) {
-        let names = crate::kit::components::default_component_names();
-        let midi = MidiSettings::default();
-        let before =
-            crate::transcribe::events_from_activations(curves, &names, settings, &midi, 16, 16_000);
-        let mut after = before.clone();
-        replace_hihat_events(
-            &mut after, band, curves, &names, settings, &midi, 16, 16_000,
-        );
-        (before, after)
-    }
-
-    #[test]
-    fn an_onset_whose_band_still_rings_is_not_a_hat() {
-        // Hat-like bursts (20-ms decay) at 0.3 and 1.5 s; at 0.9 s a burst that rings like a
-        // ride (0.5-s decay, 8 dB quieter at its attack).
-        let mut x = bursts(2.5, &[0.3, 1.5]);
-        let mut state = 99u32;
-        let s = (0.9 * 16_000.0) as usize;
-        for (k, v) in x[s..s + 12_000].iter_mut().enumerate() {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            let noise = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
-            *v += 0.2 * noise * (-(k as f32) / 8_000.0).exp();
-        }
-        let frames = x.len() / 16;
-        let band = read_high_band(
-            SliceSource {
-                samples: &x,
-                piece: 4_096,
-            },
-            1.0,
-            frames,
-            16,
-            16_000,
-        )
-        .unwrap();
-        let curves = vec![vec![0.0f32; frames]; 11];
-        let hats = |settings: &InferenceSettings| -> Vec<f64> {
-            let (_, after) = replaced(&curves, &band, settings);
-            after
-                .iter()
-                .filter(|e| e.class == DrumClass::HH)
-                .map(|e| e.time)
-                .collect()
-        };
-        let near = |times: &[f64], want: &[f64]| {
-            times.len() == want.len() && times.iter().zip(want).all(|(t, w)| (t - w).abs() <= 0.016)
-        };
-        let mut settings = InferenceSettings::default();
-        let kept = hats(&settings);
-        assert!(near(&kept, &[0.3, 1.5]), "{kept:?}");
-        settings.hihat.max_ring_db = 60.0;
-        let all = hats(&settings);
-        assert!(near(&all, &[0.3, 0.9, 1.5]), "{all:?}");
-        // The measure itself: the hat has died away 60-120 ms on, the ride has not.
-        let hat = ring_db(&band.power, 300, 16, 16_000).unwrap();
-        let ride = ring_db(&band.power, 900, 16, 16_000).unwrap();
-        assert!(
-            hat < -20.0 && ride > -1.5,
-            "hat {hat:.1} dB, ride {ride:.1} dB"
-        );
-        assert_eq!(ring_db(&band.power, frames - 10, 16, 16_000), None);
-    }
-
-    #[test]
-    fn hihat_events_come_from_the_flux_and_name_the_active_channel() {
-        let mut curves = vec![vec![0.0f32; 2_000]; 11];
-        curves[3][805] = 0.4; // HH_OHH near the second onset
-        curves[2][1_700] = 0.9; // a lone HH_CHH peak with no flux: must disappear
-        let mut flux = vec![0.0f32; 2_000];
-        flux[300] = 1.0;
-        flux[800] = 0.5;
-        let (before, events) = hihat_replacement(&curves, &flux);
-        assert!(before.iter().any(|e| e.component == "HH_CHH"));
-        let hh: Vec<(f64, &str)> = events
-            .iter()
-            .filter(|e| e.class == DrumClass::HH)
-            .map(|e| (e.time, e.component.as_str()))
-            .collect();
-        assert_eq!(hh, vec![(0.3, "HH_CHH"), (0.8, "HH_OHH")]);
-        assert!(events[0].velocity > events[1].velocity);
     }
 }

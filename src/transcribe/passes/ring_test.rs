@@ -1,0 +1,50 @@
+//! Pass `ring_test`: a hi-hat onset from the audio whose band still rings 60-120 ms later
+//! (within `[inference.passes.ring_test] max_ring_db` of its attack) is a ride's, a crash's or
+//! a snare's wires', not a closed hat's, and is dropped (tuning grooves: hi-hat F1 .65 / .94 ->
+//! .65 / .95). An open hat rings too: the tuning grooves scored higher with the rule than with
+//! open hats exempt.
+
+use super::{Candidate, Needs, Origin, Pass, PassContext};
+
+/// Seconds after an onset over which the band's attack is read (its strongest window).
+const ATTACK_SECONDS: (f64, f64) = (0.0, 0.030);
+/// Seconds after an onset over which its ring is read (the band's mean power). A closed hat
+/// has died away by then; a ride, a crash or a snare's wires still ring.
+const RING_SECONDS: (f64, f64) = (0.060, 0.120);
+
+pub struct RingTest;
+
+impl Pass for RingTest {
+    fn name(&self) -> &'static str {
+        "ring_test"
+    }
+
+    fn needs(&self) -> Needs {
+        Needs {
+            high_band: true,
+            onset_readings: false,
+        }
+    }
+
+    fn run(&self, cx: &PassContext, candidates: &mut Vec<Candidate>) {
+        let Some(band) = cx.high_band else {
+            return;
+        };
+        let max_db = cx.settings.passes.ring_test.max_ring_db;
+        candidates.retain(|c| {
+            c.origin != Origin::HighBand
+                || !ring_db(&band.power, c.frame, cx).is_some_and(|db| db > max_db)
+        });
+    }
+}
+
+/// How far (dB) the band's mean power 60-120 ms after `frame` lies below its strongest
+/// window in the first 30 ms; `None` where the file ends too early to tell.
+pub fn ring_db(power: &[f32], frame: usize, cx: &PassContext) -> Option<f64> {
+    let at = |s: f64| frame + cx.frames_in(s);
+    let attack = power.get(at(ATTACK_SECONDS.0)..=at(ATTACK_SECONDS.1))?;
+    let ring = power.get(at(RING_SECONDS.0)..=at(RING_SECONDS.1))?;
+    let attack = attack.iter().fold(0.0f32, |m, &x| m.max(x));
+    let ring = ring.iter().map(|&x| f64::from(x)).sum::<f64>() / ring.len() as f64;
+    (attack > 0.0).then(|| 10.0 * (ring.max(1e-30) / f64::from(attack)).log10())
+}
