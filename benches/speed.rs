@@ -434,7 +434,7 @@ fn infer(scenario: &str, seconds: f64) -> Res<()> {
     if scenario.starts_with("infer_model_hh") {
         // Hi-hats from the model's curves, as the release: no pass over the input for the
         // high-band flux (an FFT per 1-ms frame), which the default makes.
-        cfg.inference.hihat.source = drummernet::transcribe::HihatSource::Model;
+        cfg.inference.passes.hihat_onsets.enabled = false;
     }
     let dir = tempfile::tempdir()?;
     let model_path = dir.path().join("bench.safetensors");

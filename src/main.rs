@@ -86,29 +86,18 @@ fn init_logging(verbose: u8, watching: bool) {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let mut cfg = Config::load(cli.config.as_deref(), &cli.overrides)?;
+    let cfg = Config::load(cli.config.as_deref(), &cli.overrides)?;
+    let verbose = cli.verbose;
     let command = cli.command.unwrap_or(Command::Tui(Default::default()));
     match command {
         Command::Render(a) => cli::render::render(&cfg, a),
         Command::Groove(a) => cli::groove::groove_cmd(&cfg, a),
         Command::Kit(k) => cli::kit::kit_cmd(&cfg, k),
-        Command::Transcribe(a) => cli::transcribe::transcribe_cmd(cfg, a),
+        Command::Transcribe(a) => cli::transcribe::transcribe_cmd(cfg, a, verbose),
         Command::Export(a) => cli::export::export_cmd(a),
         Command::Eval(a) => cli::eval::eval_cmd(cfg, a),
         Command::Tui(a) => cli::tui::tui_cmd(cfg, a),
         Command::Watch(a) => cli::watch::watch_cmd(cfg, a),
-        Command::Train(a) => {
-            if let Some(d) = a.device {
-                cfg.device.device = d;
-            }
-            if let Some(t) = a.threads {
-                cfg.device.threads = t;
-            }
-            if let Some(b) = a.batch_size {
-                cfg.train.batch_size = b;
-            }
-            cfg.validate()?;
-            cli::train::train_cmd(cfg, a)
-        }
+        Command::Train(a) => cli::train::train_cmd(cfg, a),
     }
 }

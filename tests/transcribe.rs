@@ -8,8 +8,8 @@ use drummernet::midi::{read_midi, MidiSettings};
 use drummernet::transcribe::chunked::{stream_activations, SliceSource};
 use drummernet::transcribe::export::{csv_text, write_outputs, ModelInfo, OutputFormat};
 use drummernet::transcribe::{
-    activations_for, transcribe_source, FrameModel, HihatSettings, HihatSource, InferenceSettings,
-    NetRunner, Transcription,
+    activations_for, transcribe_source, FrameModel, InferenceSettings, NetRunner, PassSettings,
+    Transcription,
 };
 
 const SR: u32 = 16_000;
@@ -95,14 +95,17 @@ fn run(x: &[f32], settings: &InferenceSettings) -> Transcription {
 }
 
 /// Events from the stand-in model's curves alone: its clicks would also be hi-hat onsets of
-/// the audio (`[inference.hihat] source = "audio"`, the default).
+/// the audio (the `hihat_onsets` pass, on by default).
 fn settings(chunk: f64, context: f64, batch: usize) -> InferenceSettings {
     InferenceSettings {
         chunk_seconds: chunk,
         context_seconds: context,
         batch_windows: batch,
-        hihat: HihatSettings {
-            source: HihatSource::Model,
+        passes: PassSettings {
+            hihat_onsets: drummernet::transcribe::passes::HihatOnsetSettings {
+                enabled: false,
+                ..Default::default()
+            },
             ..Default::default()
         },
         ..Default::default()

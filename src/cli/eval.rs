@@ -7,13 +7,14 @@ use anyhow::Result;
 use clap::Args;
 
 use drummernet::atomic_file::{write_bytes_atomic, Overwrite};
-use drummernet::config::{Config, DeviceKind};
+use drummernet::config::Config;
 use drummernet::eval::onsets::onsets_from_events;
 use drummernet::eval::score::{score_dir, score_with, EvalResult};
 use drummernet::eval::table::{per_clip_lines, table};
 use drummernet::Error;
 
-use super::transcribe::{apply_device, load_model, transcribe_with_progress};
+use super::runtime::{load_model, DeviceArgs};
+use super::transcribe::transcribe_with_progress;
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -21,13 +22,13 @@ pub struct EvalArgs {
     #[arg(long)]
     pub gt: PathBuf,
     /// Predictions: `<clip>.txt` (onset<TAB>label) or `<clip>.mid` per clip.
-    #[arg(long, conflicts_with_all = ["model", "audio"], required_unless_present = "model")]
+    #[arg(long, conflicts_with_all = ["model", "audio"], required_unless_present = "audio")]
     pub pred: Option<PathBuf>,
-    /// Transcribe `--audio` with this model instead of reading predictions.
+    /// The model that transcribes `--audio` (default: the bundled model).
     #[arg(long, requires = "audio")]
     pub model: Option<PathBuf>,
-    /// Folder of `<clip>.<ext>` audio files for `--model`.
-    #[arg(long, requires = "model")]
+    /// Folder of `<clip>.<ext>` audio files to transcribe instead of reading predictions.
+    #[arg(long)]
     pub audio: Option<PathBuf>,
     /// Only MIDI notes on this channel (1-based; 10 = GM drums).
     #[arg(long)]
@@ -41,10 +42,8 @@ pub struct EvalArgs {
     /// Also print one line per clip.
     #[arg(long)]
     pub per_clip: bool,
-    #[arg(long, value_enum)]
-    pub device: Option<DeviceKind>,
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// The audio file of clip `id` in `dir` (any extension; `.wav` first).
@@ -64,11 +63,11 @@ pub fn eval_cmd(mut cfg: Config, a: EvalArgs) -> Result<()> {
     }
     let res: EvalResult = match (&a.pred, &a.model, &a.audio) {
         (Some(pred), _, _) => score_dir(pred, &a.gt, a.channel)?,
-        (None, Some(model_path), Some(audio)) => {
-            apply_device(&mut cfg, a.device, a.threads);
-            cfg.validate()?;
-            let (model, device) = load_model(&cfg, model_path)?;
-            let name = model_path
+        (None, model_path, Some(audio)) => {
+            a.device.settle(&mut cfg)?;
+            let (model, device) = load_model(&cfg, model_path.as_deref())?;
+            let name = model
+                .path
                 .file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();

@@ -5,6 +5,7 @@ pub mod export;
 pub mod groove;
 pub mod kit;
 pub mod render;
+pub mod runtime;
 pub mod train;
 pub mod transcribe;
 pub mod tui;

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use drummernet::config::{Config, DeviceKind};
+use drummernet::config::Config;
 use drummernet::train;
 
 use super::load_kits;
+use super::runtime::DeviceArgs;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 
@@ -35,25 +36,17 @@ pub struct TrainArgs {
     /// Continue the session from its latest checkpoint.
     #[arg(long)]
     pub resume: bool,
-    #[arg(long, value_enum)]
-    pub device: Option<DeviceKind>,
-    /// CPU threads (0 = all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     #[arg(long)]
     pub batch_size: Option<usize>,
 }
 
-pub fn apply_threads(threads: usize) {
-    if threads > 0 {
-        // candle and rayon read these when their pools start, which has not happened yet.
-        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-        std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
+pub fn train_cmd(mut cfg: Config, a: TrainArgs) -> Result<()> {
+    if let Some(b) = a.batch_size {
+        cfg.train.batch_size = b;
     }
-}
-
-pub fn train_cmd(cfg: Config, a: TrainArgs) -> Result<()> {
-    apply_threads(cfg.device.threads);
+    a.device.settle(&mut cfg)?;
     let device = cfg.device.candle_device()?;
     let kits = load_kits(&a.kits, &cfg.model.components, cfg.kit.length_samples())?;
     let target = a.steps.unwrap_or(cfg.train.steps);

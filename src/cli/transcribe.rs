@@ -10,24 +10,21 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use drummernet::atomic_file::Overwrite;
-use drummernet::config::{Config, DeviceKind};
-use drummernet::model::drummernet::{DrummerNet, LoadedModel};
+use drummernet::config::Config;
+use drummernet::model::drummernet::LoadedModel;
 use drummernet::transcribe::export::{write_outputs, ModelInfo, OutputFormat};
 use drummernet::transcribe::{transcribe_file, Transcription};
 
-use super::train::apply_threads;
-
-/// Where the bundled model lives (relative to the working directory).
-pub const DEFAULT_MODEL: &str = drummernet::assets::BUNDLED_MODEL;
+use super::runtime::{load_model, DeviceArgs};
 
 #[derive(Args)]
 pub struct TranscribeArgs {
     /// Audio files (WAV, FLAC, MP3, OGG... any length).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// The model file.
-    #[arg(long, default_value = DEFAULT_MODEL)]
-    pub model: PathBuf,
+    /// The model file (default: the bundled model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Folder for the outputs (default: beside each input).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -37,44 +34,8 @@ pub struct TranscribeArgs {
     /// Replace existing outputs.
     #[arg(long)]
     pub force: bool,
-    #[arg(long, value_enum)]
-    pub device: Option<DeviceKind>,
-    /// CPU threads (0 = all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-}
-
-/// Loads `path` on the configured device; a missing bundled model gets its own message.
-/// The default `--model` is looked up with [`drummernet::assets::locate`], so that it is found
-/// from any working directory.
-pub fn load_model(cfg: &Config, path: &Path) -> Result<(LoadedModel, candle_core::Device)> {
-    let located;
-    let path = if path == Path::new(DEFAULT_MODEL) {
-        located = drummernet::assets::locate(DEFAULT_MODEL);
-        if !located.exists() {
-            bail!(
-                "{}: the bundled model is missing; train one with `drummernet train` \
-                 and pass it with --model FILE",
-                located.display()
-            );
-        }
-        located.as_path()
-    } else {
-        path
-    };
-    apply_threads(cfg.device.threads);
-    let device = cfg.device.candle_device()?;
-    Ok((DrummerNet::load(path, &device)?, device))
-}
-
-/// Applies `--device` / `--threads` to the config.
-pub fn apply_device(cfg: &mut Config, device: Option<DeviceKind>, threads: Option<usize>) {
-    if let Some(d) = device {
-        cfg.device.device = d;
-    }
-    if let Some(t) = threads {
-        cfg.device.threads = t;
-    }
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// Transcribes one file with a progress bar on a terminal.
@@ -134,15 +95,14 @@ fn summary(t: &Transcription, seconds: f64, written: &[PathBuf]) -> String {
     )
 }
 
-pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs) -> Result<()> {
-    apply_device(&mut cfg, a.device, a.threads);
-    cfg.validate()?;
+pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs, verbose: u8) -> Result<()> {
+    a.device.settle(&mut cfg)?;
     let formats = OutputFormat::parse_list(&a.format)?;
     if let Some(out) = &a.out {
         super::check_output_folder(out)?;
         std::fs::create_dir_all(out).map_err(|e| drummernet::Error::io(out, e))?;
     }
-    let (model, device) = load_model(&cfg, &a.model)?;
+    let (model, device) = load_model(&cfg, a.model.as_deref())?;
     let info = ModelInfo::of(&model);
     let mut failed = 0;
     for input in &a.inputs {
@@ -161,7 +121,13 @@ pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs) -> Result<()> {
                 &cfg.midi,
                 Overwrite::from_force(a.force),
             )?;
-            Ok(summary(&t, start.elapsed().as_secs_f64(), &written))
+            let mut text = summary(&t, start.elapsed().as_secs_f64(), &written);
+            if verbose > 0 {
+                for pass in &t.passes {
+                    text.push_str(&format!("\n  {pass}"));
+                }
+            }
+            Ok(text)
         });
         match result {
             Ok(line) => super::print_out(&format!("{line}\n"))?,

@@ -48,7 +48,7 @@ impl Default for TuiArgs {
 }
 
 pub fn tui_cmd(cfg: Config, a: TuiArgs) -> Result<()> {
-    super::train::apply_threads(cfg.device.threads);
+    super::runtime::apply_threads(cfg.device.threads);
     // With nothing to open, show the bundled demo stem rather than an empty screen.
     let input = a.input.or_else(|| {
         let demo = PathBuf::from(DEMO_STEM);

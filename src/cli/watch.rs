@@ -8,12 +8,12 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use drummernet::config::{Config, DeviceKind};
+use drummernet::config::Config;
 use drummernet::transcribe::export::OutputFormat;
 use drummernet::watch::fingerprint::hash_file;
 use drummernet::watch::{watch, Engine, WatchOptions};
 
-use super::transcribe::{apply_device, load_model, DEFAULT_MODEL};
+use super::runtime::{load_model, DeviceArgs};
 use super::{check_output_folder, print_out};
 
 #[derive(Args)]
@@ -40,19 +40,15 @@ pub struct WatchArgs {
     /// its journal, are always replaced when their input changes).
     #[arg(long)]
     pub force: bool,
-    /// The model file.
-    #[arg(long, default_value = DEFAULT_MODEL)]
-    pub model: PathBuf,
-    #[arg(long, value_enum)]
-    pub device: Option<DeviceKind>,
-    /// CPU threads (0 = all cores).
+    /// The model file (default: the bundled model).
     #[arg(long)]
-    pub threads: Option<usize>,
+    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 pub fn watch_cmd(mut cfg: Config, a: WatchArgs) -> Result<()> {
-    apply_device(&mut cfg, a.device, a.threads);
-    cfg.validate()?;
+    a.device.settle(&mut cfg)?;
     let formats = OutputFormat::parse_list(&a.format)?;
     if !a.input.is_dir() {
         bail!(
@@ -68,9 +64,9 @@ pub fn watch_cmd(mut cfg: Config, a: WatchArgs) -> Result<()> {
     if let Some(out) = &a.out {
         check_output_folder(out)?;
     }
-    let (model, device) = load_model(&cfg, &a.model)?;
+    let (model, device) = load_model(&cfg, a.model.as_deref())?;
     let info = drummernet::transcribe::ModelInfo::of(&model);
-    let model_hash = hash_file(&a.model)?;
+    let model_hash = hash_file(&model.path)?;
     let engine = Engine::new(
         model,
         device,

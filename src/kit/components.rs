@@ -22,6 +22,15 @@ impl DrumClass {
         DrumClass::TT,
         DrumClass::CY,
     ];
+    /// Every class, in order.
+    pub const ALL: [DrumClass; 6] = [
+        DrumClass::KD,
+        DrumClass::SD,
+        DrumClass::HH,
+        DrumClass::TT,
+        DrumClass::CY,
+        DrumClass::OT,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {

@@ -33,15 +33,16 @@ impl Pass for RingTest {
         let max_db = cx.settings.passes.ring_test.max_ring_db;
         candidates.retain(|c| {
             c.origin != Origin::HighBand
-                || !ring_db(&band.power, c.frame, cx).is_some_and(|db| db > max_db)
+                || !ring_db(&band.power, c.frame, cx.hop, cx.sample_rate)
+                    .is_some_and(|db| db > max_db)
         });
     }
 }
 
 /// How far (dB) the band's mean power 60-120 ms after `frame` lies below its strongest
 /// window in the first 30 ms; `None` where the file ends too early to tell.
-pub fn ring_db(power: &[f32], frame: usize, cx: &PassContext) -> Option<f64> {
-    let at = |s: f64| frame + cx.frames_in(s);
+pub fn ring_db(power: &[f32], frame: usize, hop: usize, sample_rate: u32) -> Option<f64> {
+    let at = |s: f64| frame + (s * f64::from(sample_rate) / hop as f64).round() as usize;
     let attack = power.get(at(ATTACK_SECONDS.0)..=at(ATTACK_SECONDS.1))?;
     let ring = power.get(at(RING_SECONDS.0)..=at(RING_SECONDS.1))?;
     let attack = attack.iter().fold(0.0f32, |m, &x| m.max(x));
