@@ -1,14 +1,14 @@
 //! The long fuzzing run: `cargo run --release --example fuzz -- --minutes 10 [--seed N]
 //! [--crashes DIR]`. Prints executions, unique errors, crashes (inputs kept under `--crashes`,
 //! default `target/fuzz-crashes`) and unclear errors; exits 1 when it found any. `--replay FILE`
-//! runs kept inputs again. The engine and targets are the ones `tests/fuzz.rs` runs for a few
+//! runs kept inputs again. The engine and targets are the ones `tests/robustness/fuzz/` runs for a few
 //! seconds.
 
-#[path = "../tests/fuzz/engine.rs"]
+#[path = "../tests/robustness/fuzz/engine.rs"]
 mod engine;
-#[path = "../tests/fuzz/mutate.rs"]
+#[path = "../tests/robustness/fuzz/mutate.rs"]
 mod mutate;
-#[path = "../tests/fuzz/targets.rs"]
+#[path = "../tests/robustness/fuzz/targets.rs"]
 mod targets;
 
 use std::path::PathBuf;

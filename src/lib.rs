@@ -14,6 +14,7 @@ pub mod midi;
 pub mod model;
 pub mod train;
 pub mod transcribe;
+#[cfg(feature = "tui")]
 pub mod tui;
 pub mod watch;
 

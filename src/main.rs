@@ -48,14 +48,20 @@ enum Command {
     /// Score predictions (or a model) against ground-truth onsets: P/R/F1 per class.
     Eval(cli::eval::EvalArgs),
     /// The terminal workbench (also what `drummernet` alone starts).
+    #[cfg(feature = "tui")]
     Tui(cli::tui::TuiArgs),
     /// Transcribe every audio file that appears in (or changes in) a folder, exactly once.
+    #[cfg(feature = "watch")]
     Watch(cli::watch::WatchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, matches!(cli.command, Some(Command::Watch(_))));
+    #[cfg(feature = "watch")]
+    let watching = matches!(cli.command, Some(Command::Watch(_)));
+    #[cfg(not(feature = "watch"))]
+    let watching = false;
+    init_logging(cli.verbose, watching);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -88,7 +94,13 @@ fn init_logging(verbose: u8, watching: bool) {
 fn run(cli: Cli) -> Result<()> {
     let cfg = Config::load(cli.config.as_deref(), &cli.overrides)?;
     let verbose = cli.verbose;
+    #[cfg(feature = "tui")]
     let command = cli.command.unwrap_or(Command::Tui(Default::default()));
+    #[cfg(not(feature = "tui"))]
+    let Some(command) = cli.command
+    else {
+        anyhow::bail!("built without the `tui` feature: give a subcommand (see --help)");
+    };
     match command {
         Command::Render(a) => cli::render::render(&cfg, a),
         Command::Groove(a) => cli::groove::groove_cmd(&cfg, a),
@@ -96,7 +108,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Transcribe(a) => cli::transcribe::transcribe_cmd(cfg, a, verbose),
         Command::Export(a) => cli::export::export_cmd(a),
         Command::Eval(a) => cli::eval::eval_cmd(cfg, a),
+        #[cfg(feature = "tui")]
         Command::Tui(a) => cli::tui::tui_cmd(cfg, a),
+        #[cfg(feature = "watch")]
         Command::Watch(a) => cli::watch::watch_cmd(cfg, a),
         Command::Train(a) => cli::train::train_cmd(cfg, a),
     }

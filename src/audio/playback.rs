@@ -259,8 +259,10 @@ impl AudioSink for NoSink {
 
 /// The system's default output device through cpal, opened on its own thread (cpal streams are
 /// not `Send`); the thread keeps the stream alive until the [`Player`] is dropped.
+#[cfg(feature = "playback")]
 pub struct CpalSink;
 
+#[cfg(feature = "playback")]
 impl AudioSink for CpalSink {
     fn start(self: Box<Self>, transport: Arc<Transport>) -> Receiver<Result<String, String>> {
         let (tx, rx) = mpsc::channel();
@@ -276,6 +278,7 @@ impl AudioSink for CpalSink {
     }
 }
 
+#[cfg(feature = "playback")]
 fn cpal_thread(transport: Arc<Transport>, tx: Sender<Result<String, String>>) {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     let opened = (|| -> Result<(cpal::Stream, String), String> {

@@ -8,7 +8,9 @@ pub mod render;
 pub mod runtime;
 pub mod train;
 pub mod transcribe;
+#[cfg(feature = "tui")]
 pub mod tui;
+#[cfg(feature = "watch")]
 pub mod watch;
 
 use anyhow::Result;

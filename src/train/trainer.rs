@@ -378,7 +378,7 @@ fn all_finite(t: &Tensor) -> Result<bool> {
 }
 
 /// Trainable waveforms learn only on the CPU: off it, the synthesizer's waveform gradient
-/// comes from candle's conv1d kernel gradient, which an H200 run of `tests/cuda.rs` measured
+/// comes from candle's conv1d kernel gradient, which an H200 run of `tests/model/cuda.rs` measured
 /// wrong (1.9 relative error); the activations' gradient there is right.
 fn check_device_supports(cfg: &Config, cpu: bool) -> Result<()> {
     if cfg.synth.trainable && !cpu {

@@ -19,9 +19,9 @@ use crate::train::background::{self, TrainJob, TrainerCommand, TrainerEvent, Tra
 use crate::train::session::{read_loss_csv, LossRow};
 use crate::train::trainer::DataSpec;
 use crate::transcribe::export::{write_json, write_mid};
-use crate::transcribe::{DrumEvent, Picked, SliceSource, Transcription};
+use crate::transcribe::{Picked, Transcription};
 
-use super::jobs::{self, JobEvent, TranscribeRequest, TranscribedStem, FRAME_HOP};
+use super::jobs::{self, JobEvent, PickRequest, TranscribeRequest, TranscribedStem, FRAME_HOP};
 use super::keys::{action_for, Action};
 use super::loss_history::{LossHistory, XAxis};
 
@@ -148,6 +148,13 @@ pub struct App {
     pub transcription: Option<TranscribedStem>,
     /// Picked onsets per component: (frame, normalised height 0..=1).
     pub onsets: Vec<Vec<(usize, f32)>>,
+    /// The events of the latest finished pick: what the piano roll marks and an export writes.
+    picked: Picked,
+    /// The number of the latest pick requested, and whether it is still running.
+    pick_generation: u64,
+    pick_pending: bool,
+    /// Seconds the transcription took, said once its first pick arrives.
+    transcribed_in: Option<f64>,
     pub peak: PeakPickParams,
     pub components: Components,
     pub spectrum: bool,
@@ -179,7 +186,9 @@ impl App {
             .model
             .or_else(|| Some(crate::assets::locate(BUNDLED_MODEL)).filter(|p| p.is_file()));
         let mut app = App {
-            peak: PeakPickParams::default(),
+            // The config's peak picking, so that an untouched threshold exports what
+            // `drummernet transcribe` writes.
+            peak: cfg.inference.peak_pick,
             components: Components::default(),
             spectrum: false,
             loss: LossHistory::default(),
@@ -204,6 +213,10 @@ impl App {
             data: None,
             transcription: None,
             onsets: Vec::new(),
+            picked: Picked::default(),
+            pick_generation: 0,
+            pick_pending: false,
+            transcribed_in: None,
             busy: None,
             message: String::new(),
             message_is_error: false,
@@ -302,8 +315,9 @@ impl App {
         tracing::warn!("{}", self.message);
     }
 
+    /// A job is running (decoding, transcribing or re-picking events).
     pub fn is_busy(&self) -> bool {
-        self.busy.is_some()
+        self.busy.is_some() || self.pick_pending
     }
 
     pub fn component_count(&self) -> usize {
@@ -576,23 +590,40 @@ impl App {
     pub fn set_threshold(&mut self, delta: f64) {
         self.peak.delta = (delta * 100.0).round().clamp(0.0, 100.0) / 100.0;
         self.repick();
-        let n: usize = self.onsets.iter().map(Vec::len).sum();
-        self.say(format!("threshold {:.2}: {n} onsets", self.peak.delta));
     }
 
-    /// The piano roll's marks: exactly the events an export would write (peak picking, then
-    /// the level gate), so what is seen is what is exported.
+    /// Picks the events again from the stem's analysis with the current settings, on a job
+    /// thread ([`JobEvent::Picked`] brings them back).
     fn repick(&mut self) {
+        let (Some(t), Some(stem)) = (&self.transcription, &self.stem) else {
+            return;
+        };
+        self.pick_generation += 1;
+        self.pick_pending = true;
+        jobs::spawn_pick(
+            PickRequest {
+                analysis: t.analysis.clone(),
+                stem: stem.clone(),
+                inference: self.inference(),
+                midi: self.config.midi.clone(),
+                generation: self.pick_generation,
+            },
+            self.jobs_tx.clone(),
+        );
+    }
+
+    /// The piano roll's marks: exactly the events an export would write, so what is seen is
+    /// what is exported.
+    fn mark_onsets(&mut self) {
         self.onsets = match &self.transcription {
             Some(t) => {
-                let mut marks = vec![Vec::new(); t.analysis.activations.len()];
-                let maxima: Vec<f32> = t
-                    .analysis
-                    .activations
+                let activations = &t.analysis.activations;
+                let mut marks = vec![Vec::new(); activations.len()];
+                let maxima: Vec<f32> = activations
                     .iter()
                     .map(|row| row.iter().fold(0.0f32, |m, &v| m.max(v)))
                     .collect();
-                for e in self.events() {
+                for e in &self.picked.events {
                     let max = maxima[e.component_index];
                     let frame = (e.time * f64::from(SAMPLE_RATE) / FRAME_HOP as f64).round();
                     let height = if max > 0.0 { e.height / max } else { 0.0 };
@@ -602,26 +633,6 @@ impl App {
             }
             None => Vec::new(),
         };
-    }
-
-    /// Events of the current transcription at the current threshold, in time order: the
-    /// library's pick from the stem's analysis, so the same events and velocities as
-    /// `drummernet transcribe` with these peak-picking settings.
-    fn pick(&self) -> Picked {
-        let Some(t) = &self.transcription else {
-            return Picked::default();
-        };
-        let stem: &[f32] = self.stem.as_ref().map_or(&[], |s| &s[..]);
-        // Reading a slice cannot fail; on the impossible error nothing is shown.
-        t.analysis
-            .pick(&self.inference(), &self.config.midi, || {
-                Ok(SliceSource::whole(stem))
-            })
-            .unwrap_or_default()
-    }
-
-    fn events(&self) -> Vec<DrumEvent> {
-        self.pick().events
     }
 
     /// The config's `[inference]` with the workbench's threshold.
@@ -634,7 +645,8 @@ impl App {
     /// MIDI notes of the current transcription at the current threshold, in time order.
     pub fn notes(&self) -> Vec<(MidiNote, String)> {
         let midi = &self.config.midi;
-        self.events()
+        self.picked
+            .events
             .iter()
             .map(|e| (e.midi_note(midi), e.component.clone()))
             .collect()
@@ -644,6 +656,11 @@ impl App {
     /// `drummernet-transcription` JSON, atomic writes, an existing file replaced only with
     /// `Overwrite::Allow`); returns the note count.
     pub fn export(&self, path: &Path, overwrite: Overwrite) -> crate::Result<usize> {
+        if self.pick_pending {
+            return Err(crate::Error::Invalid(
+                "busy: the events are being picked again; export once they are shown".into(),
+            ));
+        }
         let json = path.with_extension("json");
         check_writable(path, overwrite)?;
         check_writable(&json, overwrite)?;
@@ -658,7 +675,7 @@ impl App {
     /// The current transcription as the CLI records one (without the activations, which the
     /// written files do not hold).
     fn record(&self) -> Transcription {
-        let picked = self.pick();
+        let picked = self.picked.clone();
         let stem: &[f32] = self.stem.as_ref().map_or(&[], |s| &s[..]);
         let analysis = self.transcription.as_ref().map(|t| &t.analysis);
         Transcription {
@@ -796,6 +813,7 @@ impl App {
                 self.stem = Some(samples);
                 self.stem_path = Some(path);
                 self.transcription = None;
+                self.picked = Picked::default();
                 self.onsets.clear();
                 self.roll.first_frame = 0;
             }
@@ -817,14 +835,29 @@ impl App {
                     });
                 }
                 self.transcription = Some(t);
+                self.picked = Picked::default();
+                self.transcribed_in = Some(secs);
                 self.repick();
-                let n: usize = self.onsets.iter().map(Vec::len).sum();
-                self.say(format!(
-                    "transcribed in {secs:.1} s: {n} onsets (e exports MIDI, b A/B)"
-                ));
+            }
+            JobEvent::Picked { generation, picked } => {
+                // An older pick's answer is stale: a newer one is on its way.
+                if generation == self.pick_generation {
+                    self.pick_pending = false;
+                    self.picked = picked;
+                    self.mark_onsets();
+                    let n = self.picked.events.len();
+                    let message = match self.transcribed_in.take() {
+                        Some(secs) => format!(
+                            "transcribed in {secs:.1} s: {n} onsets (e exports MIDI, b A/B)"
+                        ),
+                        None => format!("threshold {:.2}: {n} onsets", self.peak.delta),
+                    };
+                    self.say(message);
+                }
             }
             JobEvent::Failed(e) => {
                 self.busy = None;
+                self.pick_pending = false;
                 self.error(e);
             }
         }

@@ -14,7 +14,8 @@ use crate::model::drummernet::DrummerNet;
 use crate::model::ops::synth_fft::synth_conv;
 use crate::model::seeded_init::SeededVarMap;
 use crate::model::ModelConfig;
-use crate::transcribe::{InferenceSettings, ModelInfo, NetRunner, StemAnalysis};
+use crate::midi::MidiSettings;
+use crate::transcribe::{InferenceSettings, ModelInfo, NetRunner, Picked, SliceSource, StemAnalysis};
 
 /// Activation frames per second (hop 16 at 16 kHz).
 pub const FRAME_HOP: usize = 16;
@@ -24,7 +25,8 @@ pub const FRAME_HOP: usize = 16;
 /// the threshold redoes only the pick) and the re-synthesis.
 #[derive(Debug, Clone, Default)]
 pub struct TranscribedStem {
-    pub analysis: StemAnalysis,
+    /// Shared with the re-pick jobs, which read it on their own thread.
+    pub analysis: Arc<StemAnalysis>,
     /// The model it came from, for the exported JSON.
     pub model: ModelInfo,
     /// The stem re-synthesised through the component waveforms, as long as the stem.
@@ -42,6 +44,11 @@ pub enum JobEvent {
         fraction: f32,
     },
     Transcribed(TranscribedStem),
+    /// The events of re-pick number `generation`.
+    Picked {
+        generation: u64,
+        picked: Picked,
+    },
     Failed(String),
 }
 
@@ -112,10 +119,34 @@ pub fn spawn_transcribe(req: TranscribeRequest, tx: Sender<JobEvent>) {
         )?;
         let resynthesis = resynthesise(&analysis.activations, &req.waveforms, &req.samples)?;
         let _ = tx.send(JobEvent::Transcribed(TranscribedStem {
-            analysis,
+            analysis: Arc::new(analysis),
             model,
             resynthesis,
         }));
+        Ok(())
+    });
+}
+
+/// A new pick of events from a stem's analysis (other settings, e.g. the threshold).
+pub struct PickRequest {
+    pub analysis: Arc<StemAnalysis>,
+    pub stem: Arc<Vec<f32>>,
+    pub inference: InferenceSettings,
+    pub midi: MidiSettings,
+    /// Numbers the requests, so that only the latest one's answer is shown.
+    pub generation: u64,
+}
+
+/// Runs the library's pick off the UI thread: it reads the stem at every candidate's onset.
+pub fn spawn_pick(req: PickRequest, tx: Sender<JobEvent>) {
+    spawn("pick", tx.clone(), move || {
+        let picked = req.analysis.pick(&req.inference, &req.midi, || {
+            Ok(SliceSource::whole(&req.stem))
+        })?;
+        let _ = tx.send(JobEvent::Picked {
+            generation: req.generation,
+            picked,
+        });
         Ok(())
     });
 }

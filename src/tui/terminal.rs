@@ -12,7 +12,7 @@ use crossterm::execute;
 
 use super::app::{App, AppOptions};
 use super::views;
-use crate::audio::playback::CpalSink;
+use crate::audio::playback::AudioSink;
 use crate::error::{Error, Result};
 
 /// Redraw at least this often (playhead, progress) even without input.
@@ -28,7 +28,7 @@ pub fn run(opts: AppOptions, log: &Path) -> Result<()> {
         let _ = execute!(stdout(), DisableMouseCapture);
         stderr_redirect::restore(saved);
     });
-    let mut app = App::new(opts, Box::new(CpalSink));
+    let mut app = App::new(opts, sound_card());
     let result = event_loop(&mut terminal, &mut app);
     let _ = execute!(stdout(), DisableMouseCapture);
     ratatui::restore();
@@ -118,4 +118,14 @@ mod stderr_redirect {
         -1
     }
     pub fn restore(_saved: i32) {}
+}
+
+/// The system's sound card, or silence in a build without the `playback` feature.
+fn sound_card() -> Box<dyn AudioSink> {
+    #[cfg(feature = "playback")]
+    return Box::new(crate::audio::playback::CpalSink);
+    #[cfg(not(feature = "playback"))]
+    Box::new(crate::audio::playback::NoSink(
+        "built without the `playback` feature: no sound".into(),
+    ))
 }

@@ -11,7 +11,7 @@
 //!   SIGKILL too) neither repeats nor skips work; failures are recorded and not retried until
 //!   the input changes.
 //! - [`job`]: one input's job (judge, transcribe, write outputs, record).
-//! - [`watcher`]: the loop tying notify's debounced events, the stability wait, a queue with
+//! - `watcher` (feature `watch`): the loop tying notify's debounced events, the stability wait, a queue with
 //!   at most `watch.jobs` jobs in flight and a stop flag (set by SIGINT/SIGTERM in the CLI:
 //!   jobs in flight finish, then it returns).
 //!
@@ -24,9 +24,11 @@ pub mod job;
 pub mod journal;
 pub mod settings;
 pub mod stability;
+#[cfg(feature = "watch")]
 pub mod watcher;
 
 pub use job::{Engine, Outcome, Workspace};
 pub use journal::{read_entries, Entry, Journal, State, JOURNAL_FILE, LOCK_FILE};
 pub use settings::WatchSettings;
+#[cfg(feature = "watch")]
 pub use watcher::{watch, Summary, WatchOptions};

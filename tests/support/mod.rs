@@ -1,4 +1,4 @@
-//! Shared by the loss tests (`model_loss.rs`, `model_hpss.rs`): their test signal and the two
+//! Shared by the loss tests (`model/loss.rs`, `model/hpss.rs`): their test signal and the two
 //! checks every loss variant gets (gradient against finite differences; fused ops against the
 //! composed candle ops in value and gradient). Each test file uses part of it.
 #![allow(dead_code)]

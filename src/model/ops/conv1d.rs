@@ -5,7 +5,7 @@
 //! views of the input (no im2col copy), tiled over time so that the output tile stays in cache
 //! while the `K` taps accumulate into it. Other devices compose the same sum of `K` shifted
 //! matmuls from candle ops (not candle's conv1d: on CUDA its weight gradients were as wrong as
-//! on the CPU, measured by `tests/cuda.rs` on an H200).
+//! on the CPU, measured by `tests/model/cuda.rs` on an H200).
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor, WithDType};

@@ -19,7 +19,7 @@
 //! Measurements (release build, the shared 2-core dev machine under load from other builds, so
 //! fastest of 4 runs; B = 16, K = 11, T = 1538, L = 16 000; times include transforming the 11
 //! waveforms, which a kit draw per batch requires;
-//! `cargo test --release --test model_synth -- --ignored --nocapture`):
+//! `cargo test --release --test model synth:: -- --ignored --nocapture`):
 //!
 //! | path | forward | grad a | grad h |
 //! |---|---|---|---|

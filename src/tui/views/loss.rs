@@ -8,7 +8,7 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
 use crate::tui::app::App;
-use crate::tui::loss_history::{smooth, thin, XAxis};
+use crate::tui::loss_history::{thin, XAxis};
 
 const SCALE_COLORS: [Color; 6] = [
     Color::Cyan,
@@ -19,8 +19,8 @@ const SCALE_COLORS: [Color; 6] = [
     Color::Red,
 ];
 
-/// (legend name, points, colour).
-type Series = (String, Vec<(f64, f64)>, Color);
+/// (legend name, points, smoothed points, colour).
+type Series = (String, Vec<(f64, f64)>, Vec<(f64, f64)>, Color);
 
 pub fn draw_loss(f: &mut Frame, area: Rect, app: &App) {
     let h = &app.loss;
@@ -51,6 +51,7 @@ pub fn draw_loss(f: &mut Frame, area: Rect, app: &App) {
                 (
                     format!("s{s}"),
                     h.points(Some(s), app.loss_x, app.loss_log),
+                    h.smoothed(Some(s), app.loss_x, app.loss_log),
                     SCALE_COLORS[s % SCALE_COLORS.len()],
                 )
             })
@@ -59,15 +60,14 @@ pub fn draw_loss(f: &mut Frame, area: Rect, app: &App) {
         vec![(
             "total".into(),
             h.points(None, app.loss_x, app.loss_log),
+            h.smoothed(None, app.loss_x, app.loss_log),
             Color::Cyan,
         )]
     };
-    let raw: Vec<Vec<(f64, f64)>> = series.iter().map(|(_, p, _)| thin(p, width)).collect();
-    let smoothed: Vec<Vec<(f64, f64)>> = series
-        .iter()
-        .map(|(_, p, _)| thin(&smooth(p), width))
-        .collect();
-    let all = series.iter().flat_map(|(_, p, _)| p.iter());
+    let raw: Vec<Vec<(f64, f64)>> = series.iter().map(|(_, p, _, _)| thin(p, width)).collect();
+    let smoothed: Vec<Vec<(f64, f64)>> =
+        series.iter().map(|(_, _, s, _)| thin(s, width)).collect();
+    let all = series.iter().flat_map(|(_, p, _, _)| p.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in all {
         x0 = x0.min(x);
@@ -82,7 +82,7 @@ pub fn draw_loss(f: &mut Frame, area: Rect, app: &App) {
         y1 = y0 + 1e-3_f64.max(y0.abs() * 0.01);
     }
     let mut datasets = Vec::new();
-    for (i, (name, _, color)) in series.iter().enumerate() {
+    for (i, (name, _, _, color)) in series.iter().enumerate() {
         datasets.push(
             Dataset::default()
                 .marker(Marker::Dot)

@@ -1,6 +1,6 @@
 //! MIDI input for `render` and for `eval --pred` (predictions as `.mid`): running status, zero
 //! tempo, huge delta times, zero or SMPTE-overflowing timing, non-drum notes, text. The plain
-//! malformed, truncated, empty, folder and missing files are in tests/cli.rs.
+//! malformed, truncated, empty, folder and missing files are in tests/front_ends/cli.rs.
 
 use std::path::Path;
 

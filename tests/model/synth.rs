@@ -451,7 +451,7 @@ fn trainable_waveforms_learn_and_keep_their_norm() -> drummernet::Result<()> {
     Ok(())
 }
 
-/// Timing report (not a test): `cargo test --release --test model_synth -- --ignored --nocapture`.
+/// Timing report (not a test): `cargo test --release --test model synth:: -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn report_timings() {

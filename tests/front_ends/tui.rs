@@ -16,7 +16,8 @@ use drummernet::config::Config;
 use drummernet::midi::read_midi;
 use drummernet::train::session::LossRow;
 use drummernet::tui::app::{Mode, PromptKind};
-use drummernet::tui::jobs::Transcription;
+use drummernet::transcribe::StemAnalysis;
+use drummernet::tui::jobs::TranscribedStem;
 use drummernet::tui::loss_history::LossHistory;
 use drummernet::tui::views;
 use drummernet::tui::{App, AppOptions};
@@ -36,7 +37,7 @@ fn app() -> App {
 
 /// A fixed transcription: a kick on every beat at 120 bpm, snare on 2 and 4, closed hi-hat on
 /// eighths, one crash; 4 s at 1000 frames/s.
-fn fixed_transcription(app: &App) -> Transcription {
+fn fixed_transcription(app: &App) -> TranscribedStem {
     let names = app.components.names.clone();
     let frames = 4000;
     let mut act = vec![vec![0.0f32; frames]; names.len()];
@@ -57,11 +58,16 @@ fn fixed_transcription(app: &App) -> Transcription {
         hit(2, e * 250 + 5, if e % 2 == 0 { 0.6 } else { 0.3 });
     }
     hit(9, 0, 0.9);
-    Transcription {
-        names,
-        activations: act,
+    TranscribedStem {
+        analysis: std::sync::Arc::new(StemAnalysis {
+            components: names,
+            activations: act,
+            hop: 16,
+            gain: None,
+            high_band: None,
+        }),
+        model: Default::default(),
         resynthesis: vec![0.0; frames * 16],
-        high_band: None,
     }
 }
 
@@ -94,6 +100,7 @@ fn loaded_app() -> App {
     a.stem_path = Some(PathBuf::from("demo/stem.wav"));
     a.transcription = Some(t);
     a.set_threshold(0.25);
+    assert!(a.wait_idle(Duration::from_secs(10)), "picked");
     a.loss = fixed_loss();
     a.training.step = 120;
     a.training.items_per_second = 11.0;
@@ -213,8 +220,8 @@ fn keys_open_transcribe_ab_zoom_threshold_export_quit() {
         "transcription finished"
     );
     let t = a.transcription.as_ref().expect("transcribed");
-    assert_eq!(t.activations.len(), 11);
-    assert_eq!(t.activations[0].len(), 3000);
+    assert_eq!(t.analysis.activations.len(), 11);
+    assert_eq!(t.analysis.activations[0].len(), 3000);
     assert_eq!(t.resynthesis.len(), 48_000);
     let onsets = |a: &App| a.onsets.iter().map(Vec::len).sum::<usize>();
     let n = onsets(&a);
@@ -242,10 +249,12 @@ fn keys_open_transcribe_ab_zoom_threshold_export_quit() {
 
     // A higher threshold never adds onsets; a lower one never removes them.
     a.handle_key(key('.'));
+    assert!(a.wait_idle(Duration::from_secs(10)), "picked");
     assert!((a.peak.delta - 0.30).abs() < 1e-12);
     assert!(onsets(&a) <= n);
     a.handle_key(key(','));
     a.handle_key(key(','));
+    assert!(a.wait_idle(Duration::from_secs(10)), "picked");
     assert!((a.peak.delta - 0.20).abs() < 1e-12);
     assert!(onsets(&a) >= n);
 
@@ -255,6 +264,30 @@ fn keys_open_transcribe_ab_zoom_threshold_export_quit() {
     assert!(
         matches!(&a.mode, Mode::Prompt(p) if p.kind == PromptKind::ExportMidi && Path::new(&p.text) == expected)
     );
+    a.handle_key(code(KeyCode::Enter));
+    assert!(read_midi(&expected).is_ok(), "exported MIDI parses");
+    // A second export to the same path asks first: Esc keeps the file, Enter replaces it.
+    let first = std::fs::read(&expected).expect("exported");
+    a.set_threshold(0.9);
+    assert!(a.wait_idle(Duration::from_secs(10)), "picked");
+    a.handle_key(key('e'));
+    a.handle_key(code(KeyCode::Enter));
+    assert!(
+        matches!(&a.mode, Mode::Prompt(p) if p.kind == PromptKind::ReplaceExport),
+        "{:?}",
+        a.mode
+    );
+    a.handle_key(code(KeyCode::Esc));
+    assert_eq!(std::fs::read(&expected).expect("kept"), first);
+    a.handle_key(key('e'));
+    a.handle_key(code(KeyCode::Enter));
+    a.handle_key(code(KeyCode::Enter));
+    assert_eq!(a.mode, Mode::Normal, "{}", a.message);
+    assert_ne!(std::fs::read(&expected).expect("replaced"), first);
+    a.set_threshold(0.2);
+    assert!(a.wait_idle(Duration::from_secs(10)), "picked");
+    a.handle_key(key('e'));
+    a.handle_key(code(KeyCode::Enter));
     a.handle_key(code(KeyCode::Enter));
     let notes = read_midi(&expected).expect("exported MIDI parses");
     assert_eq!(notes.len(), onsets(&a), "{}", a.message);
@@ -275,6 +308,50 @@ fn keys_open_transcribe_ab_zoom_threshold_export_quit() {
     assert_eq!(a.mode, Mode::Normal);
     a.handle_key(key('q'));
     assert!(a.quit);
+}
+
+/// The workbench's export and `drummernet transcribe` write the same JSON for the same stem,
+/// model and settings: one pipeline, one writer.
+#[test]
+fn the_workbench_exports_what_the_cli_writes() {
+    let model = root().join("assets/model/default.safetensors");
+    if !model.is_file() {
+        eprintln!("skipped: the bundled model is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stem = short_stem(dir.path());
+    let mut a = app();
+    a.model_path = Some(model.clone());
+    a.open(&stem);
+    assert!(a.wait_idle(Duration::from_secs(20)), "open finished");
+    a.transcribe();
+    assert!(a.wait_idle(Duration::from_secs(60)), "transcribed");
+    let exported = dir.path().join("workbench.mid");
+    a.export(&exported, Overwrite::Refuse).expect("export");
+    let cli_dir = dir.path().join("cli");
+    assert_cmd::Command::cargo_bin("drummernet")
+        .expect("binary")
+        .args(["transcribe", "--format", "mid,json", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(&cli_dir)
+        .arg(&stem)
+        .assert()
+        .success();
+    let json = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).expect("written")).expect("parses")
+    };
+    let (ours, theirs) = (
+        json(&exported.with_extension("json")),
+        json(&cli_dir.join("stem.json")),
+    );
+    assert!(ours["events"].as_array().is_some_and(|e| !e.is_empty()));
+    assert_eq!(ours, theirs);
+    assert_eq!(
+        std::fs::read(&exported).expect("mid"),
+        std::fs::read(cli_dir.join("stem.mid")).expect("mid")
+    );
 }
 
 #[test]

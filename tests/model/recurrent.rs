@@ -402,7 +402,7 @@ fn conv_head_is_affine_with_same_length_output() -> R<()> {
     Ok(())
 }
 
-/// Timings for the report: `cargo test --release --test model_recurrent -- --ignored --nocapture`.
+/// Timings for the report: `cargo test --release --test model recurrent:: -- --ignored --nocapture`.
 /// The backward is seeded through `(out ⊙ c).sum()`; the cost of that seeding alone (candle's
 /// broadcast gradients are slow) is measured on a plain variable and printed separately.
 #[test]

@@ -811,3 +811,42 @@ fn every_subcommand_help_names_its_key_options() {
         }
     }
 }
+
+/// Every subcommand finds the bundled model and assets from a folder outside the checkout, as
+/// an installed `drummernet` is used (the watch folder once failed there).
+#[test]
+fn every_subcommand_runs_from_a_folder_outside_the_checkout() {
+    let dir = TempDir::new().unwrap();
+    let work = dir.path();
+    let demo = assets().join("demo/demo_drums.wav");
+    let here = |cmd: &mut Command| -> String { succeeds(cmd.current_dir(work)) };
+    here(drummernet().args(["transcribe", "--out", "t"]).arg(&demo));
+    assert!(work.join("t/demo_drums.mid").is_file());
+    here(drummernet().args(["groove", "--count", "1", "--seconds", "4", "--seed", "3"]).args([
+        "--kits",
+        "procedural:100",
+        "--out",
+        "g",
+    ]));
+    let eval = here(drummernet().args(["eval", "--gt", "g", "--audio", "g"]));
+    assert!(eval.contains("KD"), "{eval}");
+    here(drummernet().args(["render", "--kit", "procedural:7", "-o", "r.wav"]).arg(demo_midi()));
+    assert!(work.join("r.wav").is_file());
+    here(drummernet().args(["kit", "synth", "--seed", "1", "--out", "k"]));
+    let listed = here(drummernet().args(["kit", "list", "k"]));
+    assert!(listed.contains("KD"), "{listed}");
+    here(tiny_train(&work.join("sessions")).args(["--steps", "1"]));
+    let checkpoint = work.join("sessions/default/latest.safetensors");
+    here(drummernet().arg("export").arg(&checkpoint).args(["-o", "m.safetensors"]));
+    here(drummernet().args(["transcribe", "--model", "m.safetensors", "--out", "t2"]).arg(&demo));
+    assert!(work.join("t2/demo_drums.mid").is_file());
+    if cfg!(feature = "watch") {
+        std::fs::create_dir(work.join("in")).unwrap();
+        std::fs::copy(&demo, work.join("in/demo.wav")).unwrap();
+        here(drummernet().args(["watch", "in", "--out", "w", "--once"]));
+        assert!(work.join("w/demo.mid").is_file());
+    }
+    if cfg!(feature = "tui") {
+        here(drummernet().args(["tui", "--help"]));
+    }
+}

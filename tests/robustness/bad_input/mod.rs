@@ -4,7 +4,7 @@
 //! status, one stderr line naming the file and the problem, and that no output appeared and no
 //! existing file changed; then faults while writing (read-only folders, a folder where an output
 //! goes, a full disk, SIGKILL and SIGINT during training). The tables the tests print
-//! (`cargo test --test bad_input -- --nocapture`) are the README's "Bad input" section.
+//! (`cargo test --test robustness bad_input -- --nocapture`) are the README's "Bad input" section.
 
 mod audio;
 mod common;

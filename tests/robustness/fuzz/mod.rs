@@ -1,14 +1,9 @@
-//! A short run of the mutation fuzzer (`tests/fuzz/`) over every target: decoding and
+//! A short run of the mutation fuzzer (`tests/robustness/fuzz/`) over every target: decoding and
 //! transcribing audio, reading and rendering MIDI, loading model files, reading onset lists and
 //! config files. Any panic or any error that is not one line naming its file fails the test.
 //! The long run is `cargo run --release --example fuzz -- --minutes 10`.
 
-#[path = "fuzz/engine.rs"]
-mod engine;
-#[path = "fuzz/mutate.rs"]
-mod mutate;
-#[path = "fuzz/targets.rs"]
-mod targets;
+use crate::{engine, targets};
 
 use std::time::Duration;
 

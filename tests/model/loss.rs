@@ -7,7 +7,7 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor, Var};
 use drummernet::model::loss::{CqtLoss, LossMetric, LossSettings};
 
-mod support;
+use crate::support;
 use support::{assert_gradient_matches_finite_differences, noise, run_on_one_batch, scalar};
 
 struct Fixture {
@@ -292,7 +292,7 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-/// `cargo test --release --test model_loss -- --ignored --nocapture timing`
+/// `cargo test --release --test model -- --ignored --nocapture timing`
 #[test]
 #[ignore]
 fn timing_batch_16_of_24608_samples() {

@@ -185,7 +185,7 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// Speed report: `cargo test --release --test model_unet -- --ignored --nocapture`, with
+/// Speed report: `cargo test --release --test model unet:: -- --ignored --nocapture`, with
 /// RAYON_NUM_THREADS=1 and 2.
 #[test]
 #[ignore]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use candle_core::{DType, Device, Tensor};
 use drummernet::model::loss::{CqtLoss, LossSettings};
 
-mod support;
+use crate::support;
 use support::{assert_gradient_matches_finite_differences, noise, run_on_one_batch, scalar};
 
 struct Fixture {
