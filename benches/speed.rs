@@ -38,7 +38,7 @@ type Res<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const FORMAT_VERSION: u32 = 1;
 const SEED: u64 = 7;
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 9] = [
     "train_b16",
     "train_b4",
     "split_b16",
@@ -47,6 +47,7 @@ const SCENARIOS: [&str; 8] = [
     "infer_600s",
     "infer_model_hh_60",
     "infer_split",
+    "loss_chart",
 ];
 
 fn main() -> ExitCode {
@@ -201,6 +202,10 @@ fn run_scenario(name: &str) -> Res<()> {
         "infer_600s" => infer(name, 600.0)?,
         "infer_model_hh_60" => infer(name, 60.0)?,
         "infer_split" => infer_split(name)?,
+        #[cfg(feature = "tui")]
+        "loss_chart" => loss_chart(name)?,
+        #[cfg(not(feature = "tui"))]
+        "loss_chart" => eprintln!("speed: loss_chart skipped: built without the `tui` feature"),
         other => return Err(format!("unknown scenario {other}").into()),
     }
     emit(name, "peak_rss", peak_rss_mb(), "MB");
@@ -565,6 +570,56 @@ fn infer_split(scenario: &str) -> Res<()> {
             median(cpus[i].clone()),
             "s",
         );
+    }
+    Ok(())
+}
+
+/// The workbench's loss pane after 1 000 and 1 000 000 training steps: the cost of taking a
+/// step into the history and of drawing one frame (120 x 30 cells), which must not grow with
+/// the steps.
+#[cfg(feature = "tui")]
+fn loss_chart(name: &str) -> Res<()> {
+    use drummernet::train::session::LossRow;
+    use drummernet::tui::loss_history::LossHistory;
+    use drummernet::tui::{App, AppOptions};
+    let mut opts = AppOptions::new(drummernet::config::Config::defaults()?);
+    opts.kit = Some("procedural:0".into());
+    let mut app = App::new(
+        opts,
+        Box::new(drummernet::audio::playback::NoSink("bench".into())),
+    );
+    app.loss_per_scale = true;
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30))?;
+    for steps in [1_000u64, 1_000_000] {
+        let mut history = LossHistory::default();
+        let (_, push_s, _) = timed(|| {
+            for s in 1..=steps {
+                let loss = 1.0 + 1.0 / s as f64 + 0.01 * ((s * 7919 % 101) as f64 / 101.0);
+                history.push(LossRow {
+                    step: s,
+                    seconds: s as f64 * 0.7,
+                    loss,
+                    per_scale: vec![0.5 * loss, 0.3 * loss, 0.2 * loss],
+                    items_per_second: 20.0,
+                });
+            }
+            Ok(())
+        })?;
+        app.loss = history;
+        let mut frames = Vec::new();
+        for _ in 0..runs() {
+            let (_, wall, _) = timed(|| {
+                terminal.draw(|f| {
+                    let area = f.area();
+                    drummernet::tui::views::draw_loss(f, area, &app)
+                })?;
+                Ok(())
+            })?;
+            frames.push(wall);
+        }
+        let label = if steps == 1_000 { "1k" } else { "1m" };
+        emit(name, &format!("push_us_per_step_{label}"), push_s / steps as f64 * 1e6, "us");
+        emit(name, &format!("frame_ms_{label}"), median(frames) * 1e3, "ms");
     }
     Ok(())
 }

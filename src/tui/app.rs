@@ -315,6 +315,11 @@ impl App {
         tracing::warn!("{}", self.message);
     }
 
+    /// Events are being picked again (the piano roll shows the previous pick).
+    pub fn is_picking(&self) -> bool {
+        self.pick_pending
+    }
+
     /// A job is running (decoding, transcribing or re-picking events).
     pub fn is_busy(&self) -> bool {
         self.busy.is_some() || self.pick_pending

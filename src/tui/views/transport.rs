@@ -73,6 +73,7 @@ pub fn draw_transport(f: &mut Frame, area: Rect, app: &App) {
         None => {
             let n: usize = app.onsets.iter().map(Vec::len).sum();
             Line::from(match &app.transcription {
+                Some(_) if app.is_picking() => "picking events...".to_string(),
                 Some(_) => format!("{n} onsets at threshold {:.2}", app.peak.delta),
                 None => "not transcribed".to_string(),
             })
