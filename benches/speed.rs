@@ -618,8 +618,18 @@ fn loss_chart(name: &str) -> Res<()> {
             frames.push(wall);
         }
         let label = if steps == 1_000 { "1k" } else { "1m" };
-        emit(name, &format!("push_us_per_step_{label}"), push_s / steps as f64 * 1e6, "us");
-        emit(name, &format!("frame_ms_{label}"), median(frames) * 1e3, "ms");
+        emit(
+            name,
+            &format!("push_us_per_step_{label}"),
+            push_s / steps as f64 * 1e6,
+            "us",
+        );
+        emit(
+            name,
+            &format!("frame_ms_{label}"),
+            median(frames) * 1e3,
+            "ms",
+        );
     }
     Ok(())
 }

@@ -8,7 +8,9 @@
 //! (calling [`Mixer::fill`] directly) and the workbench keeps working without a sound card.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+#[cfg(feature = "playback")]
+use std::sync::mpsc::Sender;
+use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 
 use crate::audio::SAMPLE_RATE;
@@ -318,6 +320,7 @@ fn cpal_thread(transport: Arc<Transport>, tx: Sender<Result<String, String>>) {
 }
 
 /// Waits until the receiver side (the Player) is gone.
+#[cfg(feature = "playback")]
 fn park_until_closed(tx: &Sender<Result<String, String>>) {
     loop {
         std::thread::sleep(std::time::Duration::from_millis(200));

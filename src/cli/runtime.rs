@@ -66,7 +66,10 @@ pub fn model_path(given: Option<&Path>) -> Result<PathBuf> {
 }
 
 /// The model of `--model` (or the bundled one) on the configured device.
-pub fn load_model(cfg: &Config, given: Option<&Path>) -> Result<(LoadedModel, candle_core::Device)> {
+pub fn load_model(
+    cfg: &Config,
+    given: Option<&Path>,
+) -> Result<(LoadedModel, candle_core::Device)> {
     let path = model_path(given)?;
     let device = cfg.device.candle_device()?;
     Ok((DrummerNet::load(&path, &device)?, device))

@@ -136,6 +136,32 @@ pub struct LoadedModel {
 }
 
 impl DrummerNet {
+    /// A freshly initialised model (the seeded initialisation training starts from), its
+    /// tensors detached from their variables so that inference builds no gradient graph.
+    pub fn seeded(cfg: &ModelConfig, seed: u64, device: &candle_core::Device) -> Result<Self> {
+        let map = candle_nn::VarMap::new();
+        let _ = DrummerNet::new(
+            cfg,
+            crate::model::seeded_init::SeededVarMap::var_builder(
+                &map,
+                seed,
+                candle_core::DType::F32,
+                device,
+            ),
+        )?;
+        let tensors = map
+            .data()
+            .lock()
+            .map_err(|_| crate::error::Error::Invalid("variable map lock poisoned".into()))?
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().detach()))
+            .collect();
+        DrummerNet::new(
+            cfg,
+            VarBuilder::from_tensors(tensors, candle_core::DType::F32, device),
+        )
+    }
+
     /// Builds a model from a model or checkpoint file alone: the hyper-parameters come from the
     /// file's metadata, and every tensor must be present with the right shape.
     pub fn load(path: &std::path::Path, device: &candle_core::Device) -> Result<LoadedModel> {

@@ -672,7 +672,11 @@ impl App {
         let t = self.record();
         let settings = self.inference();
         write_mid(path, &t.events, &self.config.midi, overwrite)?;
-        let model = self.transcription.as_ref().map(|t| t.model.clone()).unwrap_or_default();
+        let model = self
+            .transcription
+            .as_ref()
+            .map(|t| t.model.clone())
+            .unwrap_or_default();
         write_json(&json, &t, &model, &settings, &self.config.midi, overwrite)?;
         Ok(t.events.len())
     }

@@ -5,17 +5,17 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::{VarBuilder, VarMap};
+use candle_core::{Device, Tensor};
 
 use crate::audio::{MonoReader, SAMPLE_RATE};
 use crate::error::{Error, Result};
+use crate::midi::MidiSettings;
 use crate::model::drummernet::DrummerNet;
 use crate::model::ops::synth_fft::synth_conv;
-use crate::model::seeded_init::SeededVarMap;
 use crate::model::ModelConfig;
-use crate::midi::MidiSettings;
-use crate::transcribe::{InferenceSettings, ModelInfo, NetRunner, Picked, SliceSource, StemAnalysis};
+use crate::transcribe::{
+    InferenceSettings, ModelInfo, NetRunner, Picked, SliceSource, StemAnalysis,
+};
 
 /// Activation frames per second (hop 16 at 16 kHz).
 pub const FRAME_HOP: usize = 16;
@@ -188,16 +188,7 @@ pub fn build_model(path: Option<&Path>, cfg: &ModelConfig) -> Result<(DrummerNet
         let info = ModelInfo::of(&loaded);
         return Ok((loaded.net, info));
     }
-    let map = VarMap::new();
-    let _ = DrummerNet::new(cfg, SeededVarMap::var_builder(&map, 0, DType::F32, &device))?;
-    let tensors = map
-        .data()
-        .lock()
-        .map_err(|_| Error::Invalid("variable map lock poisoned".into()))?
-        .iter()
-        .map(|(n, v)| (n.clone(), v.as_tensor().detach()))
-        .collect();
-    let net = DrummerNet::new(cfg, VarBuilder::from_tensors(tensors, DType::F32, &device))?;
+    let net = DrummerNet::seeded(cfg, 0, &device)?;
     let info = ModelInfo {
         path: "untrained (seed 0)".into(),
         metadata: Default::default(),

@@ -131,7 +131,7 @@ impl LossHistory {
         if self.kept.len() >= MAX_POINTS {
             // Keep every other point (the first stays): the series stays bounded and evenly
             // spread, at the cost of one pass every MAX_POINTS / 2 kept steps.
-            let last_dropped = self.kept.len() % 2 == 0;
+            let last_dropped = self.kept.len().is_multiple_of(2);
             let mut i = 0;
             self.kept.retain(|_| {
                 i += 1;
@@ -253,7 +253,10 @@ mod tests {
         assert!(s.iter().all(|&(_, y)| (y - 2.0).abs() < 1e-12), "{s:?}");
         let h = LossHistory::from_rows(vec![row(1, 1.0), row(2, 10.0)]);
         let s = h.smoothed(None, XAxis::Step, false);
-        assert!((s[1].1 - (0.1 * 0.9 + 10.0 * 0.1) / 0.19).abs() < 1e-9, "{s:?}");
+        assert!(
+            (s[1].1 - (0.1 * 0.9 + 10.0 * 0.1) / 0.19).abs() < 1e-9,
+            "{s:?}"
+        );
         let s = h.smoothed(None, XAxis::Step, true);
         assert!((s[1].1 - 0.1 / 0.19).abs() < 1e-9, "{s:?}");
     }
@@ -291,7 +294,11 @@ mod tests {
         }
         assert_eq!(h.len(), 1_000_000);
         let p = h.points(None, XAxis::Step, false);
-        assert!(p.len() <= MAX_POINTS + 1 && p.len() >= MAX_POINTS / 2, "{}", p.len());
+        assert!(
+            p.len() <= MAX_POINTS + 1 && p.len() >= MAX_POINTS / 2,
+            "{}",
+            p.len()
+        );
         assert_eq!(p.first().map(|q| q.0), Some(1.0));
         assert_eq!(p.last().map(|q| q.0), Some(1e6));
         let gaps: Vec<f64> = p.windows(2).map(|w| w[1].0 - w[0].0).collect();

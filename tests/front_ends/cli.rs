@@ -822,23 +822,35 @@ fn every_subcommand_runs_from_a_folder_outside_the_checkout() {
     let here = |cmd: &mut Command| -> String { succeeds(cmd.current_dir(work)) };
     here(drummernet().args(["transcribe", "--out", "t"]).arg(&demo));
     assert!(work.join("t/demo_drums.mid").is_file());
-    here(drummernet().args(["groove", "--count", "1", "--seconds", "4", "--seed", "3"]).args([
-        "--kits",
-        "procedural:100",
-        "--out",
-        "g",
-    ]));
+    here(
+        drummernet()
+            .args(["groove", "--count", "1", "--seconds", "4", "--seed", "3"])
+            .args(["--kits", "procedural:100", "--out", "g"]),
+    );
     let eval = here(drummernet().args(["eval", "--gt", "g", "--audio", "g"]));
     assert!(eval.contains("KD"), "{eval}");
-    here(drummernet().args(["render", "--kit", "procedural:7", "-o", "r.wav"]).arg(demo_midi()));
+    here(
+        drummernet()
+            .args(["render", "--kit", "procedural:7", "-o", "r.wav"])
+            .arg(demo_midi()),
+    );
     assert!(work.join("r.wav").is_file());
     here(drummernet().args(["kit", "synth", "--seed", "1", "--out", "k"]));
     let listed = here(drummernet().args(["kit", "list", "k"]));
     assert!(listed.contains("KD"), "{listed}");
     here(tiny_train(&work.join("sessions")).args(["--steps", "1"]));
     let checkpoint = work.join("sessions/default/latest.safetensors");
-    here(drummernet().arg("export").arg(&checkpoint).args(["-o", "m.safetensors"]));
-    here(drummernet().args(["transcribe", "--model", "m.safetensors", "--out", "t2"]).arg(&demo));
+    here(
+        drummernet()
+            .arg("export")
+            .arg(&checkpoint)
+            .args(["-o", "m.safetensors"]),
+    );
+    here(
+        drummernet()
+            .args(["transcribe", "--model", "m.safetensors", "--out", "t2"])
+            .arg(&demo),
+    );
     assert!(work.join("t2/demo_drums.mid").is_file());
     if cfg!(feature = "watch") {
         std::fs::create_dir(work.join("in")).unwrap();

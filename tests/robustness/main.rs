@@ -1,5 +1,7 @@
 //! Bad input and faults through every entry point, and the fuzzer's short run.
 
+// Every entry point includes the workbench's open action.
+#[cfg(feature = "tui")]
 mod bad_input;
 mod fuzz;
 

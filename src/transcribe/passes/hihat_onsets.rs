@@ -159,7 +159,6 @@ mod tests {
         assert_eq!(after, before);
     }
 
-
     /// Events of `curves` (default peak picking, 11 default components) with the hi-hat onsets
     /// off and on, `flux` as the band (and no band power: the ring test passes all).
     fn hihat_replacement(curves: &[Vec<f32>], flux: &[f32]) -> (Vec<DrumEvent>, Vec<DrumEvent>) {

@@ -154,8 +154,11 @@ impl std::fmt::Display for ClassCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         write!(f, "{}", self.total())?;
         if !self.0.is_empty() {
-            let parts: Vec<String> =
-                self.0.iter().map(|(c, n)| format!("{} {n}", c.label())).collect();
+            let parts: Vec<String> = self
+                .0
+                .iter()
+                .map(|(c, n)| format!("{} {n}", c.label()))
+                .collect();
             write!(f, " ({})", parts.join(", "))?;
         }
         Ok(())
@@ -187,7 +190,11 @@ impl std::fmt::Display for PassReport {
             self.after.total()
         )?;
         let count = |counts: &ClassCounts, class| {
-            counts.0.iter().find(|(c, _)| *c == class).map_or(0, |(_, n)| *n)
+            counts
+                .0
+                .iter()
+                .find(|(c, _)| *c == class)
+                .map_or(0, |(_, n)| *n)
         };
         let changed: Vec<String> = DrumClass::ALL
             .iter()
@@ -269,7 +276,10 @@ mod tests {
     #[test]
     fn hits_far_below_the_loudest_are_dropped_by_the_crosstalk_gate() {
         // Kick-band bursts at 0, -6 and -30 dB.
-        let audio = tones(3.0, &[(0.5, 80.0, 0.5), (1.0, 80.0, 0.25), (1.5, 80.0, 0.016)]);
+        let audio = tones(
+            3.0,
+            &[(0.5, 80.0, 0.5), (1.0, 80.0, 0.25), (1.5, 80.0, 0.016)],
+        );
         let kicks = [(0, 0.5, 1.0), (0, 1.0, 1.0), (0, 1.5, 1.0)];
         let run = |gate: f64, snare: bool| {
             let mut s = settings();
@@ -290,7 +300,11 @@ mod tests {
         let gated = run(-12.0, true);
         assert_eq!(times(&gated), vec![0.5, 1.0, 1.52]);
         assert_eq!(gated.events[..2], all.events[..2]);
-        let gate = gated.passes.iter().find(|p| p.name == "crosstalk_gate").unwrap();
+        let gate = gated
+            .passes
+            .iter()
+            .find(|p| p.name == "crosstalk_gate")
+            .unwrap();
         assert_eq!((gate.before.total(), gate.after.total()), (4, 3), "{gate}");
         // Switched off, the gate keeps it.
         let mut s = settings();
@@ -299,7 +313,11 @@ mod tests {
         let hits = [kicks.as_slice(), &[(1, 1.52, 1.0)]].concat();
         let kept = pick_for_test(&spikes(&hits), None, &audio, &s);
         assert_eq!(kept.events.len(), 4);
-        let gate = kept.passes.iter().find(|p| p.name == "crosstalk_gate").unwrap();
+        let gate = kept
+            .passes
+            .iter()
+            .find(|p| p.name == "crosstalk_gate")
+            .unwrap();
         assert_eq!(gate.skipped, Some("switched off"));
     }
 

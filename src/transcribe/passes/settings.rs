@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Switches and settings of every pass, in pipeline order.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PassSettings {
     pub peak_picking: Switch,
@@ -93,19 +93,6 @@ impl Default for KickLowBandSettings {
     }
 }
 
-impl Default for PassSettings {
-    fn default() -> Self {
-        PassSettings {
-            peak_picking: Switch::default(),
-            hihat_onsets: HihatOnsetSettings::default(),
-            ring_test: RingTestSettings::default(),
-            velocity: Switch::default(),
-            crosstalk_gate: Switch::default(),
-            kick_low_band: KickLowBandSettings::default(),
-        }
-    }
-}
-
 impl PassSettings {
     /// Whether the pass named `name` (a [`super::Pass::name`]) runs; unknown names do not.
     pub fn enabled(&self, name: &str) -> bool {
@@ -124,8 +111,18 @@ impl PassSettings {
     pub fn validate(&self, prefix: &str) -> Result<()> {
         for (key, value, lo, hi) in [
             ("hihat_onsets.delta", self.hihat_onsets.delta, 0.0, 1.0),
-            ("ring_test.max_ring_db", self.ring_test.max_ring_db, -60.0, 60.0),
-            ("kick_low_band.margin_db", self.kick_low_band.margin_db, 0.0, 120.0),
+            (
+                "ring_test.max_ring_db",
+                self.ring_test.max_ring_db,
+                -60.0,
+                60.0,
+            ),
+            (
+                "kick_low_band.margin_db",
+                self.kick_low_band.margin_db,
+                0.0,
+                120.0,
+            ),
         ] {
             if !(value.is_finite() && (lo..=hi).contains(&value)) {
                 return Err(Error::config(

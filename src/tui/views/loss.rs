@@ -65,8 +65,7 @@ pub fn draw_loss(f: &mut Frame, area: Rect, app: &App) {
         )]
     };
     let raw: Vec<Vec<(f64, f64)>> = series.iter().map(|(_, p, _, _)| thin(p, width)).collect();
-    let smoothed: Vec<Vec<(f64, f64)>> =
-        series.iter().map(|(_, _, s, _)| thin(s, width)).collect();
+    let smoothed: Vec<Vec<(f64, f64)>> = series.iter().map(|(_, _, s, _)| thin(s, width)).collect();
     let all = series.iter().flat_map(|(_, p, _, _)| p.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in all {

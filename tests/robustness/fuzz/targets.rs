@@ -127,9 +127,8 @@ impl AudioTarget {
         let out_dir = work.join("audio-out");
         std::fs::create_dir_all(&out_dir).expect("output folder");
         AudioTarget {
-            net: drummernet::tui::jobs::build_model(None, &tiny_config())
-                .expect("tiny model")
-                .0,
+            net: drummernet::model::drummernet::DrummerNet::seeded(&tiny_config(), 0, &Device::Cpu)
+                .expect("tiny model"),
             out_dir,
             settings: InferenceSettings::default(),
             midi: MidiSettings::default(),
