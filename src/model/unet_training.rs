@@ -10,11 +10,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Storage, Tensor};
+use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::model::ops::conv1d::{forward_into, grad_input_into, grad_weight};
 use crate::model::ops::elu::elu_in_place;
+use crate::model::ops::kernel::{contiguous, elu_grad, rows_per_item, with_contiguous};
 use crate::model::ops::{maxpool, upsample_linear};
 use crate::model::unet::Unet;
 
@@ -238,54 +239,15 @@ impl Drop for UnetTraining {
     }
 }
 
-fn cpu_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
-    let CpuStorage::F32(data) = s else {
-        candle_core::bail!("unet-training: {what} must be f32");
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("unet-training: {what} must be contiguous"),
-    }
-}
-
-/// Runs `f` on a contiguous f32 CPU tensor's data.
-fn with_data<R>(
-    t: &Tensor,
-    what: &str,
-    f: impl FnOnce(&[f32]) -> candle_core::Result<R>,
-) -> candle_core::Result<R> {
-    let t = t.contiguous()?;
-    let (storage, layout) = t.storage_and_layout();
-    let Storage::Cpu(cpu) = &*storage else {
-        candle_core::bail!("unet-training: {what} must be on the CPU");
-    };
-    f(cpu_f32(cpu, layout, what)?)
-}
-
-/// ELU derivative from the ELU's output y (alpha 1): 1 above zero, y + 1 below.
-#[inline]
-fn elu_slope(y: f32) -> f32 {
-    if y > 0.0 {
-        1.0
-    } else {
-        y + 1.0
-    }
-}
-
 /// g *= elu'(y), element by element.
 fn elu_grad_in_place(g: &mut [f32], y: &[f32]) {
     g.par_chunks_mut(1 << 14)
         .zip(y.par_chunks(1 << 14))
         .for_each(|(g, y)| {
             for (g, &y) in g.iter_mut().zip(y) {
-                *g *= elu_slope(y);
+                *g = elu_grad(y, *g);
             }
         });
-}
-
-/// Rows of `len` per parallel work item (at least one).
-fn rows_per_item(len: usize) -> usize {
-    (1 << 14) / len.max(1) + 1
 }
 
 impl Buffers {
@@ -478,7 +440,7 @@ impl Buffers {
                 let (item, ch) = (row / n, row % n);
                 upsample_linear::backward_row(&g_y[(item * 2 * n + ch) * lu..][..lu], gd);
                 for (g, &y) in gd.iter_mut().zip(&d[row * ld..][..ld]) {
-                    *g *= elu_slope(y);
+                    *g = elu_grad(y, *g);
                 }
             });
             let (c_in, len) = plan.y_dims(j);
@@ -535,7 +497,7 @@ impl Buffers {
                     for ((gc, c), gp) in gc.chunks_mut(lc).zip(c.chunks(lc)).zip(gp.chunks(lp)) {
                         maxpool::backward_row(c, gp, gc);
                         for (g, &y) in gc.iter_mut().zip(c) {
-                            *g *= elu_slope(y);
+                            *g = elu_grad(y, *g);
                         }
                     }
                 });
@@ -593,8 +555,8 @@ impl CustomOp2 for UnetTraining {
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let plan = &self.plan;
-        let x = cpu_f32(s1, l1, "input")?;
-        let flat = cpu_f32(s2, l2, "weights")?;
+        let x = contiguous::<f32>(s1, l1, "unet-training input")?;
+        let flat = contiguous::<f32>(s2, l2, "unet-training weights")?;
         if flat.len() != self.sizes.iter().sum::<usize>() || x.len() != plan.batch * plan.t {
             candle_core::bail!("unet-training: operand sizes do not match the plan");
         }
@@ -626,10 +588,10 @@ impl CustomOp2 for UnetTraining {
         };
         let plan = &self.plan;
         let want_dx = x.track_op();
-        let (g_w, g_x) = with_data(x, "input", |xs| {
-            with_data(weights, "weights", |flat| {
-                with_data(out, "output", |o| {
-                    with_data(g_out, "output gradient", |g| {
+        let (g_w, g_x) = with_contiguous::<f32, _>(x, "unet-training input", |xs| {
+            with_contiguous::<f32, _>(weights, "unet-training weights", |flat| {
+                with_contiguous::<f32, _>(out, "unet-training output", |o| {
+                    with_contiguous::<f32, _>(g_out, "unet-training output gradient", |g| {
                         let w = split_weights(flat, &self.sizes, plan.conv.len(), plan.dec.len());
                         Ok(buffers.backward(plan, xs, &w, o, g, want_dx))
                     })

@@ -7,11 +7,11 @@
 //! matmuls from candle ops (not candle's conv1d: on CUDA its weight gradients were as wrong as
 //! on the CPU, measured by `tests/model/cuda.rs` on an H200).
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor, WithDType};
 use gemm::Parallelism;
 
-use crate::model::ops::elu::{elu_grad_from_output, elu_in_place, ExpM1};
+use crate::model::ops::elu::{elu_grad_from_output, elu_in_place};
+use crate::model::ops::kernel::{Float, Map2};
 use rayon::prelude::*;
 
 /// Output columns per work item: big enough for efficient gemm panels, small enough that the
@@ -188,7 +188,7 @@ fn tiles(batch: usize, len: usize, tile: usize) -> Vec<(usize, usize, usize)> {
     out
 }
 
-fn forward<T: ExpM1>(
+fn forward<T: Float>(
     x: &[T],
     xd: (usize, usize, usize),
     w: &[T],
@@ -201,7 +201,7 @@ fn forward<T: ExpM1>(
 }
 
 /// `forward` into `y` (B, Cout, T - K + 1), whatever `y` held before.
-pub(crate) fn forward_into<T: ExpM1>(
+pub(crate) fn forward_into<T: Float>(
     x: &[T],
     (batch, c_in, t_in): (usize, usize, usize),
     w: &[T],
@@ -403,22 +403,6 @@ pub(crate) fn grad_weight<T: WithDType>(
         )
 }
 
-fn dispatch2<F32, F64>(s1: &CpuStorage, s2: &CpuStorage, f32: F32, f64: F64) -> Result<CpuStorage>
-where
-    F32: FnOnce(&[f32], &[f32]) -> Result<Vec<f32>>,
-    F64: FnOnce(&[f64], &[f64]) -> Result<Vec<f64>>,
-{
-    match (s1, s2) {
-        (CpuStorage::F32(a), CpuStorage::F32(b)) => Ok(CpuStorage::F32(f32(a, b)?)),
-        (CpuStorage::F64(a), CpuStorage::F64(b)) => Ok(CpuStorage::F64(f64(a, b)?)),
-        _ => candle_core::bail!(
-            "conv1d_valid: f32 or f64 operands of one type required, got {:?} and {:?}",
-            s1.dtype(),
-            s2.dtype()
-        ),
-    }
-}
-
 impl candle_core::CustomOp2 for Conv1dValid {
     fn name(&self) -> &'static str {
         if self.elu {
@@ -438,28 +422,7 @@ impl candle_core::CustomOp2 for Conv1dValid {
         let xd = dims3(l1, "input")?;
         let wd = dims3(l2, "kernel")?;
         let out = Shape::from((xd.0, wd.0, xd.2 - wd.2 + 1));
-        #[allow(clippy::too_many_arguments)]
-        fn run<T: ExpM1>(
-            x: &[T],
-            l1: &Layout,
-            w: &[T],
-            l2: &Layout,
-            xd: (usize, usize, usize),
-            wd: (usize, usize, usize),
-            elu: bool,
-        ) -> Result<Vec<T>> {
-            let x = contiguous_slice(x, l1, "input")?;
-            let w = contiguous_slice(w, l2, "kernel")?;
-            Ok(forward(x, xd, w, wd, elu))
-        }
-        let elu = self.elu;
-        let storage = dispatch2(
-            s1,
-            s2,
-            |x, w| run(x, l1, w, l2, xd, wd, elu),
-            |x, w| run(x, l1, w, l2, xd, wd, elu),
-        )?;
-        Ok((storage, out))
+        Ok((self.map(s1, l1, s2, l2)?, out))
     }
 
     fn bwd(
@@ -492,13 +455,6 @@ impl candle_core::CustomOp2 for Conv1dValid {
     }
 }
 
-fn contiguous_slice<'a, T>(data: &'a [T], l: &Layout, what: &str) -> Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("conv1d_valid: {what} must be contiguous"),
-    }
-}
-
 impl candle_core::CustomOp2 for Conv1dGradInput {
     fn name(&self) -> &'static str {
         "conv1d-valid-grad-input"
@@ -513,22 +469,10 @@ impl candle_core::CustomOp2 for Conv1dGradInput {
     ) -> Result<(CpuStorage, Shape)> {
         let gd = dims3(l1, "output gradient")?;
         let wd = dims3(l2, "kernel")?;
-        let t_in = self.t_in;
-        let storage = dispatch2(
-            s1,
-            s2,
-            |g, w| {
-                let g = contiguous_slice(g, l1, "output gradient")?;
-                let w = contiguous_slice(w, l2, "kernel")?;
-                Ok(grad_input(g, gd, w, wd, t_in))
-            },
-            |g, w| {
-                let g = contiguous_slice(g, l1, "output gradient")?;
-                let w = contiguous_slice(w, l2, "kernel")?;
-                Ok(grad_input(g, gd, w, wd, t_in))
-            },
-        )?;
-        Ok((storage, Shape::from((gd.0, wd.1, t_in))))
+        Ok((
+            self.map(s1, l1, s2, l2)?,
+            Shape::from((gd.0, wd.1, self.t_in)),
+        ))
     }
 }
 
@@ -546,22 +490,39 @@ impl candle_core::CustomOp2 for Conv1dGradWeight {
     ) -> Result<(CpuStorage, Shape)> {
         let xd = dims3(l1, "input")?;
         let gd = dims3(l2, "output gradient")?;
-        let k = self.k;
-        let storage = dispatch2(
-            s1,
-            s2,
-            |x, g| {
-                let x = contiguous_slice(x, l1, "input")?;
-                let g = contiguous_slice(g, l2, "output gradient")?;
-                Ok(grad_weight(x, xd, g, gd, k))
-            },
-            |x, g| {
-                let x = contiguous_slice(x, l1, "input")?;
-                let g = contiguous_slice(g, l2, "output gradient")?;
-                Ok(grad_weight(x, xd, g, gd, k))
-            },
-        )?;
-        Ok((storage, Shape::from((gd.1, xd.1, k))))
+        Ok((self.map(s1, l1, s2, l2)?, Shape::from((gd.1, xd.1, self.k))))
+    }
+}
+
+impl Map2 for Conv1dValid {
+    const OP: &'static str = "conv1d_valid";
+
+    fn f<T: Float>(&self, x: &[T], lx: &Layout, w: &[T], lw: &Layout) -> Result<Vec<T>> {
+        Ok(forward(
+            x,
+            dims3(lx, "input")?,
+            w,
+            dims3(lw, "kernel")?,
+            self.elu,
+        ))
+    }
+}
+
+impl Map2 for Conv1dGradInput {
+    const OP: &'static str = "conv1d-valid-grad-input";
+
+    fn f<T: Float>(&self, g: &[T], lg: &Layout, w: &[T], lw: &Layout) -> Result<Vec<T>> {
+        let (gd, wd) = (dims3(lg, "output gradient")?, dims3(lw, "kernel")?);
+        Ok(grad_input(g, gd, w, wd, self.t_in))
+    }
+}
+
+impl Map2 for Conv1dGradWeight {
+    const OP: &'static str = "conv1d-valid-grad-weight";
+
+    fn f<T: Float>(&self, x: &[T], lx: &Layout, g: &[T], lg: &Layout) -> Result<Vec<T>> {
+        let (xd, gd) = (dims3(lx, "input")?, dims3(lg, "output gradient")?);
+        Ok(grad_weight(x, xd, g, gd, self.k))
     }
 }
 

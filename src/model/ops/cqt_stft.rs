@@ -19,7 +19,6 @@
 
 use std::sync::Arc;
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -28,7 +27,9 @@ use crate::error::{Error, Result};
 
 mod hann_blocks;
 mod log_cqt;
-use hann_blocks::{BlockFloat, HannBlocks};
+use hann_blocks::HannBlocks;
+
+use super::kernel::{Float, Map1};
 pub use log_cqt::LogCqtOp;
 
 /// Maps y (B, N) to the spectrum at the used bins, (B, 1 + N/hop, 2F): F real parts, then F
@@ -148,7 +149,7 @@ impl BinStft {
     }
 
     /// One signal: `y` (N) -> `out` (frames × 2F).
-    pub(crate) fn spectrum<T: BlockFloat>(&self, y: &[T], out: &mut [f64]) {
+    pub(crate) fn spectrum<T: Float>(&self, y: &[T], out: &mut [f64]) {
         let n = y.len();
         let (l, half, width) = (self.window_len, self.window_len / 2, 2 * self.n_bins);
         let frames = self.n_frames(n);
@@ -189,7 +190,7 @@ impl BinStft {
     }
 
     /// The transpose of [`Self::spectrum`]: `grad` (frames × 2F) -> `dy` (N), added.
-    pub(crate) fn adjoint<T: BlockFloat>(&self, grad: &[f64], dy: &mut [T]) {
+    pub(crate) fn adjoint<T: Float>(&self, grad: &[f64], dy: &mut [T]) {
         let n = dy.len();
         let (l, half, width) = (self.window_len, self.window_len / 2, 2 * self.n_bins);
         let frames = self.n_frames(n);
@@ -239,7 +240,7 @@ impl BinStft {
         }
     }
 
-    fn forward_cpu<T: BlockFloat>(&self, y: &[T], batch: usize, n: usize) -> Vec<T> {
+    fn forward_cpu<T: Float>(&self, y: &[T], batch: usize, n: usize) -> Vec<T> {
         let width = 2 * self.n_bins * self.n_frames(n);
         let mut out = vec![T::zero(); batch * width];
         out.par_chunks_mut(width)
@@ -268,14 +269,20 @@ pub(crate) fn reflect(i: isize, n: usize) -> usize {
     r as usize
 }
 
-fn contiguous_slice<'a, T>(
-    data: &'a [T],
-    layout: &Layout,
-    op: &str,
-) -> candle_core::Result<&'a [T]> {
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("{op}: input must be contiguous"),
+impl Map1 for BinStft {
+    const OP: &'static str = "cqt-bin-stft";
+
+    fn f<T: Float>(&self, y: &[T], l: &Layout) -> candle_core::Result<Vec<T>> {
+        let (batch, n) = l.shape().dims2()?;
+        Ok(self.forward_cpu(y, batch, n))
+    }
+}
+
+impl Map1 for BinStftAdjoint {
+    const OP: &'static str = "cqt-bin-stft-adjoint";
+
+    fn f<T: Float>(&self, g: &[T], l: &Layout) -> candle_core::Result<Vec<T>> {
+        Ok(self.run(g, l.shape().dims3()?.0))
     }
 }
 
@@ -291,18 +298,7 @@ impl CustomOp1 for BinStft {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (batch, n) = layout.shape().dims2()?;
         let shape = Shape::from((batch, self.n_frames(n), 2 * self.n_bins));
-        let out = match storage {
-            CpuStorage::F32(data) => {
-                let y = contiguous_slice(data, layout, self.name())?;
-                CpuStorage::F32(self.forward_cpu(y, batch, n))
-            }
-            CpuStorage::F64(data) => {
-                let y = contiguous_slice(data, layout, self.name())?;
-                CpuStorage::F64(self.forward_cpu(y, batch, n))
-            }
-            other => candle_core::bail!("{}: unsupported dtype {:?}", self.name(), other.dtype()),
-        };
-        Ok((out, shape))
+        Ok((self.map(storage, layout)?, shape))
     }
 
     fn bwd(
@@ -327,7 +323,7 @@ struct BinStftAdjoint {
 }
 
 impl BinStftAdjoint {
-    fn run<T: BlockFloat>(&self, grad: &[T], batch: usize) -> Vec<T> {
+    fn run<T: Float>(&self, grad: &[T], batch: usize) -> Vec<T> {
         let n = self.n_samples;
         let width = 2 * self.stft.n_bins * self.stft.n_frames(n);
         let mut out = vec![T::zero(); batch * n];
@@ -359,18 +355,10 @@ impl CustomOp1 for BinStftAdjoint {
                 layout.shape()
             );
         }
-        let out = match storage {
-            CpuStorage::F32(data) => {
-                let g = contiguous_slice(data, layout, self.name())?;
-                CpuStorage::F32(self.run(g, batch))
-            }
-            CpuStorage::F64(data) => {
-                let g = contiguous_slice(data, layout, self.name())?;
-                CpuStorage::F64(self.run(g, batch))
-            }
-            other => candle_core::bail!("{}: unsupported dtype {:?}", self.name(), other.dtype()),
-        };
-        Ok((out, Shape::from((batch, self.n_samples))))
+        Ok((
+            self.map(storage, layout)?,
+            Shape::from((batch, self.n_samples)),
+        ))
     }
 }
 

@@ -1,8 +1,10 @@
 //! ELU with alpha = 1: y = x for x > 0, exp(x) - 1 otherwise. The backward pass reads only the
 //! output (dy/dx = 1 where y > 0, y + 1 elsewhere), so no input has to be kept.
 
-use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+
+use super::kernel::{elu_grad, Float, Map1, Map2};
 
 /// Elements per parallel work item.
 const CHUNK: usize = 1 << 14;
@@ -19,55 +21,8 @@ struct Elu;
 /// (output, output gradient) -> input gradient.
 struct EluGrad;
 
-/// exp(x) - 1 for x <= 0 (the ELU's negative branch) for the two float types the ops support.
-pub(crate) trait ExpM1: WithDType {
-    fn exp_m1_neg(self) -> Self;
-}
-
-impl ExpM1 for f32 {
-    /// libm's expf is a call per element and dominated the whole U-Net's ELU time; this
-    /// branch-free Cephes-style version vectorises. Absolute error below 2e-7 on x <= 0.
-    #[inline(always)]
-    fn exp_m1_neg(self) -> Self {
-        // Below -87 exp(x) underflows f32's normal range; ELU is -1 there anyway.
-        let x = self.clamp(-87.0, 0.0);
-        // Round to nearest by the 1.5 * 2^23 trick, which also leaves the integer in the low
-        // mantissa bits: f32::round and `as i32` are calls or saturating sequences on baseline
-        // x86-64 and would stop the loop from vectorising.
-        const MAGIC: f32 = 12_582_912.0;
-        let shifted = x * std::f32::consts::LOG2_E + MAGIC;
-        let n = shifted - MAGIC;
-        let n_int = shifted.to_bits().wrapping_sub(MAGIC.to_bits());
-        // Two-part ln 2 keeps the reduction exact enough for f32.
-        let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
-        let p = 1.987_569_1e-4_f32;
-        let p = p * r + 1.398_199_9e-3;
-        let p = p * r + 8.333_452e-3;
-        let p = p * r + 4.166_579_6e-2;
-        let p = p * r + 1.666_666_5e-1;
-        let p = p * r + 0.5;
-        let e = p * r * r + r + 1.0;
-        let scale = f32::from_bits(n_int.wrapping_add(127) << 23);
-        e * scale - 1.0
-    }
-}
-
-impl ExpM1 for f64 {
-    fn exp_m1_neg(self) -> Self {
-        self.min(0.0).exp_m1()
-    }
-}
-
-fn slice<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
-    let data = T::cpu_storage_as_slice(s)?;
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("elu: operand must be contiguous"),
-    }
-}
-
 /// ELU of every element, in place (for ops that fuse it into their own output tiles).
-pub(crate) fn elu_in_place<T: ExpM1>(xs: &mut [T]) {
+pub(crate) fn elu_in_place<T: Float>(xs: &mut [T]) {
     // The crate is built for baseline x86-64 (SSE2, 4 lanes); the same loop compiled for the
     // wider vector units this CPU has runs 2-4x faster, and ELUs are a third of the U-Net.
     #[cfg(target_arch = "x86_64")]
@@ -87,18 +42,18 @@ pub(crate) fn elu_in_place<T: ExpM1>(xs: &mut [T]) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn elu_in_place_avx512<T: ExpM1>(xs: &mut [T]) {
+unsafe fn elu_in_place_avx512<T: Float>(xs: &mut [T]) {
     elu_in_place_portable(xs)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn elu_in_place_avx2<T: ExpM1>(xs: &mut [T]) {
+unsafe fn elu_in_place_avx2<T: Float>(xs: &mut [T]) {
     elu_in_place_portable(xs)
 }
 
 #[inline(always)]
-fn elu_in_place_portable<T: ExpM1>(xs: &mut [T]) {
+fn elu_in_place_portable<T: Float>(xs: &mut [T]) {
     let zero = T::from_f64(0.0);
     for x in xs {
         let neg = x.exp_m1_neg();
@@ -111,7 +66,7 @@ pub(crate) fn elu_grad_from_output(y: &Tensor, g: &Tensor) -> Result<Tensor> {
     y.contiguous()?.apply_op2_no_bwd(&g.contiguous()?, &EluGrad)
 }
 
-fn forward<T: ExpM1>(x: &[T]) -> Vec<T> {
+fn forward<T: Float>(x: &[T]) -> Vec<T> {
     let zero = T::from_f64(0.0);
     let mut y = vec![zero; x.len()];
     y.par_chunks_mut(CHUNK)
@@ -126,18 +81,32 @@ fn forward<T: ExpM1>(x: &[T]) -> Vec<T> {
     y
 }
 
-fn backward<T: WithDType>(y: &[T], g: &[T]) -> Vec<T> {
-    let zero = T::from_f64(0.0);
-    let one = T::from_f64(1.0);
-    let mut dx = vec![zero; y.len()];
+fn backward<T: Float>(y: &[T], g: &[T]) -> Vec<T> {
+    let mut dx = vec![T::from_f64(0.0); y.len()];
     dx.par_chunks_mut(CHUNK)
         .zip(y.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
         .for_each(|(dx, (y, g))| {
             for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
-                *dx = if y > zero { g } else { g * (y + one) };
+                *dx = elu_grad(y, g);
             }
         });
     dx
+}
+
+impl Map1 for Elu {
+    const OP: &'static str = "elu";
+
+    fn f<T: Float>(&self, x: &[T], _: &Layout) -> Result<Vec<T>> {
+        Ok(forward(x))
+    }
+}
+
+impl Map2 for EluGrad {
+    const OP: &'static str = "elu-grad";
+
+    fn f<T: Float>(&self, y: &[T], _: &Layout, g: &[T], _: &Layout) -> Result<Vec<T>> {
+        Ok(backward(y, g))
+    }
 }
 
 impl candle_core::CustomOp1 for Elu {
@@ -146,12 +115,7 @@ impl candle_core::CustomOp1 for Elu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = match s {
-            CpuStorage::F32(_) => CpuStorage::F32(forward(slice::<f32>(s, l)?)),
-            CpuStorage::F64(_) => CpuStorage::F64(forward(slice::<f64>(s, l)?)),
-            _ => candle_core::bail!("elu: f32 or f64 input required"),
-        };
-        Ok((out, l.shape().clone()))
+        Ok((self.map(s, l)?, l.shape().clone()))
     }
 
     fn bwd(&self, _x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
@@ -178,16 +142,7 @@ impl candle_core::CustomOp2 for EluGrad {
                 l2.shape()
             );
         }
-        let out = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                CpuStorage::F32(backward(slice::<f32>(s1, l1)?, slice::<f32>(s2, l2)?))
-            }
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => {
-                CpuStorage::F64(backward(slice::<f64>(s1, l1)?, slice::<f64>(s2, l2)?))
-            }
-            _ => candle_core::bail!("elu-grad: f32 or f64 operands of one type required"),
-        };
-        Ok((out, l1.shape().clone()))
+        Ok((self.map(s1, l1, s2, l2)?, l1.shape().clone()))
     }
 }
 

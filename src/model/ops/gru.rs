@@ -12,8 +12,10 @@
 //! The backward recomputes the gates from the saved outputs (h_{t−1} is the previous output),
 //! which keeps the op stateless at the cost of one extra H×3H product per step.
 
-use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Storage, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
+
+use super::kernel::{with_contiguous, Float, Map3};
 
 /// Runs the GRU recurrence over `gx` (B, T, 3H) with `w_hh` (3H, H) and `b_hh` (3H) and returns
 /// every hidden state (B, T, H). With `reverse`, the sequence is scanned from the last step to
@@ -149,59 +151,6 @@ impl SeqLayout {
     }
 }
 
-/// The float arithmetic the kernels need, for f32 (training) and f64 (finite differences).
-pub(super) trait Real:
-    WithDType
-    + std::ops::Add<Output = Self>
-    + std::ops::Sub<Output = Self>
-    + std::ops::Mul<Output = Self>
-    + std::ops::AddAssign
-{
-    fn sigmoid(self) -> Self;
-    fn tanh(self) -> Self;
-}
-
-impl Real for f32 {
-    #[inline(always)]
-    fn sigmoid(self) -> Self {
-        1.0 / (1.0 + exp_f32(-self))
-    }
-    #[inline(always)]
-    fn tanh(self) -> Self {
-        // Absolute error ~1e-7 (the form loses relative precision near 0, which a GRU gate
-        // does not care about).
-        1.0 - 2.0 / (exp_f32(2.0 * self) + 1.0)
-    }
-}
-
-/// e^x for f32 without branches or calls, so that loops over gates vectorise (libm's expf and
-/// tanhf are scalar calls and dominated the recurrence). Cephes' expf: x = n·ln2 + r with
-/// |r| <= ln2/2, a degree-7 polynomial for e^r, then 2^n through the exponent bits.
-/// Relative error ~2e-7; x is clamped to [−87, 88], so the result is finite and normal.
-#[inline(always)]
-fn exp_f32(x: f32) -> f32 {
-    // Round-to-nearest by the 1.5·2^23 trick (no SSE4.1 rounding instruction needed).
-    const ROUND: f32 = 12_582_912.0;
-    let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
-    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
-        + 0.166_666_65)
-        * r
-        + 0.5;
-    let y = p * r * r + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
-}
-
-impl Real for f64 {
-    fn sigmoid(self) -> Self {
-        1.0 / (1.0 + (-self).exp())
-    }
-    fn tanh(self) -> Self {
-        f64::tanh(self)
-    }
-}
-
 /// Step index in time order for the `step`-th step processed.
 fn time_index(step: usize, steps: usize, reverse: bool) -> usize {
     if reverse {
@@ -265,7 +214,7 @@ impl Group {
 
     /// gh [3H][lane] = b_hh + W_hh h.
     #[inline]
-    fn hidden_projection<T: Real>(&self, w: &[T], b: &[T], h: &[T], gh: &mut [T]) {
+    fn hidden_projection<T: Float>(&self, w: &[T], b: &[T], h: &[T], gh: &mut [T]) {
         let (g, hidden) = (self.lanes, self.hidden);
         for (j, row) in gh.chunks_exact_mut(g).enumerate() {
             row.fill(b[j]);
@@ -278,7 +227,7 @@ impl Group {
     }
 
     /// Forward pass of the group: gx blocks -> out blocks.
-    fn forward<T: Real>(&self, gx: &[T], w: &[T], b: &[T], out: &mut [T]) {
+    fn forward<T: Float>(&self, gx: &[T], w: &[T], b: &[T], out: &mut [T]) {
         let (g, hidden, steps) = (self.lanes, self.hidden, self.steps);
         let (gx_block, out_block) = (steps * 3 * hidden, steps * hidden);
         let zero = T::from_f64(0.0);
@@ -306,7 +255,7 @@ impl Group {
     /// Backward pass (BPTT) of the group: writes d gx, accumulates d W_hh [3H·H][lane] and
     /// d b_hh [3H][lane] per lane (summed over lanes by the caller).
     #[allow(clippy::too_many_arguments)]
-    fn backward<T: Real>(
+    fn backward<T: Float>(
         &self,
         gx: &[T],
         w: &[T],
@@ -379,16 +328,6 @@ impl Group {
     }
 }
 
-pub(super) fn cpu_slice<'a, T: WithDType>(
-    storage: &'a CpuStorage,
-    layout: &Layout,
-) -> candle_core::Result<&'a [T]> {
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&storage.as_slice::<T>()?[start..end]),
-        None => candle_core::bail!("gru: input is not contiguous"),
-    }
-}
-
 impl GruRecurrence {
     /// Sequences per rayon task, a multiple of LANES: enough work per task that scheduling is
     /// negligible, and a split that does not depend on the thread count (so sums are
@@ -398,7 +337,7 @@ impl GruRecurrence {
         (65_536 / work_per_item).clamp(1, 4096).div_ceil(LANES) * LANES
     }
 
-    fn forward_typed<T: Real>(
+    fn forward_typed<T: Float>(
         &self,
         gx: &[T],
         w: &[T],
@@ -434,7 +373,7 @@ impl GruRecurrence {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn backward_typed<T: Real>(
+    fn backward_typed<T: Float>(
         &self,
         gx: &[T],
         w: &[T],
@@ -495,7 +434,7 @@ impl GruRecurrence {
 
 /// Adds the per-lane sums of a group (packed [entry][lane], `lanes` wide) to `total` and
 /// clears them for the next group.
-fn add_lane_sums<T: Real>(total: &mut [T], lanes_acc: &mut [T], lanes: usize) {
+fn add_lane_sums<T: Float>(total: &mut [T], lanes_acc: &mut [T], lanes: usize) {
     for (e, t) in total.iter_mut().enumerate() {
         for v in &mut lanes_acc[e * lanes..(e + 1) * lanes] {
             *t += *v;
@@ -505,18 +444,6 @@ fn add_lane_sums<T: Real>(total: &mut [T], lanes_acc: &mut [T], lanes: usize) {
 }
 
 /// The CPU data of a tensor as a contiguous slice, for the backward pass.
-pub(super) fn with_cpu_slice<T: WithDType, R>(
-    t: &Tensor,
-    f: impl FnOnce(&[T]) -> candle_core::Result<R>,
-) -> candle_core::Result<R> {
-    let t = t.contiguous()?;
-    let (storage, layout) = t.storage_and_layout();
-    match &*storage {
-        Storage::Cpu(cpu) => f(cpu_slice(cpu, layout)?),
-        _ => candle_core::bail!("gru: fused backward needs CPU tensors"),
-    }
-}
-
 impl GruRecurrence {
     /// (B, T, H) from the dims of gx in this op's layout.
     fn dims(&self, gx: &[usize]) -> candle_core::Result<(usize, usize, usize)> {
@@ -528,7 +455,7 @@ impl GruRecurrence {
         }
     }
 
-    fn bwd_typed<T: Real>(
+    fn bwd_typed<T: Float>(
         &self,
         gx: &Tensor,
         w_hh: &Tensor,
@@ -538,11 +465,11 @@ impl GruRecurrence {
     ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let (batch, steps, hidden) = self.dims(gx.dims())?;
         let (dgx, dw, db) =
-            with_cpu_slice::<T, _>(gx, |gx_s| {
-                with_cpu_slice::<T, _>(w_hh, |w_s| {
-                    with_cpu_slice::<T, _>(b_hh, |b_s| {
-                        with_cpu_slice::<T, _>(res, |h_s| {
-                            with_cpu_slice::<T, _>(grad_res, |dh_s| {
+            with_contiguous::<T, _>(gx, OP, |gx_s| {
+                with_contiguous::<T, _>(w_hh, OP, |w_s| {
+                    with_contiguous::<T, _>(b_hh, OP, |b_s| {
+                        with_contiguous::<T, _>(res, OP, |h_s| {
+                            with_contiguous::<T, _>(grad_res, OP, |dh_s| {
                                 Ok(self.backward_typed(
                                     gx_s, w_s, b_s, h_s, dh_s, batch, steps, hidden,
                                 ))
@@ -557,6 +484,23 @@ impl GruRecurrence {
             Tensor::from_vec(dw, (3 * hidden, hidden), dev)?,
             Tensor::from_vec(db, 3 * hidden, dev)?,
         ))
+    }
+}
+
+/// The op's name in errors.
+const OP: &str = "gru-recurrence";
+
+impl Map3 for GruRecurrence {
+    const OP: &'static str = OP;
+
+    fn f<T: Float>(
+        &self,
+        (gx, l1): (&[T], &Layout),
+        (w, _): (&[T], &Layout),
+        (b, _): (&[T], &Layout),
+    ) -> candle_core::Result<Vec<T>> {
+        let (batch, steps, hidden) = self.dims(l1.dims())?;
+        Ok(self.forward_typed::<T>(gx, w, b, batch, steps, hidden))
     }
 }
 
@@ -579,31 +523,7 @@ impl CustomOp3 for GruRecurrence {
             SeqLayout::TimeMajor => Shape::from((batch, steps, hidden)),
             SeqLayout::ChannelsFirst => Shape::from((batch, hidden, steps)),
         };
-        let storage = match (s1, s2, s3) {
-            (CpuStorage::F32(_), CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                let out = self.forward_typed::<f32>(
-                    cpu_slice(s1, l1)?,
-                    cpu_slice(s2, l2)?,
-                    cpu_slice(s3, l3)?,
-                    batch,
-                    steps,
-                    hidden,
-                );
-                CpuStorage::F32(out)
-            }
-            (CpuStorage::F64(_), CpuStorage::F64(_), CpuStorage::F64(_)) => {
-                let out = self.forward_typed::<f64>(
-                    cpu_slice(s1, l1)?,
-                    cpu_slice(s2, l2)?,
-                    cpu_slice(s3, l3)?,
-                    batch,
-                    steps,
-                    hidden,
-                );
-                CpuStorage::F64(out)
-            }
-            _ => candle_core::bail!("gru: inputs must all be f32 or all f64"),
-        };
+        let storage = self.map((s1, l1), (s2, l2), (s3, l3))?;
         Ok((storage, shape))
     }
 
@@ -626,7 +546,7 @@ impl CustomOp3 for GruRecurrence {
 
 #[cfg(test)]
 mod tests {
-    use super::{exp_f32, Real};
+    use super::super::kernel::{fast_exp_f32 as exp_f32, Float};
 
     #[test]
     fn fast_f32_exp_sigmoid_and_tanh_match_libm() {
@@ -639,13 +559,13 @@ mod tests {
                 worst[0] = worst[0].max(((e - reference) / reference).abs());
             }
             worst[1] = worst[1].max((x.sigmoid() as f64 - 1.0 / (1.0 + (-x as f64).exp())).abs());
-            worst[2] = worst[2].max((Real::tanh(x) as f64 - (x as f64).tanh()).abs());
+            worst[2] = worst[2].max((Float::tanh(x) as f64 - (x as f64).tanh()).abs());
         }
         assert!(worst[0] < 5e-7, "exp relative error {}", worst[0]);
         assert!(worst[1] < 2e-7, "sigmoid error {}", worst[1]);
         assert!(worst[2] < 3e-7, "tanh error {}", worst[2]);
         assert!(exp_f32(-1000.0) >= 0.0 && exp_f32(1000.0).is_finite());
-        assert_eq!(Real::tanh(50f32), 1.0);
-        assert_eq!(Real::tanh(-50f32), -1.0);
+        assert_eq!(Float::tanh(50f32), 1.0);
+        assert_eq!(Float::tanh(-50f32), -1.0);
     }
 }

@@ -32,6 +32,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::kernel::{from_f64s, to_f64s, Float, Map1, Map2};
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
@@ -325,29 +326,6 @@ impl Hpss {
     }
 }
 
-fn contiguous_f64(
-    storage: &CpuStorage,
-    layout: &Layout,
-    op: &str,
-) -> candle_core::Result<Vec<f64>> {
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg(format!("{op}: input must be contiguous")))?;
-    match storage {
-        CpuStorage::F32(d) => Ok(d[start..end].iter().map(|&v| f64::from(v)).collect()),
-        CpuStorage::F64(d) => Ok(d[start..end].to_vec()),
-        other => candle_core::bail!("{op}: unsupported dtype {:?}", other.dtype()),
-    }
-}
-
-/// Back to the input's dtype.
-fn storage_like(like: &CpuStorage, values: Vec<f64>) -> CpuStorage {
-    match like {
-        CpuStorage::F32(_) => CpuStorage::F32(values.into_iter().map(|v| v as f32).collect()),
-        _ => CpuStorage::F64(values),
-    }
-}
-
 fn check_length(n: usize, op: &str) -> candle_core::Result<()> {
     if n < MIN_SAMPLES {
         candle_core::bail!("{op}: {n} samples is too short (needs at least {MIN_SAMPLES})");
@@ -366,6 +344,28 @@ struct HpssOp {
     kept: Option<Kept>,
 }
 
+impl Map1 for HpssOp {
+    const OP: &'static str = "hpss-percussive";
+
+    fn f<T: Float>(&self, x: &[T], l: &Layout) -> candle_core::Result<Vec<T>> {
+        // The masks and the inverse STFT are computed in f64 whatever the input's type.
+        let (batch, n) = l.shape().dims2()?;
+        let y = to_f64s(x);
+        let analyses: Vec<Analysis> = y.par_chunks(n).map(|y| self.hpss.analyse(y)).collect();
+        let mut out = vec![0.0; batch * n];
+        out.par_chunks_mut(n)
+            .zip(analyses.par_iter())
+            .for_each(|(out, a)| {
+                out.copy_from_slice(&self.hpss.synthesise(&a.spectrum, &a.mask, n))
+            });
+        if let Some(kept) = &self.kept {
+            // A poisoned lock only means an earlier panic elsewhere; the slot is still valid.
+            *kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(analyses);
+        }
+        Ok(from_f64s(out))
+    }
+}
+
 impl CustomOp1 for HpssOp {
     fn name(&self) -> &'static str {
         "hpss-percussive"
@@ -378,19 +378,7 @@ impl CustomOp1 for HpssOp {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (batch, n) = layout.shape().dims2()?;
         check_length(n, self.name())?;
-        let y = contiguous_f64(storage, layout, self.name())?;
-        let analyses: Vec<Analysis> = y.par_chunks(n).map(|y| self.hpss.analyse(y)).collect();
-        let mut out = vec![0.0; batch * n];
-        out.par_chunks_mut(n)
-            .zip(analyses.par_iter())
-            .for_each(|(out, a)| {
-                out.copy_from_slice(&self.hpss.synthesise(&a.spectrum, &a.mask, n))
-            });
-        if let Some(kept) = &self.kept {
-            // A poisoned lock only means an earlier panic elsewhere; the slot is still valid.
-            *kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(analyses);
-        }
-        Ok((storage_like(storage, out), Shape::from((batch, n))))
+        Ok((self.map(storage, layout)?, Shape::from((batch, n))))
     }
 
     fn bwd(
@@ -440,8 +428,22 @@ impl CustomOp2 for HpssGrad {
             );
         }
         check_length(n, self.name())?;
-        let y = contiguous_f64(s1, l1, self.name())?;
-        let g = contiguous_f64(s2, l2, self.name())?;
+        Ok((self.map(s1, l1, s2, l2)?, Shape::from((batch, n))))
+    }
+}
+
+impl Map2 for HpssGrad {
+    const OP: &'static str = "hpss-percussive-grad";
+
+    fn f<T: Float>(
+        &self,
+        y: &[T],
+        ly: &Layout,
+        g: &[T],
+        _: &Layout,
+    ) -> candle_core::Result<Vec<T>> {
+        let (batch, n) = ly.shape().dims2()?;
+        let (y, g) = (to_f64s(y), to_f64s(g));
         // The forward's analyses, taken (a graph is normally differentiated once); recomputed
         // when absent, e.g. on a second backward pass.
         let kept = self
@@ -457,7 +459,7 @@ impl CustomOp2 for HpssGrad {
         out.par_chunks_mut(n)
             .zip(analyses.par_iter().zip(g.par_chunks(n)))
             .for_each(|(out, (a, g))| out.copy_from_slice(&self.op.gradient_with(a, n, g)));
-        Ok((storage_like(s1, out), Shape::from((batch, n))))
+        Ok(from_f64s(out))
     }
 }
 

@@ -5,10 +5,7 @@
 use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor, WithDType, D};
 use rayon::prelude::*;
 
-/// Rows per parallel work item (at least one).
-fn rows_per_item(row_len: usize) -> usize {
-    (1 << 14) / row_len.max(1) + 1
-}
+use super::kernel::{rows_per_item, Float, Map1, Map2};
 
 /// (B, C, L) -> (B, C, L / 2).
 pub fn max_pool2(x: &Tensor) -> Result<Tensor> {
@@ -35,14 +32,6 @@ struct MaxPool2;
 
 /// (input, output gradient) -> input gradient.
 struct MaxPool2Grad;
-
-fn slice<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
-    let data = T::cpu_storage_as_slice(s)?;
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("max_pool2: operand must be contiguous"),
-    }
-}
 
 /// One row: y[q] = max(x[2q], x[2q + 1]) for q < y.len() (= x.len() / 2).
 pub(crate) fn forward_row<T: WithDType>(x: &[T], y: &mut [T]) {
@@ -98,6 +87,22 @@ fn backward<T: WithDType>(x: &[T], g: &[T], len: usize) -> Vec<T> {
     dx
 }
 
+impl Map1 for MaxPool2 {
+    const OP: &'static str = "max_pool2";
+
+    fn f<T: Float>(&self, x: &[T], l: &Layout) -> Result<Vec<T>> {
+        Ok(forward(x, l.shape().dims3()?.2))
+    }
+}
+
+impl Map2 for MaxPool2Grad {
+    const OP: &'static str = "max-pool2-grad";
+
+    fn f<T: Float>(&self, x: &[T], lx: &Layout, g: &[T], _: &Layout) -> Result<Vec<T>> {
+        Ok(backward(x, g, lx.shape().dims3()?.2))
+    }
+}
+
 impl candle_core::CustomOp1 for MaxPool2 {
     fn name(&self) -> &'static str {
         "max-pool2"
@@ -105,12 +110,7 @@ impl candle_core::CustomOp1 for MaxPool2 {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (b, c, len) = l.shape().dims3()?;
-        let out = match s {
-            CpuStorage::F32(_) => CpuStorage::F32(forward(slice::<f32>(s, l)?, len)),
-            CpuStorage::F64(_) => CpuStorage::F64(forward(slice::<f64>(s, l)?, len)),
-            _ => candle_core::bail!("max_pool2: f32 or f64 input required"),
-        };
-        Ok((out, Shape::from((b, c, len / 2))))
+        Ok((self.map(s, l)?, Shape::from((b, c, len / 2))))
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
@@ -134,16 +134,7 @@ impl candle_core::CustomOp2 for MaxPool2Grad {
         if l2.shape().dims3()? != (b, c, len / 2) {
             candle_core::bail!("max-pool2-grad: gradient shape {:?}", l2.shape());
         }
-        let out = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                CpuStorage::F32(backward(slice::<f32>(s1, l1)?, slice::<f32>(s2, l2)?, len))
-            }
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => {
-                CpuStorage::F64(backward(slice::<f64>(s1, l1)?, slice::<f64>(s2, l2)?, len))
-            }
-            _ => candle_core::bail!("max-pool2-grad: f32 or f64 operands of one type required"),
-        };
-        Ok((out, l1.shape().clone()))
+        Ok((self.map(s1, l1, s2, l2)?, l1.shape().clone()))
     }
 }
 

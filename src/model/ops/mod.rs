@@ -7,6 +7,7 @@ pub mod cqt_stft;
 pub mod elu;
 pub mod gru;
 pub mod hpss;
+pub mod kernel;
 pub mod maxpool;
 pub mod scalar_gru;
 pub mod sparsemax;

@@ -12,7 +12,8 @@
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::gru::{cpu_slice, gru_recurrence_composed, with_cpu_slice, Real};
+use super::gru::gru_recurrence_composed;
+use super::kernel::{with_contiguous, Float, Map3};
 
 /// x (B, K, T) -> hidden states (B, K, T) of the scalar GRU scanning the K axis, with `w_ih` and
 /// `w_hh` of shape (3, 1) (gates r, z, n).
@@ -57,7 +58,7 @@ struct Weights<T> {
     h: [T; 3],
 }
 
-impl<T: Real> Weights<T> {
+impl<T: Float> Weights<T> {
     fn from_slices(w_ih: &[T], w_hh: &[T]) -> Self {
         Weights {
             i: [w_ih[0], w_ih[1], w_ih[2]],
@@ -77,7 +78,7 @@ impl<T: Real> Weights<T> {
 }
 
 /// One item: x (K, T) -> out (K, T).
-fn forward_item<T: Real>(x: &[T], out: &mut [T], frames: usize, w: Weights<T>) {
+fn forward_item<T: Float>(x: &[T], out: &mut [T], frames: usize, w: Weights<T>) {
     let one = T::from_f64(1.0);
     let mut h = vec![T::from_f64(0.0); frames];
     for (x_k, out_k) in x.chunks(frames).zip(out.chunks_mut(frames)) {
@@ -91,7 +92,7 @@ fn forward_item<T: Real>(x: &[T], out: &mut [T], frames: usize, w: Weights<T>) {
 
 /// One item's BPTT over the components: writes dx (K, T), returns the 6 weight gradients
 /// [d w_ir, d w_iz, d w_in, d w_hr, d w_hz, d w_hn].
-fn backward_item<T: Real>(
+fn backward_item<T: Float>(
     x: &[T],
     h: &[T],
     dh_out: &[T],
@@ -133,7 +134,7 @@ fn backward_item<T: Real>(
 }
 
 impl ComponentScanGru {
-    fn forward_typed<T: Real>(
+    fn forward_typed<T: Float>(
         &self,
         x: &[T],
         w: Weights<T>,
@@ -148,7 +149,7 @@ impl ComponentScanGru {
         out
     }
 
-    fn bwd_typed<T: Real>(
+    fn bwd_typed<T: Float>(
         &self,
         x: &Tensor,
         w_ih: &Tensor,
@@ -158,11 +159,11 @@ impl ComponentScanGru {
     ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let (_, components, frames) = x.dims3()?;
         let item = (components * frames).max(1);
-        let (dx, dw) = with_cpu_slice::<T, _>(x, |xs| {
-            with_cpu_slice::<T, _>(res, |hs| {
-                with_cpu_slice::<T, _>(grad_res, |gs| {
-                    let w = with_cpu_slice::<T, _>(w_ih, |wi| {
-                        with_cpu_slice::<T, _>(w_hh, |wh| Ok(Weights::from_slices(wi, wh)))
+        let (dx, dw) = with_contiguous::<T, _>(x, OP, |xs| {
+            with_contiguous::<T, _>(res, OP, |hs| {
+                with_contiguous::<T, _>(grad_res, OP, |gs| {
+                    let w = with_contiguous::<T, _>(w_ih, OP, |wi| {
+                        with_contiguous::<T, _>(w_hh, OP, |wh| Ok(Weights::from_slices(wi, wh)))
                     })?;
                     let mut dx = vec![T::from_f64(0.0); xs.len()];
                     let partials: Vec<[T; 6]> = dx
@@ -199,6 +200,23 @@ impl ComponentScanGru {
     }
 }
 
+/// The op's name in errors.
+const OP: &str = "component-scan-gru";
+
+impl Map3 for ComponentScanGru {
+    const OP: &'static str = OP;
+
+    fn f<T: Float>(
+        &self,
+        (x, l1): (&[T], &Layout),
+        (w_ih, _): (&[T], &Layout),
+        (w_hh, _): (&[T], &Layout),
+    ) -> candle_core::Result<Vec<T>> {
+        let w = Weights::from_slices(w_ih, w_hh);
+        Ok(self.forward_typed::<T>(x, w, l1.shape().dims3()?))
+    }
+}
+
 impl CustomOp3 for ComponentScanGru {
     fn name(&self) -> &'static str {
         "component-scan-gru"
@@ -213,18 +231,7 @@ impl CustomOp3 for ComponentScanGru {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let dims = l1.shape().dims3()?;
-        let storage = match (s1, s2, s3) {
-            (CpuStorage::F32(_), CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                let w = Weights::from_slices(cpu_slice(s2, l2)?, cpu_slice(s3, l3)?);
-                CpuStorage::F32(self.forward_typed::<f32>(cpu_slice(s1, l1)?, w, dims))
-            }
-            (CpuStorage::F64(_), CpuStorage::F64(_), CpuStorage::F64(_)) => {
-                let w = Weights::from_slices(cpu_slice(s2, l2)?, cpu_slice(s3, l3)?);
-                CpuStorage::F64(self.forward_typed::<f64>(cpu_slice(s1, l1)?, w, dims))
-            }
-            _ => candle_core::bail!("scalar gru: inputs must all be f32 or all f64"),
-        };
+        let storage = self.map((s1, l1), (s2, l2), (s3, l3))?;
         Ok((storage, l1.shape().clone()))
     }
 

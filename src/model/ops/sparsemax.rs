@@ -8,6 +8,8 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor, WithDType, D};
 use rayon::prelude::*;
 
+use super::kernel::{Float, Map1};
+
 /// Sparsemax of every row along the last dimension; the output has the input's shape, rows sum
 /// to 1 and usually hold exact zeros.
 pub fn sparsemax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
@@ -85,6 +87,17 @@ fn sparsemax_rows<T: WithDType>(x: &[T], n: usize) -> Vec<T> {
     out
 }
 
+impl Map1 for SparsemaxLastDim {
+    const OP: &'static str = "sparsemax";
+
+    fn f<T: Float>(&self, x: &[T], l: &Layout) -> candle_core::Result<Vec<T>> {
+        Ok(sparsemax_rows(
+            x,
+            l.shape().dims().last().copied().unwrap_or(1),
+        ))
+    }
+}
+
 impl CustomOp1 for SparsemaxLastDim {
     fn name(&self) -> &'static str {
         "sparsemax-last-dim"
@@ -95,16 +108,7 @@ impl CustomOp1 for SparsemaxLastDim {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("sparsemax: input is not contiguous")
-        };
-        let n = layout.shape().dims().last().copied().unwrap_or(1);
-        let out = match storage {
-            CpuStorage::F32(v) => CpuStorage::F32(sparsemax_rows(&v[start..end], n)),
-            CpuStorage::F64(v) => CpuStorage::F64(sparsemax_rows(&v[start..end], n)),
-            _ => candle_core::bail!("sparsemax: only f32 and f64 are supported"),
-        };
-        Ok((out, layout.shape().clone()))
+        Ok((self.map(storage, layout)?, layout.shape().clone()))
     }
 
     fn bwd(

@@ -42,6 +42,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
+use super::kernel::contiguous;
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor, D};
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
@@ -485,17 +486,6 @@ pub fn synth_direct_grad_waveforms(g: &[f32], a: &[f32], shape: SynthShape) -> V
     out
 }
 
-fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
-    let data = match s {
-        CpuStorage::F32(v) => v,
-        _ => candle_core::bail!("synthesizer: {what} must be f32"),
-    };
-    match l.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("synthesizer: {what} must be contiguous"),
-    }
-}
-
 /// Spectra cached by the forward pass for the backward pass (the op object lives in the graph).
 type SpectraCache = Arc<OnceLock<Arc<KernelSpectra>>>;
 
@@ -522,8 +512,8 @@ impl CustomOp2 for SynthConvOp {
         if k != k2 {
             candle_core::bail!("synthesizer: {k} activation components but {k2} waveforms");
         }
-        let a = contiguous_f32(s1, l1, "activations")?;
-        let h = contiguous_f32(s2, l2, "waveforms")?;
+        let a = contiguous::<f32>(s1, l1, "synthesizer activations")?;
+        let h = contiguous::<f32>(s2, l2, "synthesizer waveforms")?;
         let shape = SynthShape {
             batch: b,
             components: k,
@@ -592,8 +582,8 @@ impl CustomOp2 for SynthGradActivationsOp {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (b, _n) = l1.shape().dims2()?;
         let (k, l) = l2.shape().dims2()?;
-        let g = contiguous_f32(s1, l1, "output gradient")?;
-        let h = contiguous_f32(s2, l2, "waveforms")?;
+        let g = contiguous::<f32>(s1, l1, "synthesizer output gradient")?;
+        let h = contiguous::<f32>(s2, l2, "synthesizer waveforms")?;
         let shape = SynthShape {
             batch: b,
             components: k,
@@ -625,8 +615,8 @@ impl CustomOp2 for SynthGradWaveformsOp {
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (b, k, t) = l2.shape().dims3()?;
-        let g = contiguous_f32(s1, l1, "output gradient")?;
-        let a = contiguous_f32(s2, l2, "activations")?;
+        let g = contiguous::<f32>(s1, l1, "synthesizer output gradient")?;
+        let a = contiguous::<f32>(s2, l2, "synthesizer activations")?;
         let shape = SynthShape {
             batch: b,
             components: k,

@@ -6,9 +6,7 @@
 use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor, WithDType, D};
 use rayon::prelude::*;
 
-fn rows_per_item(row_len: usize) -> usize {
-    (1 << 14) / row_len.max(1) + 1
-}
+use super::kernel::{rows_per_item, Float, Map1};
 
 /// (B, C, L) -> (B, C, 2L).
 pub fn upsample_linear2(x: &Tensor) -> Result<Tensor> {
@@ -39,14 +37,6 @@ struct UpsampleLinear2;
 
 /// Output gradient -> input gradient.
 struct UpsampleLinear2Grad;
-
-fn slice<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
-    let data = T::cpu_storage_as_slice(s)?;
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("upsample_linear2: operand must be contiguous"),
-    }
-}
 
 /// Rows of `len` samples, each up-sampled x2 (also the inference U-Net's path).
 pub(crate) fn forward<T: WithDType>(x: &[T], len: usize) -> Vec<T> {
@@ -100,6 +90,22 @@ fn backward<T: WithDType>(g: &[T], len: usize) -> Vec<T> {
     dx
 }
 
+impl Map1 for UpsampleLinear2 {
+    const OP: &'static str = "upsample_linear2";
+
+    fn f<T: Float>(&self, x: &[T], l: &Layout) -> Result<Vec<T>> {
+        Ok(forward(x, l.shape().dims3()?.2))
+    }
+}
+
+impl Map1 for UpsampleLinear2Grad {
+    const OP: &'static str = "upsample-linear2-grad";
+
+    fn f<T: Float>(&self, g: &[T], l: &Layout) -> Result<Vec<T>> {
+        Ok(backward(g, l.shape().dims3()?.2 / 2))
+    }
+}
+
 impl candle_core::CustomOp1 for UpsampleLinear2 {
     fn name(&self) -> &'static str {
         "upsample-linear2"
@@ -107,12 +113,7 @@ impl candle_core::CustomOp1 for UpsampleLinear2 {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (b, c, len) = l.shape().dims3()?;
-        let out = match s {
-            CpuStorage::F32(_) => CpuStorage::F32(forward(slice::<f32>(s, l)?, len)),
-            CpuStorage::F64(_) => CpuStorage::F64(forward(slice::<f64>(s, l)?, len)),
-            _ => candle_core::bail!("upsample_linear2: f32 or f64 input required"),
-        };
-        Ok((out, Shape::from((b, c, 2 * len))))
+        Ok((self.map(s, l)?, Shape::from((b, c, 2 * len))))
     }
 
     fn bwd(&self, _x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
@@ -132,13 +133,7 @@ impl candle_core::CustomOp1 for UpsampleLinear2Grad {
         if len2 % 2 != 0 {
             candle_core::bail!("upsample-linear2-grad: odd gradient length {len2}");
         }
-        let len = len2 / 2;
-        let out = match s {
-            CpuStorage::F32(_) => CpuStorage::F32(backward(slice::<f32>(s, l)?, len)),
-            CpuStorage::F64(_) => CpuStorage::F64(backward(slice::<f64>(s, l)?, len)),
-            _ => candle_core::bail!("upsample-linear2-grad: f32 or f64 input required"),
-        };
-        Ok((out, Shape::from((b, c, len))))
+        Ok((self.map(s, l)?, Shape::from((b, c, len2 / 2))))
     }
 }
 

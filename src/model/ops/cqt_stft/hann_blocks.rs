@@ -10,6 +10,8 @@
 //! The block gemm runs in the signal's dtype (f32 for training: half the cost); prefix sums,
 //! phases and everything after them are f64, as f32 running sums would lose digits.
 
+use crate::model::ops::kernel::Float;
+
 /// Precomputed constants of one scale.
 #[derive(Debug)]
 pub(crate) struct HannBlocks {
@@ -102,7 +104,7 @@ impl HannBlocks {
     }
 
     /// `padded` (N + L reflect-padded samples) -> `out` (frames × 2F: Re | Im).
-    pub(super) fn forward<E: BlockFloat>(&self, padded: &[E], frames: usize, out: &mut [f64]) {
+    pub(super) fn forward<E: Float>(&self, padded: &[E], frames: usize, out: &mut [f64]) {
         let g_count = self.freqs.len();
         let n_blocks = self.n_blocks(frames);
         // Per-block DFTs relative to each block's start.
@@ -121,7 +123,7 @@ impl HannBlocks {
                 padded.as_ptr(),
                 1,
                 self.hop as isize,
-                E::block_kernel(self).as_ptr(),
+                E::of_precision(&self.block_kernel32, &self.block_kernel).as_ptr(),
                 1,
                 (2 * g_count) as isize,
                 E::zero(),
@@ -175,7 +177,7 @@ impl HannBlocks {
     }
 
     /// The transpose of [`Self::forward`]: `grad` (frames × 2F) -> `dpadded` (N + L), added.
-    pub(super) fn adjoint<E: BlockFloat>(&self, grad: &[f64], frames: usize, dpadded: &mut [E]) {
+    pub(super) fn adjoint<E: Float>(&self, grad: &[f64], frames: usize, dpadded: &mut [E]) {
         let g_count = self.freqs.len();
         let f_count = self.taps.len();
         let n_blocks = self.n_blocks(frames);
@@ -232,7 +234,7 @@ impl HannBlocks {
                 partial.as_ptr(),
                 1,
                 (2 * g_count) as isize,
-                E::block_kernel(self).as_ptr(),
+                E::of_precision(&self.block_kernel32, &self.block_kernel).as_ptr(),
                 (2 * g_count) as isize,
                 1,
                 E::one(),
@@ -260,22 +262,5 @@ impl PhaseWalk {
                 *i -= self.n_fft;
             }
         }
-    }
-}
-
-/// The dtypes the block gemm runs in.
-pub(crate) trait BlockFloat: candle_core::WithDType {
-    fn block_kernel(blocks: &HannBlocks) -> &[Self];
-}
-
-impl BlockFloat for f32 {
-    fn block_kernel(blocks: &HannBlocks) -> &[f32] {
-        &blocks.block_kernel32
-    }
-}
-
-impl BlockFloat for f64 {
-    fn block_kernel(blocks: &HannBlocks) -> &[f64] {
-        &blocks.block_kernel
     }
 }

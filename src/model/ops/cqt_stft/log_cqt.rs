@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous_slice, BinStft, BlockFloat};
+use super::BinStft;
 use crate::dsp::cqt_basis::CqtScale;
+use crate::model::ops::kernel::{Float, Map1, Map2};
 
 /// y (B, N) -> C_s(y) (B, bins, 1 + N/hop).
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ impl LogCqtOp {
         self.rows.len()
     }
 
-    fn item_state<T: BlockFloat>(&self, y: &[T]) -> ItemState {
+    fn item_state<T: Float>(&self, y: &[T]) -> ItemState {
         let frames = self.stft.n_frames(y.len());
         let f = self.stft.n_bins();
         let mut spec = vec![0.0; frames * 2 * f];
@@ -87,7 +87,7 @@ impl LogCqtOp {
         }
     }
 
-    fn forward_cpu<T: BlockFloat>(&self, y: &[T], batch: usize, n: usize) -> Vec<T> {
+    fn forward_cpu<T: Float>(&self, y: &[T], batch: usize, n: usize) -> Vec<T> {
         let width = self.bins() * self.stft.n_frames(n);
         let offset = -self.eps.log10();
         let mut out = vec![T::zero(); batch * width];
@@ -102,7 +102,7 @@ impl LogCqtOp {
         out
     }
 
-    fn backward_cpu<T: BlockFloat>(&self, y: &[T], grad: &[T], batch: usize, n: usize) -> Vec<T> {
+    fn backward_cpu<T: Float>(&self, y: &[T], grad: &[T], batch: usize, n: usize) -> Vec<T> {
         let frames = self.stft.n_frames(n);
         let f = self.stft.n_bins();
         let width = self.bins() * frames;
@@ -139,6 +139,15 @@ impl LogCqtOp {
     }
 }
 
+impl Map1 for LogCqtOp {
+    const OP: &'static str = "log-pseudo-cqt";
+
+    fn f<T: Float>(&self, y: &[T], l: &Layout) -> candle_core::Result<Vec<T>> {
+        let (batch, n) = l.shape().dims2()?;
+        Ok(self.forward_cpu(y, batch, n))
+    }
+}
+
 impl CustomOp1 for LogCqtOp {
     fn name(&self) -> &'static str {
         "log-pseudo-cqt"
@@ -154,20 +163,7 @@ impl CustomOp1 for LogCqtOp {
             candle_core::bail!("{}: {n} samples is too short", self.name());
         }
         let shape = Shape::from((batch, self.bins(), self.stft.n_frames(n)));
-        let out = match storage {
-            CpuStorage::F32(data) => CpuStorage::F32(self.forward_cpu(
-                contiguous_slice(data, layout, self.name())?,
-                batch,
-                n,
-            )),
-            CpuStorage::F64(data) => CpuStorage::F64(self.forward_cpu(
-                contiguous_slice(data, layout, self.name())?,
-                batch,
-                n,
-            )),
-            other => candle_core::bail!("{}: unsupported dtype {:?}", self.name(), other.dtype()),
-        };
-        Ok((out, shape))
+        Ok((self.map(storage, layout)?, shape))
     }
 
     fn bwd(
@@ -187,6 +183,21 @@ impl CustomOp1 for LogCqtOp {
 /// (y, dC) -> dy for [`LogCqtOp`].
 struct LogCqtGrad {
     op: LogCqtOp,
+}
+
+impl Map2 for LogCqtGrad {
+    const OP: &'static str = "log-pseudo-cqt-grad";
+
+    fn f<T: Float>(
+        &self,
+        y: &[T],
+        ly: &Layout,
+        g: &[T],
+        _: &Layout,
+    ) -> candle_core::Result<Vec<T>> {
+        let (batch, n) = ly.shape().dims2()?;
+        Ok(self.op.backward_cpu(y, g, batch, n))
+    }
 }
 
 impl CustomOp2 for LogCqtGrad {
@@ -210,26 +221,7 @@ impl CustomOp2 for LogCqtGrad {
                 l2.shape()
             );
         }
-        let name = self.name();
-        let out = match (s1, s2) {
-            (CpuStorage::F32(y), CpuStorage::F32(g)) => CpuStorage::F32(self.op.backward_cpu(
-                contiguous_slice(y, l1, name)?,
-                contiguous_slice(g, l2, name)?,
-                batch,
-                n,
-            )),
-            (CpuStorage::F64(y), CpuStorage::F64(g)) => CpuStorage::F64(self.op.backward_cpu(
-                contiguous_slice(y, l1, name)?,
-                contiguous_slice(g, l2, name)?,
-                batch,
-                n,
-            )),
-            _ => candle_core::bail!(
-                "{name}: unsupported dtypes {:?}/{:?}",
-                s1.dtype(),
-                s2.dtype()
-            ),
-        };
+        let out = self.map(s1, l1, s2, l2)?;
         Ok((out, Shape::from((batch, n))))
     }
 }
