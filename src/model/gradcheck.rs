@@ -96,20 +96,23 @@ where
 /// max |other - reference| over max |reference| (any float dtype, compared in f64): how far a
 /// fast path strays from the path it is tested against.
 pub fn max_rel_diff(reference: &Tensor, other: &Tensor) -> f64 {
-    let max_abs = |t: &Tensor| -> f64 {
-        t.flatten_all()
-            .and_then(|t| t.to_dtype(candle_core::DType::F64))
-            .and_then(|t| t.abs()?.max_all()?.to_scalar::<f64>())
-            .expect("max |t| of a float tensor")
-    };
-    let diff = (reference.to_dtype(candle_core::DType::F64).unwrap()
-        - other.to_dtype(candle_core::DType::F64).unwrap())
-    .unwrap();
-    max_abs(&diff) / max_abs(reference).max(1e-30)
+    max_abs_diff(reference, other) / max_abs(reference).max(1e-30)
 }
 
-/// Deterministic pseudo-random f64 values in [-1, 1) (a 64-bit LCG), so that test inputs are
-/// reproducible without seeding a global generator.
+/// max |t| of a float tensor, in f64.
+pub fn max_abs(t: &Tensor) -> f64 {
+    t.flatten_all()
+        .and_then(|t| t.to_dtype(candle_core::DType::F64))
+        .and_then(|t| t.abs()?.max_all()?.to_scalar::<f64>())
+        .expect("max |t| of a float tensor")
+}
+
+/// max |a - b| of two float tensors of one shape, in f64.
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    let f64s = |t: &Tensor| t.to_dtype(candle_core::DType::F64).expect("a float tensor");
+    max_abs(&(f64s(a) - f64s(b)).expect("tensors of one shape"))
+}
+
 pub fn pseudo_random<S: Into<Shape>>(shape: S, seed: u64) -> Tensor {
     let shape = shape.into();
     let mut s = seed

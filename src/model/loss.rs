@@ -25,6 +25,7 @@ use crate::dsp::cqt_basis::{cqt_scales, CqtScale, MAX_SCALES};
 use crate::error::{Error, Result};
 use crate::model::ops::cqt_stft::{is_supported, BinStft, LogCqtOp};
 use crate::model::ops::hpss::{self, ComposedHpss, Hpss};
+use crate::model::ops::kernel::Map1;
 
 /// How the per-scale CQT difference is reduced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,7 +227,7 @@ impl CqtLoss {
     fn cqt_scale(&self, s: &ScaleLoss, y: &Tensor) -> Result<Tensor> {
         s.stft.check(y)?;
         if y.device().is_cpu() && !self.composed_only {
-            return Ok(y.contiguous()?.apply_op1(s.fused.clone())?);
+            return Ok(s.fused.clone().apply(y)?);
         }
         // Other devices: the STFT as a strided conv1d, the rest from candle ops.
         let spec = s.stft.forward_composed_with(y, &s.kernel_bank)?;

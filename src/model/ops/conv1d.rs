@@ -7,11 +7,12 @@
 //! matmuls from candle ops (not candle's conv1d: on CUDA its weight gradients were as wrong as
 //! on the CPU, measured by `tests/model/cuda.rs` on an H200).
 
-use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor, WithDType};
-use gemm::Parallelism;
+use candle_core::{Device, Layout, Result, Shape, Tensor, WithDType};
 
 use crate::model::ops::elu::{elu_grad_from_output, elu_in_place};
-use crate::model::ops::kernel::{Float, Map2};
+// The inference and training U-Nets reach the gemm helpers through this module too.
+pub(crate) use crate::model::ops::kernel::{gemm_into, Mat, SendPtr};
+use crate::model::ops::kernel::{Float, Grads2, Map2};
 use rayon::prelude::*;
 
 /// Output columns per work item: big enough for efficient gemm panels, small enough that the
@@ -23,9 +24,7 @@ const TILE: usize = 1024;
 pub fn conv1d_valid(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     check_shapes(x, w)?;
     match x.device() {
-        Device::Cpu => x
-            .contiguous()?
-            .apply_op2(&w.contiguous()?, Conv1dValid { elu: false }),
+        Device::Cpu => Conv1dValid { elu: false }.apply(x, w),
         _ => conv1d_valid_composed(x, w),
     }
 }
@@ -70,8 +69,7 @@ pub fn conv1d_valid_elu(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     match x.device() {
         Device::Cpu => {
             check_shapes(x, w)?;
-            x.contiguous()?
-                .apply_op2(&w.contiguous()?, Conv1dValid { elu: true })
+            Conv1dValid { elu: true }.apply(x, w)
         }
         _ => crate::model::ops::elu::elu(&conv1d_valid(x, w)?),
     }
@@ -90,81 +88,6 @@ struct Conv1dGradInput {
 /// Weight gradient: the correlation of the output gradient with the input, summed over batch.
 struct Conv1dGradWeight {
     k: usize,
-}
-
-/// A gemm operand or destination: base pointer plus (row, column) strides in elements.
-#[derive(Clone, Copy)]
-pub(crate) struct Mat<T> {
-    pub ptr: *const T,
-    pub rs: isize,
-    pub cs: isize,
-}
-
-/// dst (m x n) = (accumulate ? dst : 0) + lhs (m x depth) * rhs (depth x n), single-threaded
-/// (parallelism comes from independent tiles).
-///
-/// # Safety
-/// Every addressed element of the three matrices must lie inside live allocations, and `dst`
-/// must not overlap the operands nor be written by another thread meanwhile.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn gemm_into<T: WithDType>(
-    m: usize,
-    n: usize,
-    depth: usize,
-    dst: Mat<T>,
-    accumulate: bool,
-    lhs: Mat<T>,
-    rhs: Mat<T>,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    // gemm's register blocks run down columns (64 rows for AVX-512): with few rows (channels)
-    // and many columns (time), solve the transposed problem dst^T = rhs^T lhs^T instead, so
-    // time runs down the blocks and 50 channels do not pad to 64.
-    if n > m {
-        let t = |a: Mat<T>| Mat {
-            ptr: a.ptr,
-            rs: a.cs,
-            cs: a.rs,
-        };
-        // SAFETY: the same elements are addressed, only the roles are swapped.
-        return unsafe { gemm_into(n, m, depth, t(dst), accumulate, t(rhs), t(lhs)) };
-    }
-    gemm::gemm(
-        m,
-        n,
-        depth,
-        dst.ptr as *mut T,
-        dst.cs,
-        dst.rs,
-        accumulate,
-        lhs.ptr,
-        lhs.cs,
-        lhs.rs,
-        rhs.ptr,
-        rhs.cs,
-        rhs.rs,
-        T::from_f64(1.0),
-        T::from_f64(1.0),
-        false,
-        false,
-        false,
-        Parallelism::None,
-    );
-}
-
-/// A raw pointer that may cross into rayon workers; each worker writes a disjoint region.
-#[derive(Clone, Copy)]
-pub(crate) struct SendPtr<T>(pub *mut T);
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
-
-impl<T> SendPtr<T> {
-    /// A method (not the field) so that closures capture the whole Send wrapper.
-    pub(crate) fn get(self) -> *mut T {
-        self.0
-    }
 }
 
 fn dims3(l: &Layout, what: &str) -> Result<(usize, usize, usize)> {
@@ -224,35 +147,17 @@ pub(crate) fn forward_into<T: Float>(
                         c_out,
                         n,
                         c_in,
-                        Mat {
-                            ptr: y_ptr.get().add(b * c_out * t_out + s),
-                            rs: t_out as isize,
-                            cs: 1,
-                        },
+                        Mat::new(y_ptr.get().add(b * c_out * t_out + s), t_out, 1),
                         tap > 0,
-                        Mat {
-                            ptr: w.as_ptr().add(tap),
-                            rs: (c_in * k) as isize,
-                            cs: k as isize,
-                        },
-                        Mat {
-                            ptr: x.as_ptr().add(b * c_in * t_in + s + tap),
-                            rs: t_in as isize,
-                            cs: 1,
-                        },
+                        Mat::new(w.as_ptr().add(tap), c_in * k, k),
+                        Mat::new(x.as_ptr().add(b * c_in * t_in + s + tap), t_in, 1),
                     );
                 }
             }
             if elu {
                 for o in 0..c_out {
                     // SAFETY: row o of this work item's tile, written by nobody else.
-                    let row = unsafe {
-                        std::slice::from_raw_parts_mut(
-                            y_ptr.get().add((b * c_out + o) * t_out + s),
-                            n,
-                        )
-                    };
-                    elu_in_place(row);
+                    elu_in_place(unsafe { y_ptr.slice((b * c_out + o) * t_out + s, n) });
                 }
             }
         });
@@ -295,13 +200,7 @@ pub(crate) fn grad_input_into<T: WithDType>(
             if s0 + n > t_out {
                 for c in 0..c_in {
                     // SAFETY: row c of this work item's tile, written by nobody else.
-                    unsafe {
-                        std::slice::from_raw_parts_mut(
-                            dx_ptr.get().add((b * c_in + c) * t_in + s0),
-                            n,
-                        )
-                    }
-                    .fill(T::from_f64(0.0));
+                    unsafe { dx_ptr.slice((b * c_in + c) * t_in + s0, n) }.fill(T::from_f64(0.0));
                 }
             }
             let mut first = true;
@@ -322,22 +221,10 @@ pub(crate) fn grad_input_into<T: WithDType>(
                         c_in,
                         hi - lo,
                         c_out,
-                        Mat {
-                            ptr: dx_ptr.get().add(b * c_in * t_in + lo),
-                            rs: t_in as isize,
-                            cs: 1,
-                        },
+                        Mat::new(dx_ptr.get().add(b * c_in * t_in + lo), t_in, 1),
                         accumulate,
-                        Mat {
-                            ptr: w.as_ptr().add(tap),
-                            rs: k as isize,
-                            cs: (c_in * k) as isize,
-                        },
-                        Mat {
-                            ptr: gy.as_ptr().add(b * c_out * t_out + lo - tap),
-                            rs: t_out as isize,
-                            cs: 1,
-                        },
+                        Mat::new(w.as_ptr().add(tap), k, c_in * k),
+                        Mat::new(gy.as_ptr().add(b * c_out * t_out + lo - tap), t_out, 1),
                     );
                 }
             }
@@ -370,22 +257,10 @@ pub(crate) fn grad_weight<T: WithDType>(
                             c_out,
                             c_in,
                             n,
-                            Mat {
-                                ptr: dw.as_mut_ptr().add(tap),
-                                rs: (c_in * k) as isize,
-                                cs: k as isize,
-                            },
+                            Mat::new(dw.as_mut_ptr().add(tap), c_in * k, k),
                             true,
-                            Mat {
-                                ptr: gy.as_ptr().add(b * c_out * t_out + s),
-                                rs: t_out as isize,
-                                cs: 1,
-                            },
-                            Mat {
-                                ptr: x.as_ptr().add(b * c_in * t_in + s + tap),
-                                rs: 1,
-                                cs: t_in as isize,
-                            },
+                            Mat::new(gy.as_ptr().add(b * c_out * t_out + s), t_out, 1),
+                            Mat::new(x.as_ptr().add(b * c_in * t_in + s + tap), 1, t_in),
                         );
                     }
                 }
@@ -403,113 +278,47 @@ pub(crate) fn grad_weight<T: WithDType>(
         )
 }
 
-impl candle_core::CustomOp2 for Conv1dValid {
-    fn name(&self) -> &'static str {
-        if self.elu {
-            "conv1d-valid-elu"
-        } else {
-            "conv1d-valid"
-        }
+impl Map2 for Conv1dValid {
+    const OP: &'static str = "conv1d-valid";
+
+    fn shape(&self, lx: &Layout, lw: &Layout) -> Result<Shape> {
+        let (xd, wd) = (dims3(lx, "input")?, dims3(lw, "kernel")?);
+        Ok(Shape::from((xd.0, wd.0, xd.2 - wd.2 + 1)))
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let xd = dims3(l1, "input")?;
-        let wd = dims3(l2, "kernel")?;
-        let out = Shape::from((xd.0, wd.0, xd.2 - wd.2 + 1));
-        Ok((self.map(s1, l1, s2, l2)?, out))
+    fn f<T: Float>(&self, x: &[T], lx: &Layout, w: &[T], lw: &Layout) -> Result<Vec<T>> {
+        let (xd, wd) = (dims3(lx, "input")?, dims3(lw, "kernel")?);
+        Ok(forward(x, xd, w, wd, self.elu))
     }
 
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        y: &Tensor,
-        gy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(&self, x: &Tensor, w: &Tensor, y: &Tensor, gy: &Tensor) -> Result<Grads2> {
         let gy = if self.elu {
             elu_grad_from_output(y, gy)?
         } else {
             gy.contiguous()?
         };
-        let t_in = x.dim(2)?;
-        let k = w.dim(2)?;
+        let (t_in, k) = (x.dim(2)?, w.dim(2)?);
         // The network's input (the audio) needs no gradient: skip the full correlation and the
         // gradient store's zero tensor + add for it.
-        let dx = if x.track_op() {
-            Some(gy.apply_op2_no_bwd(w, &Conv1dGradInput { t_in })?)
-        } else {
-            None
-        };
-        let dw = if w.track_op() {
-            Some(x.apply_op2_no_bwd(&gy, &Conv1dGradWeight { k })?)
-        } else {
-            None
-        };
+        let dx = x
+            .track_op()
+            .then(|| Conv1dGradInput { t_in }.apply_no_bwd(&gy, w))
+            .transpose()?;
+        let dw = w
+            .track_op()
+            .then(|| Conv1dGradWeight { k }.apply_no_bwd(x, &gy))
+            .transpose()?;
         Ok((dx, dw))
-    }
-}
-
-impl candle_core::CustomOp2 for Conv1dGradInput {
-    fn name(&self) -> &'static str {
-        "conv1d-valid-grad-input"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let gd = dims3(l1, "output gradient")?;
-        let wd = dims3(l2, "kernel")?;
-        Ok((
-            self.map(s1, l1, s2, l2)?,
-            Shape::from((gd.0, wd.1, self.t_in)),
-        ))
-    }
-}
-
-impl candle_core::CustomOp2 for Conv1dGradWeight {
-    fn name(&self) -> &'static str {
-        "conv1d-valid-grad-weight"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let xd = dims3(l1, "input")?;
-        let gd = dims3(l2, "output gradient")?;
-        Ok((self.map(s1, l1, s2, l2)?, Shape::from((gd.1, xd.1, self.k))))
-    }
-}
-
-impl Map2 for Conv1dValid {
-    const OP: &'static str = "conv1d_valid";
-
-    fn f<T: Float>(&self, x: &[T], lx: &Layout, w: &[T], lw: &Layout) -> Result<Vec<T>> {
-        Ok(forward(
-            x,
-            dims3(lx, "input")?,
-            w,
-            dims3(lw, "kernel")?,
-            self.elu,
-        ))
     }
 }
 
 impl Map2 for Conv1dGradInput {
     const OP: &'static str = "conv1d-valid-grad-input";
+
+    fn shape(&self, lg: &Layout, lw: &Layout) -> Result<Shape> {
+        let (gd, wd) = (dims3(lg, "output gradient")?, dims3(lw, "kernel")?);
+        Ok(Shape::from((gd.0, wd.1, self.t_in)))
+    }
 
     fn f<T: Float>(&self, g: &[T], lg: &Layout, w: &[T], lw: &Layout) -> Result<Vec<T>> {
         let (gd, wd) = (dims3(lg, "output gradient")?, dims3(lw, "kernel")?);
@@ -519,6 +328,11 @@ impl Map2 for Conv1dGradInput {
 
 impl Map2 for Conv1dGradWeight {
     const OP: &'static str = "conv1d-valid-grad-weight";
+
+    fn shape(&self, lx: &Layout, lg: &Layout) -> Result<Shape> {
+        let (xd, gd) = (dims3(lx, "input")?, dims3(lg, "output gradient")?);
+        Ok(Shape::from((gd.1, xd.1, self.k)))
+    }
 
     fn f<T: Float>(&self, x: &[T], lx: &Layout, g: &[T], lg: &Layout) -> Result<Vec<T>> {
         let (xd, gd) = (dims3(lx, "input")?, dims3(lg, "output gradient")?);

@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
+use candle_core::{DType, Device, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::dsp::cqt_basis::{periodic_hann, CqtScale};
@@ -29,7 +29,7 @@ mod hann_blocks;
 mod log_cqt;
 use hann_blocks::HannBlocks;
 
-use super::kernel::{Float, Map1};
+use super::kernel::{gemm, Float, Map1, Mat, OpResult};
 pub use log_cqt::LogCqtOp;
 
 /// Maps y (B, N) to the spectrum at the used bins, (B, 1 + N/hop, 2F): F real parts, then F
@@ -114,7 +114,7 @@ impl BinStft {
     pub fn forward(&self, y: &Tensor) -> Result<Tensor> {
         self.check(y)?;
         if y.device().is_cpu() {
-            Ok(y.contiguous()?.apply_op1(self.clone())?)
+            Ok(self.clone().apply(y)?)
         } else {
             self.forward_composed(y)
         }
@@ -165,26 +165,14 @@ impl BinStft {
         // SAFETY: rows 0..frames of stride hop and length l fit in `padded` ((frames − 1)·hop + l
         // ≤ n + l); the kernel is l × width; out is frames × width.
         unsafe {
-            gemm::gemm(
+            gemm(
                 frames,
                 width,
                 l,
-                out.as_mut_ptr(),
-                1,
-                width as isize,
+                Mat::new(out.as_mut_ptr(), width, 1),
                 false,
-                padded.as_ptr(),
-                1,
-                self.hop as isize,
-                self.kernel64.as_ptr(),
-                1,
-                width as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
+                Mat::new(padded.as_ptr(), self.hop, 1),
+                Mat::new(self.kernel64.as_ptr(), width, 1),
             );
         }
     }
@@ -206,26 +194,14 @@ impl BinStft {
             // SAFETY: grad is frames × width, the kernel read transposed width × l, dframes
             // frames × l, all in bounds.
             unsafe {
-                gemm::gemm(
+                gemm(
                     frames,
                     l,
                     width,
-                    dframes.as_mut_ptr(),
-                    1,
-                    l as isize,
+                    Mat::new(dframes.as_mut_ptr(), l, 1),
                     false,
-                    grad.as_ptr(),
-                    1,
-                    width as isize,
-                    self.kernel64.as_ptr(),
-                    width as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                    Mat::new(grad.as_ptr(), width, 1),
+                    Mat::new(self.kernel64.as_ptr(), 1, width),
                 );
             }
             for (t, row) in dframes.chunks(l).enumerate() {
@@ -272,47 +248,22 @@ pub(crate) fn reflect(i: isize, n: usize) -> usize {
 impl Map1 for BinStft {
     const OP: &'static str = "cqt-bin-stft";
 
-    fn f<T: Float>(&self, y: &[T], l: &Layout) -> candle_core::Result<Vec<T>> {
+    fn shape(&self, l: &Layout) -> OpResult<Shape> {
+        let (batch, n) = l.shape().dims2()?;
+        Ok(Shape::from((batch, self.n_frames(n), 2 * self.n_bins)))
+    }
+
+    fn f<T: Float>(&self, y: &[T], l: &Layout) -> OpResult<Vec<T>> {
         let (batch, n) = l.shape().dims2()?;
         Ok(self.forward_cpu(y, batch, n))
     }
-}
 
-impl Map1 for BinStftAdjoint {
-    const OP: &'static str = "cqt-bin-stft-adjoint";
-
-    fn f<T: Float>(&self, g: &[T], l: &Layout) -> candle_core::Result<Vec<T>> {
-        Ok(self.run(g, l.shape().dims3()?.0))
-    }
-}
-
-impl CustomOp1 for BinStft {
-    fn name(&self) -> &'static str {
-        "cqt-bin-stft"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (batch, n) = layout.shape().dims2()?;
-        let shape = Shape::from((batch, self.n_frames(n), 2 * self.n_bins));
-        Ok((self.map(storage, layout)?, shape))
-    }
-
-    fn bwd(
-        &self,
-        arg: &Tensor,
-        _res: &Tensor,
-        grad_res: &Tensor,
-    ) -> candle_core::Result<Option<Tensor>> {
-        let (_, n) = arg.dims2()?;
+    fn bwd(&self, y: &Tensor, _: &Tensor, g: &Tensor) -> OpResult<Option<Tensor>> {
         let adjoint = BinStftAdjoint {
             stft: self.clone(),
-            n_samples: n,
+            n_samples: y.dims2()?.1,
         };
-        Ok(Some(grad_res.contiguous()?.apply_op1_no_bwd(&adjoint)?))
+        Ok(Some(adjoint.apply_no_bwd(g)?))
     }
 }
 
@@ -337,28 +288,23 @@ impl BinStftAdjoint {
     }
 }
 
-impl CustomOp1 for BinStftAdjoint {
-    fn name(&self) -> &'static str {
-        "cqt-bin-stft-adjoint"
-    }
+impl Map1 for BinStftAdjoint {
+    const OP: &'static str = "cqt-bin-stft-adjoint";
 
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (batch, frames, width) = layout.shape().dims3()?;
+    fn shape(&self, l: &Layout) -> OpResult<Shape> {
+        let (batch, frames, width) = l.shape().dims3()?;
         if frames != self.stft.n_frames(self.n_samples) || width != 2 * self.stft.n_bins {
             candle_core::bail!(
                 "{}: gradient shape {:?} does not match",
-                self.name(),
-                layout.shape()
+                Self::OP,
+                l.shape()
             );
         }
-        Ok((
-            self.map(storage, layout)?,
-            Shape::from((batch, self.n_samples)),
-        ))
+        Ok(Shape::from((batch, self.n_samples)))
+    }
+
+    fn f<T: Float>(&self, g: &[T], l: &Layout) -> OpResult<Vec<T>> {
+        Ok(self.run(g, l.shape().dims3()?.0))
     }
 }
 
@@ -373,6 +319,7 @@ mod tests {
     use candle_core::{Device, Var};
 
     use crate::dsp::cqt_basis::cqt_scales;
+    use crate::model::gradcheck::{max_abs, max_abs_diff};
 
     fn signal(batch: usize, n: usize, seed: f64) -> Vec<f64> {
         (0..batch * n)
@@ -483,14 +430,7 @@ mod tests {
             let y = Tensor::from_vec(signal(b, n, 4.0), (b, n), &Device::Cpu).unwrap();
             let fast = stft.forward(&y).unwrap();
             let composed = stft.forward_composed(&y).unwrap();
-            let diff = (fast - composed)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap();
+            let diff = max_abs_diff(&fast, &composed);
             assert!(diff < 1e-9, "max diff {diff}");
         }
     }
@@ -508,21 +448,7 @@ mod tests {
         for scale in &scales[..7] {
             let blocks = BinStft::new(scale).forward(&y).unwrap();
             let direct = BinStft::direct(scale).forward(&y).unwrap();
-            let peak = direct
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap();
-            let diff = (blocks - direct)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap();
+            let (peak, diff) = (max_abs(&direct), max_abs_diff(&blocks, &direct));
             assert!(
                 diff < 1e-10 * peak,
                 "n_fft {}: max diff {diff} (peak {peak})",
@@ -549,21 +475,7 @@ mod tests {
                 let a = fast.forward(y.as_tensor()).unwrap();
                 let d = direct.forward(y.as_tensor()).unwrap();
                 assert_eq!(a.dims(), &[b, 1 + n / hop, 2 * fast.n_bins()]);
-                let peak = d
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f64>()
-                    .unwrap();
-                let diff = (&a - &d)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f64>()
-                    .unwrap();
+                let (peak, diff) = (max_abs(&d), max_abs_diff(&a, &d));
                 assert!(
                     diff < 1e-10 * peak,
                     "hop {hop} n_fft {}: {diff}",

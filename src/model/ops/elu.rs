@@ -1,17 +1,17 @@
 //! ELU with alpha = 1: y = x for x > 0, exp(x) - 1 otherwise. The backward pass reads only the
 //! output (dy/dx = 1 where y > 0, y + 1 elsewhere), so no input has to be kept.
 
-use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor};
+use candle_core::{Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::kernel::{elu_grad, Float, Map1, Map2};
+use super::kernel::{elu_grad, same_shape, Float, Map1, Map2};
 
 /// Elements per parallel work item.
 const CHUNK: usize = 1 << 14;
 
 pub fn elu(x: &Tensor) -> Result<Tensor> {
     match x.device() {
-        Device::Cpu => x.contiguous()?.apply_op1(Elu),
+        Device::Cpu => Elu.apply(x),
         _ => x.elu(1.0),
     }
 }
@@ -63,7 +63,7 @@ fn elu_in_place_portable<T: Float>(xs: &mut [T]) {
 
 /// The ELU backward from its output `y` and the output gradient `g`, without autograd.
 pub(crate) fn elu_grad_from_output(y: &Tensor, g: &Tensor) -> Result<Tensor> {
-    y.contiguous()?.apply_op2_no_bwd(&g.contiguous()?, &EluGrad)
+    EluGrad.apply_no_bwd(y, g)
 }
 
 fn forward<T: Float>(x: &[T]) -> Vec<T> {
@@ -96,53 +96,28 @@ fn backward<T: Float>(y: &[T], g: &[T]) -> Vec<T> {
 impl Map1 for Elu {
     const OP: &'static str = "elu";
 
+    fn shape(&self, l: &Layout) -> Result<Shape> {
+        Ok(l.shape().clone())
+    }
+
     fn f<T: Float>(&self, x: &[T], _: &Layout) -> Result<Vec<T>> {
         Ok(forward(x))
+    }
+
+    fn bwd(&self, _x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(EluGrad.apply_no_bwd(y, g)?))
     }
 }
 
 impl Map2 for EluGrad {
     const OP: &'static str = "elu-grad";
 
+    fn shape(&self, ly: &Layout, lg: &Layout) -> Result<Shape> {
+        same_shape(Self::OP, ly, lg)
+    }
+
     fn f<T: Float>(&self, y: &[T], _: &Layout, g: &[T], _: &Layout) -> Result<Vec<T>> {
         Ok(backward(y, g))
-    }
-}
-
-impl candle_core::CustomOp1 for Elu {
-    fn name(&self) -> &'static str {
-        "elu"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        Ok((self.map(s, l)?, l.shape().clone()))
-    }
-
-    fn bwd(&self, _x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(y.apply_op2_no_bwd(&g.contiguous()?, &EluGrad)?))
-    }
-}
-
-impl candle_core::CustomOp2 for EluGrad {
-    fn name(&self) -> &'static str {
-        "elu-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        if l1.shape() != l2.shape() {
-            candle_core::bail!(
-                "elu-grad: shapes {:?} and {:?} differ",
-                l1.shape(),
-                l2.shape()
-            );
-        }
-        Ok((self.map(s1, l1, s2, l2)?, l1.shape().clone()))
     }
 }
 

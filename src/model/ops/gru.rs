@@ -12,10 +12,10 @@
 //! The backward recomputes the gates from the saved outputs (h_{t−1} is the previous output),
 //! which keeps the op stateless at the cost of one extra H×3H product per step.
 
-use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+use candle_core::{Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::kernel::{with_contiguous, Float, Map3};
+use super::kernel::{elements, for_float, Float, Grads3, Map3, OpResult};
 
 /// Runs the GRU recurrence over `gx` (B, T, 3H) with `w_hh` (3H, H) and `b_hh` (3H) and returns
 /// every hidden state (B, T, H). With `reverse`, the sequence is scanned from the last step to
@@ -26,17 +26,10 @@ pub fn gru_recurrence(
     w_hh: &Tensor,
     b_hh: &Tensor,
     reverse: bool,
-) -> candle_core::Result<Tensor> {
+) -> OpResult<Tensor> {
     check_shapes(gx, w_hh, b_hh)?;
     if gx.device().is_cpu() {
-        gx.contiguous()?.apply_op3(
-            &w_hh.contiguous()?,
-            &b_hh.contiguous()?,
-            GruRecurrence {
-                reverse,
-                layout: SeqLayout::TimeMajor,
-            },
-        )
+        GruRecurrence::new(reverse, SeqLayout::TimeMajor).apply(gx, w_hh, b_hh)
     } else {
         gru_recurrence_composed(gx, w_hh, b_hh, reverse)
     }
@@ -50,19 +43,13 @@ pub fn gru_recurrence_channels_first(
     w_hh: &Tensor,
     b_hh: &Tensor,
     reverse: bool,
-) -> candle_core::Result<Tensor> {
-    check_shapes(&gx.transpose(1, 2)?, w_hh, b_hh)?;
+) -> OpResult<Tensor> {
+    let time_major = gx.transpose(1, 2)?;
+    check_shapes(&time_major, w_hh, b_hh)?;
     if gx.device().is_cpu() {
-        gx.contiguous()?.apply_op3(
-            &w_hh.contiguous()?,
-            &b_hh.contiguous()?,
-            GruRecurrence {
-                reverse,
-                layout: SeqLayout::ChannelsFirst,
-            },
-        )
+        GruRecurrence::new(reverse, SeqLayout::ChannelsFirst).apply(gx, w_hh, b_hh)
     } else {
-        gru_recurrence_composed(&gx.transpose(1, 2)?, w_hh, b_hh, reverse)?.transpose(1, 2)
+        gru_recurrence_composed(&time_major, w_hh, b_hh, reverse)?.transpose(1, 2)
     }
 }
 
@@ -73,7 +60,7 @@ pub fn gru_recurrence_composed(
     w_hh: &Tensor,
     b_hh: &Tensor,
     reverse: bool,
-) -> candle_core::Result<Tensor> {
+) -> OpResult<Tensor> {
     let (batch, steps, hidden) = check_shapes(gx, w_hh, b_hh)?;
     let w_t = w_hh.t()?;
     let mut h = Tensor::zeros((batch, hidden), gx.dtype(), gx.device())?;
@@ -96,11 +83,7 @@ pub fn gru_recurrence_composed(
 }
 
 /// (B, T, H) from the shapes of the three inputs, or a shape error naming the mismatch.
-fn check_shapes(
-    gx: &Tensor,
-    w_hh: &Tensor,
-    b_hh: &Tensor,
-) -> candle_core::Result<(usize, usize, usize)> {
+fn check_shapes(gx: &Tensor, w_hh: &Tensor, b_hh: &Tensor) -> OpResult<(usize, usize, usize)> {
     let (batch, steps, three_h) = gx.dims3()?;
     let (rows, hidden) = w_hh.dims2()?;
     let bias = b_hh.dims1()?;
@@ -443,47 +426,19 @@ fn add_lane_sums<T: Float>(total: &mut [T], lanes_acc: &mut [T], lanes: usize) {
     }
 }
 
-/// The CPU data of a tensor as a contiguous slice, for the backward pass.
 impl GruRecurrence {
+    fn new(reverse: bool, layout: SeqLayout) -> Self {
+        GruRecurrence { reverse, layout }
+    }
+
     /// (B, T, H) from the dims of gx in this op's layout.
-    fn dims(&self, gx: &[usize]) -> candle_core::Result<(usize, usize, usize)> {
+    fn dims(&self, gx: &[usize]) -> OpResult<(usize, usize, usize)> {
         match (self.layout, gx) {
             (SeqLayout::TimeMajor, &[b, t, c]) | (SeqLayout::ChannelsFirst, &[b, c, t]) => {
                 Ok((b, t, c / 3))
             }
             _ => candle_core::bail!("gru: gx must have rank 3, got {gx:?}"),
         }
-    }
-
-    fn bwd_typed<T: Float>(
-        &self,
-        gx: &Tensor,
-        w_hh: &Tensor,
-        b_hh: &Tensor,
-        res: &Tensor,
-        grad_res: &Tensor,
-    ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
-        let (batch, steps, hidden) = self.dims(gx.dims())?;
-        let (dgx, dw, db) =
-            with_contiguous::<T, _>(gx, OP, |gx_s| {
-                with_contiguous::<T, _>(w_hh, OP, |w_s| {
-                    with_contiguous::<T, _>(b_hh, OP, |b_s| {
-                        with_contiguous::<T, _>(res, OP, |h_s| {
-                            with_contiguous::<T, _>(grad_res, OP, |dh_s| {
-                                Ok(self.backward_typed(
-                                    gx_s, w_s, b_s, h_s, dh_s, batch, steps, hidden,
-                                ))
-                            })
-                        })
-                    })
-                })
-            })?;
-        let dev = gx.device();
-        Ok((
-            Tensor::from_vec(dgx, gx.shape(), dev)?,
-            Tensor::from_vec(dw, (3 * hidden, hidden), dev)?,
-            Tensor::from_vec(db, 3 * hidden, dev)?,
-        ))
     }
 }
 
@@ -493,54 +448,39 @@ const OP: &str = "gru-recurrence";
 impl Map3 for GruRecurrence {
     const OP: &'static str = OP;
 
-    fn f<T: Float>(
-        &self,
-        (gx, l1): (&[T], &Layout),
-        (w, _): (&[T], &Layout),
-        (b, _): (&[T], &Layout),
-    ) -> candle_core::Result<Vec<T>> {
+    fn shape(&self, l1: &Layout, _: &Layout, _: &Layout) -> OpResult<Shape> {
         let (batch, steps, hidden) = self.dims(l1.dims())?;
-        Ok(self.forward_typed::<T>(gx, w, b, batch, steps, hidden))
-    }
-}
-
-impl CustomOp3 for GruRecurrence {
-    fn name(&self) -> &'static str {
-        "gru-recurrence"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (batch, steps, hidden) = self.dims(l1.dims())?;
-        let shape = match self.layout {
+        Ok(match self.layout {
             SeqLayout::TimeMajor => Shape::from((batch, steps, hidden)),
             SeqLayout::ChannelsFirst => Shape::from((batch, hidden, steps)),
-        };
-        let storage = self.map((s1, l1), (s2, l2), (s3, l3))?;
-        Ok((storage, shape))
+        })
     }
 
-    fn bwd(
-        &self,
-        gx: &Tensor,
-        w_hh: &Tensor,
-        b_hh: &Tensor,
-        res: &Tensor,
-        grad_res: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dgx, dw, db) = match gx.dtype() {
-            candle_core::DType::F32 => self.bwd_typed::<f32>(gx, w_hh, b_hh, res, grad_res)?,
-            candle_core::DType::F64 => self.bwd_typed::<f64>(gx, w_hh, b_hh, res, grad_res)?,
-            dt => candle_core::bail!("gru: unsupported dtype {dt:?}"),
-        };
-        Ok((Some(dgx), Some(dw), Some(db)))
+    fn f<T: Float>(&self, [gx, w, b]: [&[T]; 3], [l, ..]: [&Layout; 3]) -> OpResult<Vec<T>> {
+        let (batch, steps, hidden) = self.dims(l.dims())?;
+        Ok(self.forward_typed::<T>(gx, w, b, batch, steps, hidden))
+    }
+
+    fn bwd(&self, [gx, w, b]: [&Tensor; 3], h: &Tensor, g: &Tensor) -> OpResult<Grads3> {
+        let (batch, steps, hidden) = self.dims(gx.dims())?;
+        let dev = gx.device();
+        for_float!(gx.dtype(), OP, T => {
+            let (dgx, dw, db) = self.backward_typed::<T>(
+                &elements(gx)?,
+                &elements(w)?,
+                &elements(b)?,
+                &elements(h)?,
+                &elements(g)?,
+                batch,
+                steps,
+                hidden,
+            );
+            Ok((
+                Some(Tensor::from_vec(dgx, gx.shape(), dev)?),
+                Some(Tensor::from_vec(dw, (3 * hidden, hidden), dev)?),
+                Some(Tensor::from_vec(db, 3 * hidden, dev)?),
+            ))
+        })
     }
 }
 

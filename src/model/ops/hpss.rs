@@ -32,9 +32,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::kernel::{from_f64s, to_f64s, Float, Map1, Map2};
-use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use super::kernel::{from_f64s, same_shape, to_f64s, Float, Map1, Map2, OpResult};
+use candle_core::{Layout, Shape, Tensor};
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
@@ -139,7 +138,7 @@ impl Hpss {
             hpss: self.clone(),
             kept,
         };
-        Ok(y.contiguous()?.apply_op1(op)?)
+        Ok(op.apply(y)?)
     }
 
     fn analyse(&self, y: &[f64]) -> Analysis {
@@ -326,7 +325,7 @@ impl Hpss {
     }
 }
 
-fn check_length(n: usize, op: &str) -> candle_core::Result<()> {
+fn check_length(n: usize, op: &str) -> OpResult<()> {
     if n < MIN_SAMPLES {
         candle_core::bail!("{op}: {n} samples is too short (needs at least {MIN_SAMPLES})");
     }
@@ -347,7 +346,20 @@ struct HpssOp {
 impl Map1 for HpssOp {
     const OP: &'static str = "hpss-percussive";
 
-    fn f<T: Float>(&self, x: &[T], l: &Layout) -> candle_core::Result<Vec<T>> {
+    fn shape(&self, l: &Layout) -> OpResult<Shape> {
+        check_length(l.shape().dims2()?.1, Self::OP)?;
+        Ok(l.shape().clone())
+    }
+
+    fn bwd(&self, y: &Tensor, _: &Tensor, g: &Tensor) -> OpResult<Option<Tensor>> {
+        let grad = HpssGrad {
+            op: self.hpss.clone(),
+            kept: self.kept.clone(),
+        };
+        Ok(Some(grad.apply_no_bwd(y, g)?))
+    }
+
+    fn f<T: Float>(&self, x: &[T], l: &Layout) -> OpResult<Vec<T>> {
         // The masks and the inverse STFT are computed in f64 whatever the input's type.
         let (batch, n) = l.shape().dims2()?;
         let y = to_f64s(x);
@@ -366,82 +378,22 @@ impl Map1 for HpssOp {
     }
 }
 
-impl CustomOp1 for HpssOp {
-    fn name(&self) -> &'static str {
-        "hpss-percussive"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (batch, n) = layout.shape().dims2()?;
-        check_length(n, self.name())?;
-        Ok((self.map(storage, layout)?, Shape::from((batch, n))))
-    }
-
-    fn bwd(
-        &self,
-        arg: &Tensor,
-        _res: &Tensor,
-        grad_res: &Tensor,
-    ) -> candle_core::Result<Option<Tensor>> {
-        let grad = HpssGrad {
-            op: self.hpss.clone(),
-            kept: self.kept.clone(),
-        };
-        Ok(Some(
-            arg.contiguous()?
-                .apply_op2_no_bwd(&grad_res.contiguous()?, &grad)?,
-        ))
-    }
-}
-
 /// (y, dL/d percussive) -> dL/dy for [`HpssOp`].
 struct HpssGrad {
     op: Hpss,
     kept: Option<Kept>,
 }
 
-impl CustomOp2 for HpssGrad {
-    fn name(&self) -> &'static str {
-        "hpss-percussive-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (batch, n) = l1.shape().dims2()?;
-        if l2.shape().dims() != [batch, n] || s1.dtype() != s2.dtype() {
-            candle_core::bail!(
-                "{}: gradient {:?} {:?} does not match the input {:?} {:?}",
-                self.name(),
-                l2.shape(),
-                s2.dtype(),
-                l1.shape(),
-                s1.dtype()
-            );
-        }
-        check_length(n, self.name())?;
-        Ok((self.map(s1, l1, s2, l2)?, Shape::from((batch, n))))
-    }
-}
-
 impl Map2 for HpssGrad {
     const OP: &'static str = "hpss-percussive-grad";
 
-    fn f<T: Float>(
-        &self,
-        y: &[T],
-        ly: &Layout,
-        g: &[T],
-        _: &Layout,
-    ) -> candle_core::Result<Vec<T>> {
+    fn shape(&self, ly: &Layout, lg: &Layout) -> OpResult<Shape> {
+        let shape = same_shape(Self::OP, ly, lg)?;
+        check_length(shape.dims2()?.1, Self::OP)?;
+        Ok(shape)
+    }
+
+    fn f<T: Float>(&self, y: &[T], ly: &Layout, g: &[T], _: &Layout) -> OpResult<Vec<T>> {
         let (batch, n) = ly.shape().dims2()?;
         let (y, g) = (to_f64s(y), to_f64s(g));
         // The forward's analyses, taken (a graph is normally differentiated once); recomputed
@@ -468,7 +420,7 @@ mod tests {
     use super::*;
     use candle_core::{DType, Device};
 
-    use crate::model::gradcheck::{max_rel_diff, pseudo_random};
+    use crate::model::gradcheck::{max_abs, max_abs_diff, max_rel_diff, pseudo_random};
 
     fn sine(n: usize, freq: f64, amplitude: f64) -> Vec<f64> {
         (0..n)
@@ -661,14 +613,7 @@ mod tests {
             .unwrap()
             .to_dtype(DType::F64)
             .unwrap();
-        let diff = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
+        let diff = max_abs_diff(&a, &b);
         assert!(diff < 1e-5, "{diff}");
         let short = Tensor::zeros((1, MIN_SAMPLES - 1), DType::F32, &Device::Cpu).unwrap();
         assert!(hpss
@@ -680,15 +625,7 @@ mod tests {
         assert!(hpss.forward(&ints).is_err());
         let silence = Tensor::zeros((1, n), DType::F32, &Device::Cpu).unwrap();
         let out = hpss.forward(&silence).unwrap();
-        assert_eq!(
-            out.abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap(),
-            0.0
-        );
+        assert_eq!(max_abs(&out), 0.0);
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! is dropped). The backward pass routes each gradient to the arg-max of its pair, the first
 //! one on ties (candle 0.11.1's own max-pool backward scales the gradient by 1/k).
 
-use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor, WithDType, D};
+use candle_core::{Device, Layout, Result, Shape, Tensor, WithDType, D};
 use rayon::prelude::*;
 
-use super::kernel::{rows_per_item, Float, Map1, Map2};
+use super::kernel::{map_rows, rows_per_item, Float, Map1, Map2};
 
 /// (B, C, L) -> (B, C, L / 2).
 pub fn max_pool2(x: &Tensor) -> Result<Tensor> {
@@ -14,7 +14,7 @@ pub fn max_pool2(x: &Tensor) -> Result<Tensor> {
         candle_core::bail!("max_pool2: length {l} is shorter than the pool size 2");
     }
     match x.device() {
-        Device::Cpu => x.contiguous()?.apply_op1(MaxPool2),
+        Device::Cpu => MaxPool2.apply(x),
         _ => composed(x, b, c, l),
     }
 }
@@ -58,21 +58,6 @@ pub(crate) fn backward_row<T: WithDType>(x: &[T], g: &[T], dx: &mut [T]) {
     }
 }
 
-fn forward<T: WithDType>(x: &[T], len: usize) -> Vec<T> {
-    let half = len / 2;
-    let rows = x.len() / len;
-    let mut y = vec![T::from_f64(0.0); rows * half];
-    let per = rows_per_item(len);
-    y.par_chunks_mut(per * half)
-        .zip(x.par_chunks(per * len))
-        .for_each(|(y, x)| {
-            for (y, x) in y.chunks_mut(half).zip(x.chunks(len)) {
-                forward_row(x, y);
-            }
-        });
-    y
-}
-
 fn backward<T: WithDType>(x: &[T], g: &[T], len: usize) -> Vec<T> {
     let half = len / 2;
     let mut dx = vec![T::from_f64(0.0); x.len()];
@@ -88,53 +73,36 @@ fn backward<T: WithDType>(x: &[T], g: &[T], len: usize) -> Vec<T> {
 }
 
 impl Map1 for MaxPool2 {
-    const OP: &'static str = "max_pool2";
+    const OP: &'static str = "max-pool2";
+
+    fn shape(&self, l: &Layout) -> Result<Shape> {
+        let (b, c, len) = l.shape().dims3()?;
+        Ok(Shape::from((b, c, len / 2)))
+    }
 
     fn f<T: Float>(&self, x: &[T], l: &Layout) -> Result<Vec<T>> {
-        Ok(forward(x, l.shape().dims3()?.2))
+        let len = l.shape().dims3()?.2;
+        Ok(map_rows(x, len, len / 2, forward_row))
+    }
+
+    fn bwd(&self, x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(MaxPool2Grad.apply_no_bwd(x, g)?))
     }
 }
 
 impl Map2 for MaxPool2Grad {
     const OP: &'static str = "max-pool2-grad";
 
+    fn shape(&self, lx: &Layout, lg: &Layout) -> Result<Shape> {
+        let (b, c, len) = lx.shape().dims3()?;
+        if lg.shape().dims3()? != (b, c, len / 2) {
+            candle_core::bail!("{}: gradient shape {:?}", Self::OP, lg.shape());
+        }
+        Ok(lx.shape().clone())
+    }
+
     fn f<T: Float>(&self, x: &[T], lx: &Layout, g: &[T], _: &Layout) -> Result<Vec<T>> {
         Ok(backward(x, g, lx.shape().dims3()?.2))
-    }
-}
-
-impl candle_core::CustomOp1 for MaxPool2 {
-    fn name(&self) -> &'static str {
-        "max-pool2"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, c, len) = l.shape().dims3()?;
-        Ok((self.map(s, l)?, Shape::from((b, c, len / 2))))
-    }
-
-    fn bwd(&self, x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(x.apply_op2_no_bwd(&g.contiguous()?, &MaxPool2Grad)?))
-    }
-}
-
-impl candle_core::CustomOp2 for MaxPool2Grad {
-    fn name(&self) -> &'static str {
-        "max-pool2-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (b, c, len) = l1.shape().dims3()?;
-        if l2.shape().dims3()? != (b, c, len / 2) {
-            candle_core::bail!("max-pool2-grad: gradient shape {:?}", l2.shape());
-        }
-        Ok((self.map(s1, l1, s2, l2)?, l1.shape().clone()))
     }
 }
 

@@ -9,15 +9,15 @@
 //! r = σ(w_ir x + w_hr h), z = σ(w_iz x + w_hz h), n = tanh(w_in x + r·w_hn h),
 //! h' = (1 − z) n + z h.
 
-use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+use candle_core::{Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::gru::gru_recurrence_composed;
-use super::kernel::{with_contiguous, Float, Map3};
+use super::kernel::{elements, for_float, Float, Grads3, Map3, OpResult};
 
 /// x (B, K, T) -> hidden states (B, K, T) of the scalar GRU scanning the K axis, with `w_ih` and
 /// `w_hh` of shape (3, 1) (gates r, z, n).
-pub fn component_scan_gru(x: &Tensor, w_ih: &Tensor, w_hh: &Tensor) -> candle_core::Result<Tensor> {
+pub fn component_scan_gru(x: &Tensor, w_ih: &Tensor, w_hh: &Tensor) -> OpResult<Tensor> {
     x.dims3()?;
     for w in [w_ih, w_hh] {
         if w.dims() != [3, 1] {
@@ -25,19 +25,14 @@ pub fn component_scan_gru(x: &Tensor, w_ih: &Tensor, w_hh: &Tensor) -> candle_co
         }
     }
     if x.device().is_cpu() {
-        x.contiguous()?
-            .apply_op3(&w_ih.contiguous()?, &w_hh.contiguous()?, ComponentScanGru)
+        ComponentScanGru.apply(x, w_ih, w_hh)
     } else {
         component_scan_gru_composed(x, w_ih, w_hh)
     }
 }
 
 /// The same through the step-by-step composed GRU: non-CPU fallback and test reference.
-pub fn component_scan_gru_composed(
-    x: &Tensor,
-    w_ih: &Tensor,
-    w_hh: &Tensor,
-) -> candle_core::Result<Tensor> {
+pub fn component_scan_gru_composed(x: &Tensor, w_ih: &Tensor, w_hh: &Tensor) -> OpResult<Tensor> {
     let (batch, components, frames) = x.dims3()?;
     let sequences = x
         .transpose(1, 2)?
@@ -148,56 +143,6 @@ impl ComponentScanGru {
             .for_each(|(o, xi)| forward_item(xi, o, frames, w));
         out
     }
-
-    fn bwd_typed<T: Float>(
-        &self,
-        x: &Tensor,
-        w_ih: &Tensor,
-        w_hh: &Tensor,
-        res: &Tensor,
-        grad_res: &Tensor,
-    ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
-        let (_, components, frames) = x.dims3()?;
-        let item = (components * frames).max(1);
-        let (dx, dw) = with_contiguous::<T, _>(x, OP, |xs| {
-            with_contiguous::<T, _>(res, OP, |hs| {
-                with_contiguous::<T, _>(grad_res, OP, |gs| {
-                    let w = with_contiguous::<T, _>(w_ih, OP, |wi| {
-                        with_contiguous::<T, _>(w_hh, OP, |wh| Ok(Weights::from_slices(wi, wh)))
-                    })?;
-                    let mut dx = vec![T::from_f64(0.0); xs.len()];
-                    let partials: Vec<[T; 6]> = dx
-                        .par_chunks_mut(item)
-                        .enumerate()
-                        .map(|(b, dxi)| {
-                            let span = b * item..(b + 1) * item;
-                            backward_item(
-                                &xs[span.clone()],
-                                &hs[span.clone()],
-                                &gs[span],
-                                dxi,
-                                frames,
-                                w,
-                            )
-                        })
-                        .collect();
-                    let mut dw = [T::from_f64(0.0); 6];
-                    for p in partials {
-                        for (a, v) in dw.iter_mut().zip(p) {
-                            *a += v;
-                        }
-                    }
-                    Ok((dx, dw))
-                })
-            })
-        })?;
-        let dev = x.device();
-        Ok((
-            Tensor::from_vec(dx, x.shape(), dev)?,
-            Tensor::from_vec(dw[..3].to_vec(), (3, 1), dev)?,
-            Tensor::from_vec(dw[3..].to_vec(), (3, 1), dev)?,
-        ))
-    }
 }
 
 /// The op's name in errors.
@@ -206,48 +151,42 @@ const OP: &str = "component-scan-gru";
 impl Map3 for ComponentScanGru {
     const OP: &'static str = OP;
 
-    fn f<T: Float>(
-        &self,
-        (x, l1): (&[T], &Layout),
-        (w_ih, _): (&[T], &Layout),
-        (w_hh, _): (&[T], &Layout),
-    ) -> candle_core::Result<Vec<T>> {
-        let w = Weights::from_slices(w_ih, w_hh);
-        Ok(self.forward_typed::<T>(x, w, l1.shape().dims3()?))
-    }
-}
-
-impl CustomOp3 for ComponentScanGru {
-    fn name(&self) -> &'static str {
-        "component-scan-gru"
+    fn shape(&self, l1: &Layout, _: &Layout, _: &Layout) -> OpResult<Shape> {
+        Ok(l1.shape().clone())
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let storage = self.map((s1, l1), (s2, l2), (s3, l3))?;
-        Ok((storage, l1.shape().clone()))
+    fn f<T: Float>(&self, [x, wi, wh]: [&[T]; 3], [l, ..]: [&Layout; 3]) -> OpResult<Vec<T>> {
+        let w = Weights::from_slices(wi, wh);
+        Ok(self.forward_typed::<T>(x, w, l.shape().dims3()?))
     }
 
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w_ih: &Tensor,
-        w_hh: &Tensor,
-        res: &Tensor,
-        grad_res: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, dwi, dwh) = match x.dtype() {
-            candle_core::DType::F32 => self.bwd_typed::<f32>(x, w_ih, w_hh, res, grad_res)?,
-            candle_core::DType::F64 => self.bwd_typed::<f64>(x, w_ih, w_hh, res, grad_res)?,
-            dt => candle_core::bail!("scalar gru: unsupported dtype {dt:?}"),
-        };
-        Ok((Some(dx), Some(dwi), Some(dwh)))
+    fn bwd(&self, [x, wi, wh]: [&Tensor; 3], h: &Tensor, g: &Tensor) -> OpResult<Grads3> {
+        let (_, components, frames) = x.dims3()?;
+        let item = (components * frames).max(1);
+        let dev = x.device();
+        for_float!(x.dtype(), OP, T => {
+            let (xs, hs, gs) = (elements::<T>(x)?, elements::<T>(h)?, elements::<T>(g)?);
+            let w = Weights::from_slices(&elements::<T>(wi)?, &elements::<T>(wh)?);
+            let mut dx = vec![0.0 as T; xs.len()];
+            let partials: Vec<[T; 6]> = dx
+                .par_chunks_mut(item)
+                .enumerate()
+                .map(|(b, dxi)| {
+                    let span = b * item..(b + 1) * item;
+                    backward_item(&xs[span.clone()], &hs[span.clone()], &gs[span], dxi, frames, w)
+                })
+                .collect();
+            let mut dw = [0.0 as T; 6];
+            for p in partials {
+                for (a, v) in dw.iter_mut().zip(p) {
+                    *a += v;
+                }
+            }
+            Ok((
+                Some(Tensor::from_vec(dx, x.shape(), dev)?),
+                Some(Tensor::from_vec(dw[..3].to_vec(), (3, 1), dev)?),
+                Some(Tensor::from_vec(dw[3..].to_vec(), (3, 1), dev)?),
+            ))
+        })
     }
 }

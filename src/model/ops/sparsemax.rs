@@ -5,16 +5,16 @@
 //! 1 + j·z(j) > c_j, τ = (c_k − 1)/k, out_i = max(0, z_i − τ).
 //! Backward: with S = {i : out_i > 0}, dz_i = [i ∈ S]·(g_i − mean_{j∈S} g_j).
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor, WithDType, D};
+use candle_core::{Layout, Shape, Tensor, WithDType, D};
 use rayon::prelude::*;
 
-use super::kernel::{Float, Map1};
+use super::kernel::{Float, Map1, OpResult};
 
 /// Sparsemax of every row along the last dimension; the output has the input's shape, rows sum
 /// to 1 and usually hold exact zeros.
-pub fn sparsemax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
+pub fn sparsemax_last_dim(x: &Tensor) -> OpResult<Tensor> {
     if x.device().is_cpu() {
-        x.contiguous()?.apply_op1(SparsemaxLastDim)
+        SparsemaxLastDim.apply(x)
     } else {
         sparsemax_last_dim_composed(x)
     }
@@ -23,7 +23,7 @@ pub fn sparsemax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
 /// The same from ordinary candle ops (sort, cumsum, masks): the fallback for non-CPU devices
 /// and a reference for the tests. The support is found on detached values; autograd through
 /// τ = (Σ_{i∈S} z_i − 1)/|S| then gives exactly the analytic Jacobian.
-pub fn sparsemax_last_dim_composed(x: &Tensor) -> candle_core::Result<Tensor> {
+pub fn sparsemax_last_dim_composed(x: &Tensor) -> OpResult<Tensor> {
     let n = x.dim(D::Minus1)?;
     let z = x.detach();
     let z = z.broadcast_sub(&z.max_keepdim(D::Minus1)?)?;
@@ -88,41 +88,26 @@ fn sparsemax_rows<T: WithDType>(x: &[T], n: usize) -> Vec<T> {
 }
 
 impl Map1 for SparsemaxLastDim {
-    const OP: &'static str = "sparsemax";
+    const OP: &'static str = "sparsemax-last-dim";
 
-    fn f<T: Float>(&self, x: &[T], l: &Layout) -> candle_core::Result<Vec<T>> {
+    fn shape(&self, l: &Layout) -> OpResult<Shape> {
+        Ok(l.shape().clone())
+    }
+
+    fn f<T: Float>(&self, x: &[T], l: &Layout) -> OpResult<Vec<T>> {
         Ok(sparsemax_rows(
             x,
             l.shape().dims().last().copied().unwrap_or(1),
         ))
     }
-}
 
-impl CustomOp1 for SparsemaxLastDim {
-    fn name(&self) -> &'static str {
-        "sparsemax-last-dim"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        Ok((self.map(storage, layout)?, layout.shape().clone()))
-    }
-
-    fn bwd(
-        &self,
-        _arg: &Tensor,
-        res: &Tensor,
-        grad_res: &Tensor,
-    ) -> candle_core::Result<Option<Tensor>> {
-        let mask = res.gt(0.0)?.to_dtype(res.dtype())?;
+    /// On the support S of the output: g - mean_S(g), zero elsewhere.
+    fn bwd(&self, _x: &Tensor, y: &Tensor, g: &Tensor) -> OpResult<Option<Tensor>> {
+        let mask = y.gt(0.0)?.to_dtype(y.dtype())?;
         let support_size = mask.sum_keepdim(D::Minus1)?;
-        let masked = (grad_res * &mask)?;
-        let mean = masked
+        let mean = (g * &mask)?
             .sum_keepdim(D::Minus1)?
             .broadcast_div(&support_size)?;
-        Ok(Some((grad_res.broadcast_sub(&mean)? * mask)?))
+        Ok(Some((g.broadcast_sub(&mean)? * mask)?))
     }
 }

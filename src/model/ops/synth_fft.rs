@@ -40,10 +40,11 @@
 //! waveform as 16 output channels of a stride-1 conv over the low-rate activations, then an
 //! interleave), the same work as a stride-16 transposed convolution but with a backward pass.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::kernel::contiguous;
-use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor, D};
+use super::kernel::{f32_only, Float, Grads2, Map2, OpResult};
+use candle_core::{DType, Layout, Shape, Tensor, D};
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
@@ -119,6 +120,8 @@ fn is_smooth(mut n: usize) -> bool {
 }
 
 struct Plans {
+    fft_len: usize,
+    hop: usize,
     fwd_big: Arc<dyn RealToComplex<f32>>,
     inv_big: Arc<dyn ComplexToReal<f32>>,
     fwd_small: Arc<dyn RealToComplex<f32>>,
@@ -133,6 +136,8 @@ fn plans(fft_len: usize, hop: usize) -> Plans {
     let mut planner = lock.lock().unwrap_or_else(|e| e.into_inner());
     let small = fft_len / hop;
     Plans {
+        fft_len,
+        hop,
         fwd_big: planner.plan_fft_forward(fft_len),
         inv_big: planner.plan_fft_inverse(fft_len),
         fwd_small: planner.plan_fft_forward(small),
@@ -145,6 +150,7 @@ fn fft_err(e: realfft::FftError) -> candle_core::Error {
 }
 
 /// Spectra of the K waveforms at one FFT length: K rows of F/2 + 1 bins.
+#[derive(Clone)]
 pub struct KernelSpectra {
     fft_len: usize,
     bins: Vec<C32>,
@@ -193,7 +199,7 @@ pub fn synth_fft_forward(
     h: &[f32],
     shape: SynthShape,
     spectra: Option<&KernelSpectra>,
-) -> candle_core::Result<Vec<f32>> {
+) -> OpResult<Vec<f32>> {
     synth_fft_forward_sized(a, h, shape, spectra, shape.fft_len())
 }
 
@@ -205,60 +211,72 @@ pub fn synth_fft_forward_sized(
     shape: SynthShape,
     spectra: Option<&KernelSpectra>,
     f: usize,
-) -> candle_core::Result<Vec<f32>> {
-    let SynthShape {
-        components: k_n,
-        frames: t_n,
-        hop,
-        ..
-    } = shape;
-    let n = shape.out_len();
+) -> OpResult<Vec<f32>> {
+    let (k_n, t_n, hop, n) = (shape.components, shape.frames, shape.hop, shape.out_len());
     if !f.is_multiple_of(2 * hop) || f < n + shape.waveform_len - 1 {
         candle_core::bail!("synthesizer: fft length {f} does not fit {shape:?}");
     }
-    let m = f / hop;
-    let nb = f / 2 + 1;
     let plans = plans(f, hop);
-    let owned;
-    let spectra = match spectra {
-        Some(s) if s.fft_len == f => s,
-        _ => {
-            owned = kernel_spectra(h, k_n, f, &plans);
-            &owned
-        }
-    };
+    let spectra = spectra_at(spectra, h, k_n, &plans);
     let mut out = vec![0f32; shape.batch * n];
-    out.par_chunks_mut(n.max(1)).enumerate().try_for_each(
-        |(b, out_b)| -> candle_core::Result<()> {
-            let mut x = vec![C32::default(); nb];
-            let mut small_buf = vec![0f32; m];
-            let mut small_half = vec![C32::default(); m / 2 + 1];
-            for k in 0..k_n {
-                let row = &a[(b * k_n + k) * t_n..(b * k_n + k + 1) * t_n];
-                // Sparsemax rows are often entirely zero: skip them.
-                if row.iter().all(|&v| v == 0.0) {
-                    continue;
-                }
-                let a_full = small_spectrum_full(row, &plans, &mut small_buf, &mut small_half);
-                let hk = spectra.row(k);
-                for (chunk_x, chunk_h) in x.chunks_mut(m).zip(hk.chunks(m)) {
-                    for ((xv, hv), av) in chunk_x.iter_mut().zip(chunk_h).zip(&a_full) {
-                        *xv += av * hv;
-                    }
-                }
-            }
-            x[0].im = 0.0;
-            x[nb - 1].im = 0.0;
-            let mut time = vec![0f32; f];
-            plans.inv_big.process(&mut x, &mut time).map_err(fft_err)?;
-            let scale = 1.0 / f as f32;
-            for (o, v) in out_b.iter_mut().zip(&time) {
-                *o = v * scale;
-            }
-            Ok(())
-        },
-    )?;
+    out.par_chunks_mut(n.max(1))
+        .enumerate()
+        .try_for_each(|(b, out_b)| {
+            let rows = (0..k_n).map(|k| (&a[(b * k_n + k) * t_n..][..t_n], spectra.row(k)));
+            spectral_sum(rows, false, &plans, out_b)
+        })?;
     Ok(out)
+}
+
+/// `out` = the first `out.len()` samples of the inverse FFT of sum_i A_i ⊙ S_i, over pairs
+/// (activation row, spectrum S_i of F/2 + 1 bins) where A_i is the row's spectrum at F
+/// (its conjugate with `conjugate`: the correlation of the waveform gradient).
+fn spectral_sum<'a>(
+    rows: impl Iterator<Item = (&'a [f32], &'a [C32])>,
+    conjugate: bool,
+    plans: &Plans,
+    out: &mut [f32],
+) -> OpResult<()> {
+    let f = plans.fft_len;
+    let (m, nb) = (f / plans.hop, f / 2 + 1);
+    let mut x = vec![C32::default(); nb];
+    let mut small_buf = vec![0f32; m];
+    let mut small_half = vec![C32::default(); m / 2 + 1];
+    for (row, spectrum) in rows {
+        // Sparsemax rows are often entirely zero: skip them.
+        if row.iter().all(|&v| v == 0.0) {
+            continue;
+        }
+        let a_full = small_spectrum_full(row, plans, &mut small_buf, &mut small_half);
+        for (chunk_x, chunk_s) in x.chunks_mut(m).zip(spectrum.chunks(m)) {
+            for ((xv, sv), av) in chunk_x.iter_mut().zip(chunk_s).zip(&a_full) {
+                *xv += if conjugate { av.conj() } else { *av } * sv;
+            }
+        }
+    }
+    x[0].im = 0.0;
+    x[nb - 1].im = 0.0;
+    let mut time = vec![0f32; f];
+    plans.inv_big.process(&mut x, &mut time).map_err(fft_err)?;
+    let scale = 1.0 / f as f32;
+    for (o, v) in out.iter_mut().zip(&time) {
+        *o = v * scale;
+    }
+    Ok(())
+}
+
+/// The waveforms' spectra at the plans' FFT length: `given` where it has that length (the
+/// forward's cache), else computed.
+fn spectra_at<'a>(
+    given: Option<&'a KernelSpectra>,
+    h: &[f32],
+    components: usize,
+    plans: &Plans,
+) -> Cow<'a, KernelSpectra> {
+    match given {
+        Some(s) if s.fft_len == plans.fft_len => Cow::Borrowed(s),
+        _ => Cow::Owned(kernel_spectra(h, components, plans.fft_len, plans)),
+    }
 }
 
 /// Half spectra (F/2 + 1 bins) of every item's output gradient, zero-padded to F.
@@ -279,31 +297,18 @@ pub fn synth_fft_grad_activations(
     h: &[f32],
     shape: SynthShape,
     spectra: Option<&KernelSpectra>,
-) -> candle_core::Result<Vec<f32>> {
-    let SynthShape {
-        components: k_n,
-        frames: t_n,
-        hop,
-        ..
-    } = shape;
-    let n = shape.out_len();
+) -> OpResult<Vec<f32>> {
+    let (k_n, t_n, hop, n) = (shape.components, shape.frames, shape.hop, shape.out_len());
     let f = shape.fft_len();
     let m = f / hop;
     let plans = plans(f, hop);
-    let owned;
-    let spectra = match spectra {
-        Some(s) if s.fft_len == f => s,
-        _ => {
-            owned = kernel_spectra(h, k_n, f, &plans);
-            &owned
-        }
-    };
+    let spectra = spectra_at(spectra, h, k_n, &plans);
     let gs = grad_spectra(g, n, f, &plans);
     let nb = f / 2 + 1;
     let mut out = vec![0f32; shape.batch * k_n * t_n];
     out.par_chunks_mut((k_n * t_n).max(1))
         .enumerate()
-        .try_for_each(|(b, out_b)| -> candle_core::Result<()> {
+        .try_for_each(|(b, out_b)| -> OpResult<()> {
             let gb = &gs[b * nb..(b + 1) * nb];
             let mut y = vec![C32::default(); m / 2 + 1];
             let mut time = vec![0f32; m];
@@ -339,11 +344,7 @@ pub fn synth_fft_grad_activations(
 }
 
 /// Gradient w.r.t. the waveforms: `g` (B, N), `a` (B, K, T) -> (K, L).
-pub fn synth_fft_grad_waveforms(
-    g: &[f32],
-    a: &[f32],
-    shape: SynthShape,
-) -> candle_core::Result<Vec<f32>> {
+pub fn synth_fft_grad_waveforms(g: &[f32], a: &[f32], shape: SynthShape) -> OpResult<Vec<f32>> {
     let SynthShape {
         batch: b_n,
         components: k_n,
@@ -353,74 +354,57 @@ pub fn synth_fft_grad_waveforms(
     } = shape;
     let n = shape.out_len();
     let f = shape.fft_len();
-    let m = f / hop;
     let nb = f / 2 + 1;
     let plans = plans(f, hop);
     let gs = grad_spectra(g, n, f, &plans);
     let mut out = vec![0f32; k_n * l];
-    out.par_chunks_mut(l.max(1)).enumerate().try_for_each(
-        |(k, out_k)| -> candle_core::Result<()> {
-            let mut s = vec![C32::default(); nb];
-            let mut small_buf = vec![0f32; m];
-            let mut small_half = vec![C32::default(); m / 2 + 1];
-            for b in 0..b_n {
-                let row = &a[(b * k_n + k) * t_n..(b * k_n + k + 1) * t_n];
-                if row.iter().all(|&v| v == 0.0) {
-                    continue;
-                }
-                let a_full = small_spectrum_full(row, &plans, &mut small_buf, &mut small_half);
-                let gb = &gs[b * nb..(b + 1) * nb];
-                for (chunk_s, chunk_g) in s.chunks_mut(m).zip(gb.chunks(m)) {
-                    for ((sv, gv), av) in chunk_s.iter_mut().zip(chunk_g).zip(&a_full) {
-                        *sv += av.conj() * gv;
-                    }
-                }
-            }
-            s[0].im = 0.0;
-            s[nb - 1].im = 0.0;
-            let mut time = vec![0f32; f];
-            plans.inv_big.process(&mut s, &mut time).map_err(fft_err)?;
-            let scale = 1.0 / f as f32;
-            for (o, v) in out_k.iter_mut().zip(&time) {
-                *o = v * scale;
-            }
-            Ok(())
-        },
-    )?;
+    out.par_chunks_mut(l.max(1))
+        .enumerate()
+        .try_for_each(|(k, out_k)| {
+            let rows = (0..b_n).map(|b| (&a[(b * k_n + k) * t_n..][..t_n], &gs[b * nb..][..nb]));
+            spectral_sum(rows, true, &plans, out_k)
+        })?;
     Ok(out)
 }
 
 /// Direct time-domain forward that skips zero activations: the tested reference, and faster
 /// than the FFT when only a handful of activations are non-zero.
 pub fn synth_direct_forward(a: &[f32], h: &[f32], shape: SynthShape) -> Vec<f32> {
-    let SynthShape {
-        components: k_n,
-        frames: t_n,
-        hop,
-        waveform_len: l,
-        ..
-    } = shape;
-    let n = shape.out_len();
+    let (k_n, t_n, l, n) = (
+        shape.components,
+        shape.frames,
+        shape.waveform_len,
+        shape.out_len(),
+    );
     let mut out = vec![0f32; shape.batch * n];
     out.par_chunks_mut(n.max(1))
         .enumerate()
         .for_each(|(b, out_b)| {
             for k in 0..k_n {
                 let hk = &h[k * l..(k + 1) * l];
-                for t in 0..t_n {
-                    let v = a[(b * k_n + k) * t_n + t];
-                    if v == 0.0 {
-                        continue;
-                    }
-                    let start = hop * t;
-                    let len = l.min(n - start);
-                    for (o, hv) in out_b[start..start + len].iter_mut().zip(&hk[..len]) {
-                        *o += v * hv;
-                    }
+                for (v, start, len) in hits(&a[(b * k_n + k) * t_n..][..t_n], shape) {
+                    add_scaled(v, &hk[..len], &mut out_b[start..start + len]);
                 }
             }
         });
     out
+}
+
+/// Each non-zero activation v of a row with the output span its waveform reaches:
+/// (v, first sample, samples).
+fn hits(row: &[f32], shape: SynthShape) -> impl Iterator<Item = (f32, usize, usize)> + '_ {
+    let n = shape.out_len();
+    row.iter()
+        .enumerate()
+        .filter(|&(_, &v)| v != 0.0)
+        .map(move |(t, &v)| (v, shape.hop * t, shape.waveform_len.min(n - shape.hop * t)))
+}
+
+/// out += v x.
+fn add_scaled(v: f32, x: &[f32], out: &mut [f32]) {
+    for (o, x) in out.iter_mut().zip(x) {
+        *o += v * x;
+    }
 }
 
 /// Direct adjoint w.r.t. the activations (reference for the tests).
@@ -456,30 +440,20 @@ pub fn synth_direct_grad_activations(g: &[f32], h: &[f32], shape: SynthShape) ->
 
 /// Direct adjoint w.r.t. the waveforms, skipping zero activations (reference for the tests).
 pub fn synth_direct_grad_waveforms(g: &[f32], a: &[f32], shape: SynthShape) -> Vec<f32> {
-    let SynthShape {
-        batch: b_n,
-        components: k_n,
-        frames: t_n,
-        hop,
-        waveform_len: l,
-    } = shape;
-    let n = shape.out_len();
+    let (k_n, t_n, l, n) = (
+        shape.components,
+        shape.frames,
+        shape.waveform_len,
+        shape.out_len(),
+    );
     let mut out = vec![0f32; k_n * l];
     out.par_chunks_mut(l.max(1))
         .enumerate()
         .for_each(|(k, out_k)| {
-            for b in 0..b_n {
+            for b in 0..shape.batch {
                 let gb = &g[b * n..(b + 1) * n];
-                for t in 0..t_n {
-                    let v = a[(b * k_n + k) * t_n + t];
-                    if v == 0.0 {
-                        continue;
-                    }
-                    let start = hop * t;
-                    let len = l.min(n - start);
-                    for (o, gv) in out_k[..len].iter_mut().zip(&gb[start..start + len]) {
-                        *o += v * gv;
-                    }
+                for (v, start, len) in hits(&a[(b * k_n + k) * t_n..][..t_n], shape) {
+                    add_scaled(v, &gb[start..start + len], &mut out_k[..len]);
                 }
             }
         });
@@ -495,68 +469,71 @@ struct SynthConvOp {
     spectra: SpectraCache,
 }
 
-impl CustomOp2 for SynthConvOp {
-    fn name(&self) -> &'static str {
-        "synth-fft-conv"
+impl SynthConvOp {
+    fn synth_shape(&self, la: &Layout, lh: &Layout) -> OpResult<SynthShape> {
+        let (batch, components, frames) = la.shape().dims3()?;
+        let (k2, waveform_len) = lh.shape().dims2()?;
+        if components != k2 {
+            candle_core::bail!(
+                "synthesizer: {components} activation components but {k2} waveforms"
+            );
+        }
+        Ok(SynthShape {
+            batch,
+            components,
+            frames,
+            hop: self.hop,
+            waveform_len,
+        })
+    }
+}
+
+impl Map2 for SynthConvOp {
+    const OP: &'static str = "synth-fft-conv";
+
+    fn shape(&self, la: &Layout, lh: &Layout) -> OpResult<Shape> {
+        let shape = self.synth_shape(la, lh)?;
+        Ok(Shape::from((shape.batch, shape.out_len())))
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (b, k, t) = l1.shape().dims3()?;
-        let (k2, l) = l2.shape().dims2()?;
-        if k != k2 {
-            candle_core::bail!("synthesizer: {k} activation components but {k2} waveforms");
-        }
-        let a = contiguous::<f32>(s1, l1, "synthesizer activations")?;
-        let h = contiguous::<f32>(s2, l2, "synthesizer waveforms")?;
-        let shape = SynthShape {
-            batch: b,
-            components: k,
-            frames: t,
-            hop: self.hop,
-            waveform_len: l,
-        };
+    fn f<T: Float>(&self, a: &[T], la: &Layout, h: &[T], lh: &Layout) -> OpResult<Vec<T>> {
+        let (a, h) = (f32_only(a, Self::OP)?, f32_only(h, Self::OP)?);
+        let shape = self.synth_shape(la, lh)?;
         let f = shape.fft_len();
         let spectra = self
             .spectra
-            .get_or_init(|| Arc::new(kernel_spectra(h, k, f, &plans(f, self.hop))))
+            .get_or_init(|| Arc::new(kernel_spectra(h, shape.components, f, &plans(f, self.hop))))
             .clone();
-        let out = synth_fft_forward(a, h, shape, Some(&spectra))?;
-        Ok((CpuStorage::F32(out), Shape::from((b, shape.out_len()))))
+        Ok(T::from_f32s(synth_fft_forward(
+            a,
+            h,
+            shape,
+            Some(&spectra),
+        )?))
     }
 
-    fn bwd(
-        &self,
-        a: &Tensor,
-        h: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let grad = grad.contiguous()?;
-        let ga = if a.track_op() {
-            let op = SynthGradActivationsOp {
-                hop: self.hop,
-                frames: a.dim(2)?,
-                spectra: self.spectra.get().cloned(),
-            };
-            Some(grad.apply_op2_no_bwd(h, &op)?)
-        } else {
-            None
-        };
-        let gh = if h.track_op() {
-            let op = SynthGradWaveformsOp {
-                hop: self.hop,
-                waveform_len: h.dim(1)?,
-            };
-            Some(grad.apply_op2_no_bwd(a, &op)?)
-        } else {
-            None
-        };
+    fn bwd(&self, a: &Tensor, h: &Tensor, _: &Tensor, g: &Tensor) -> OpResult<Grads2> {
+        let ga = a
+            .track_op()
+            .then(|| {
+                let op = SynthGradActivationsOp {
+                    hop: self.hop,
+                    frames: a.dim(2)?,
+                    spectra: self.spectra.get().cloned(),
+                };
+                op.apply_no_bwd(g, h)
+            })
+            .transpose()?;
+        let gh = h
+            .track_op()
+            .then(|| {
+                let op = SynthGradWaveformsOp {
+                    hop: self.hop,
+                    waveform_len: h.dim(1)?,
+                };
+                op.apply_no_bwd(g, a)
+            })
+            .transpose()?;
         Ok((ga, gh))
     }
 }
@@ -568,31 +545,33 @@ struct SynthGradActivationsOp {
     spectra: Option<Arc<KernelSpectra>>,
 }
 
-impl CustomOp2 for SynthGradActivationsOp {
-    fn name(&self) -> &'static str {
-        "synth-fft-grad-activations"
+impl Map2 for SynthGradActivationsOp {
+    const OP: &'static str = "synth-fft-grad-activations";
+
+    fn shape(&self, lg: &Layout, lh: &Layout) -> OpResult<Shape> {
+        Ok(Shape::from((
+            lg.shape().dims2()?.0,
+            lh.shape().dims2()?.0,
+            self.frames,
+        )))
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (b, _n) = l1.shape().dims2()?;
-        let (k, l) = l2.shape().dims2()?;
-        let g = contiguous::<f32>(s1, l1, "synthesizer output gradient")?;
-        let h = contiguous::<f32>(s2, l2, "synthesizer waveforms")?;
+    fn f<T: Float>(&self, g: &[T], lg: &Layout, h: &[T], lh: &Layout) -> OpResult<Vec<T>> {
+        let (components, waveform_len) = lh.shape().dims2()?;
         let shape = SynthShape {
-            batch: b,
-            components: k,
+            batch: lg.shape().dims2()?.0,
+            components,
             frames: self.frames,
             hop: self.hop,
-            waveform_len: l,
+            waveform_len,
         };
-        let out = synth_fft_grad_activations(g, h, shape, self.spectra.as_deref())?;
-        Ok((CpuStorage::F32(out), Shape::from((b, k, self.frames))))
+        let (g, h) = (f32_only(g, Self::OP)?, f32_only(h, Self::OP)?);
+        Ok(T::from_f32s(synth_fft_grad_activations(
+            g,
+            h,
+            shape,
+            self.spectra.as_deref(),
+        )?))
     }
 }
 
@@ -602,30 +581,24 @@ struct SynthGradWaveformsOp {
     waveform_len: usize,
 }
 
-impl CustomOp2 for SynthGradWaveformsOp {
-    fn name(&self) -> &'static str {
-        "synth-fft-grad-waveforms"
+impl Map2 for SynthGradWaveformsOp {
+    const OP: &'static str = "synth-fft-grad-waveforms";
+
+    fn shape(&self, _: &Layout, la: &Layout) -> OpResult<Shape> {
+        Ok(Shape::from((la.shape().dims3()?.1, self.waveform_len)))
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (b, k, t) = l2.shape().dims3()?;
-        let g = contiguous::<f32>(s1, l1, "synthesizer output gradient")?;
-        let a = contiguous::<f32>(s2, l2, "synthesizer activations")?;
+    fn f<T: Float>(&self, g: &[T], _: &Layout, a: &[T], la: &Layout) -> OpResult<Vec<T>> {
+        let (batch, components, frames) = la.shape().dims3()?;
         let shape = SynthShape {
-            batch: b,
-            components: k,
-            frames: t,
+            batch,
+            components,
+            frames,
             hop: self.hop,
             waveform_len: self.waveform_len,
         };
-        let out = synth_fft_grad_waveforms(g, a, shape)?;
-        Ok((CpuStorage::F32(out), Shape::from((k, self.waveform_len))))
+        let (g, a) = (f32_only(g, Self::OP)?, f32_only(a, Self::OP)?);
+        Ok(T::from_f32s(synth_fft_grad_waveforms(g, a, shape)?))
     }
 }
 
@@ -638,13 +611,13 @@ pub fn synth_conv(a: &Tensor, h: &Tensor, hop: usize) -> crate::Result<Tensor> {
         return synth_conv_composed(a, h, hop);
     }
     let dtype = a.dtype();
-    let a32 = a.to_dtype(DType::F32)?.contiguous()?;
-    let h32 = h.to_dtype(DType::F32)?.contiguous()?;
     let op = SynthConvOp {
         hop,
         spectra: Arc::new(OnceLock::new()),
     };
-    Ok(a32.apply_op2(&h32, op)?.to_dtype(dtype)?)
+    Ok(op
+        .apply(&a.to_dtype(DType::F32)?, &h.to_dtype(DType::F32)?)?
+        .to_dtype(dtype)?)
 }
 
 fn check_shapes(a: &Tensor, h: &Tensor, hop: usize) -> crate::Result<()> {

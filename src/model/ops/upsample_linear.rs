@@ -3,10 +3,9 @@
 //! 0.25 in[q+1], indices clamped to the row (edge replication). The backward pass is the
 //! transpose of that fixed linear map (candle 0.11.1's up-sampling ops have none).
 
-use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor, WithDType, D};
-use rayon::prelude::*;
+use candle_core::{Device, Layout, Result, Shape, Tensor, WithDType, D};
 
-use super::kernel::{rows_per_item, Float, Map1};
+use super::kernel::{map_rows, Float, Map1};
 
 /// (B, C, L) -> (B, C, 2L).
 pub fn upsample_linear2(x: &Tensor) -> Result<Tensor> {
@@ -15,7 +14,7 @@ pub fn upsample_linear2(x: &Tensor) -> Result<Tensor> {
         candle_core::bail!("upsample_linear2: empty input");
     }
     match x.device() {
-        Device::Cpu => x.contiguous()?.apply_op1(UpsampleLinear2),
+        Device::Cpu => UpsampleLinear2.apply(x),
         _ => composed(x),
     }
 }
@@ -40,16 +39,7 @@ struct UpsampleLinear2Grad;
 
 /// Rows of `len` samples, each up-sampled x2 (also the inference U-Net's path).
 pub(crate) fn forward<T: WithDType>(x: &[T], len: usize) -> Vec<T> {
-    let mut y = vec![T::from_f64(0.0); 2 * x.len()];
-    let per = rows_per_item(len);
-    y.par_chunks_mut(per * 2 * len)
-        .zip(x.par_chunks(per * len))
-        .for_each(|(y, x)| {
-            for (y, x) in y.chunks_mut(2 * len).zip(x.chunks(len)) {
-                forward_row(x, y);
-            }
-        });
-    y
+    map_rows(x, len, 2 * len, forward_row)
 }
 
 /// One row: `y` (2 x.len() samples) = the up-sampled `x`.
@@ -77,63 +67,37 @@ pub(crate) fn backward_row<T: WithDType>(g: &[T], dx: &mut [T]) {
     }
 }
 
-fn backward<T: WithDType>(g: &[T], len: usize) -> Vec<T> {
-    let mut dx = vec![T::from_f64(0.0); g.len() / 2];
-    let per = rows_per_item(len);
-    dx.par_chunks_mut(per * len)
-        .zip(g.par_chunks(per * 2 * len))
-        .for_each(|(dx, g)| {
-            for (dx, g) in dx.chunks_mut(len).zip(g.chunks(2 * len)) {
-                backward_row(g, dx);
-            }
-        });
-    dx
-}
-
 impl Map1 for UpsampleLinear2 {
-    const OP: &'static str = "upsample_linear2";
+    const OP: &'static str = "upsample-linear2";
+
+    fn shape(&self, l: &Layout) -> Result<Shape> {
+        let (b, c, len) = l.shape().dims3()?;
+        Ok(Shape::from((b, c, 2 * len)))
+    }
 
     fn f<T: Float>(&self, x: &[T], l: &Layout) -> Result<Vec<T>> {
         Ok(forward(x, l.shape().dims3()?.2))
+    }
+
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(UpsampleLinear2Grad.apply_no_bwd(g)?))
     }
 }
 
 impl Map1 for UpsampleLinear2Grad {
     const OP: &'static str = "upsample-linear2-grad";
 
-    fn f<T: Float>(&self, g: &[T], l: &Layout) -> Result<Vec<T>> {
-        Ok(backward(g, l.shape().dims3()?.2 / 2))
-    }
-}
-
-impl candle_core::CustomOp1 for UpsampleLinear2 {
-    fn name(&self) -> &'static str {
-        "upsample-linear2"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, c, len) = l.shape().dims3()?;
-        Ok((self.map(s, l)?, Shape::from((b, c, 2 * len))))
-    }
-
-    fn bwd(&self, _x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(
-            g.contiguous()?.apply_op1_no_bwd(&UpsampleLinear2Grad)?,
-        ))
-    }
-}
-
-impl candle_core::CustomOp1 for UpsampleLinear2Grad {
-    fn name(&self) -> &'static str {
-        "upsample-linear2-grad"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn shape(&self, l: &Layout) -> Result<Shape> {
         let (b, c, len2) = l.shape().dims3()?;
         if len2 % 2 != 0 {
-            candle_core::bail!("upsample-linear2-grad: odd gradient length {len2}");
+            candle_core::bail!("{}: odd gradient length {len2}", Self::OP);
         }
-        Ok((self.map(s, l)?, Shape::from((b, c, len2 / 2))))
+        Ok(Shape::from((b, c, len2 / 2)))
+    }
+
+    fn f<T: Float>(&self, g: &[T], l: &Layout) -> Result<Vec<T>> {
+        let len = l.shape().dims3()?.2 / 2;
+        Ok(map_rows(g, 2 * len, len, |g, dx| backward_row(g, dx)))
     }
 }
 

@@ -10,7 +10,7 @@
 //! The block gemm runs in the signal's dtype (f32 for training: half the cost); prefix sums,
 //! phases and everything after them are f64, as f32 running sums would lose digits.
 
-use crate::model::ops::kernel::Float;
+use crate::model::ops::kernel::{gemm, Float, Mat};
 
 /// Precomputed constants of one scale.
 #[derive(Debug)]
@@ -112,26 +112,18 @@ impl HannBlocks {
         // SAFETY: padded holds ≥ n_blocks·hop samples ((frames − 1)·hop + L ≤ N + L), read as
         // n_blocks × hop; block_kernel is hop × 2G; partial is n_blocks × 2G.
         unsafe {
-            gemm::gemm(
+            gemm(
                 n_blocks,
                 2 * g_count,
                 self.hop,
-                partial.as_mut_ptr(),
-                1,
-                (2 * g_count) as isize,
+                Mat::new(partial.as_mut_ptr(), 2 * g_count, 1),
                 false,
-                padded.as_ptr(),
-                1,
-                self.hop as isize,
-                E::of_precision(&self.block_kernel32, &self.block_kernel).as_ptr(),
-                1,
-                (2 * g_count) as isize,
-                E::zero(),
-                E::one(),
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
+                Mat::new(padded.as_ptr(), self.hop, 1),
+                Mat::new(
+                    E::of_precision(&self.block_kernel32, &self.block_kernel).as_ptr(),
+                    2 * g_count,
+                    1,
+                ),
             );
         }
         // Absolute-phase prefix sums over blocks.
@@ -223,26 +215,18 @@ impl HannBlocks {
         // SAFETY: partial is n_blocks × 2G, block_kernel read transposed is 2G × hop, dpadded holds
         // at least n_blocks·hop samples.
         unsafe {
-            gemm::gemm(
+            gemm(
                 n_blocks,
                 self.hop,
                 2 * g_count,
-                dpadded.as_mut_ptr(),
-                1,
-                self.hop as isize,
+                Mat::new(dpadded.as_mut_ptr(), self.hop, 1),
                 true,
-                partial.as_ptr(),
-                1,
-                (2 * g_count) as isize,
-                E::of_precision(&self.block_kernel32, &self.block_kernel).as_ptr(),
-                (2 * g_count) as isize,
-                1,
-                E::one(),
-                E::one(),
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
+                Mat::new(partial.as_ptr(), 2 * g_count, 1),
+                Mat::new(
+                    E::of_precision(&self.block_kernel32, &self.block_kernel).as_ptr(),
+                    1,
+                    2 * g_count,
+                ),
             );
         }
     }

@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use candle_core::{Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::BinStft;
 use crate::dsp::cqt_basis::CqtScale;
-use crate::model::ops::kernel::{Float, Map1, Map2};
+use crate::model::ops::kernel::{Float, Map1, Map2, OpResult};
 
 /// y (B, N) -> C_s(y) (B, bins, 1 + N/hop).
 #[derive(Debug, Clone)]
@@ -142,41 +142,21 @@ impl LogCqtOp {
 impl Map1 for LogCqtOp {
     const OP: &'static str = "log-pseudo-cqt";
 
-    fn f<T: Float>(&self, y: &[T], l: &Layout) -> candle_core::Result<Vec<T>> {
+    fn shape(&self, l: &Layout) -> OpResult<Shape> {
+        let (batch, n) = l.shape().dims2()?;
+        if n < self.stft.min_samples() {
+            candle_core::bail!("{}: {n} samples is too short", Self::OP);
+        }
+        Ok(Shape::from((batch, self.bins(), self.stft.n_frames(n))))
+    }
+
+    fn f<T: Float>(&self, y: &[T], l: &Layout) -> OpResult<Vec<T>> {
         let (batch, n) = l.shape().dims2()?;
         Ok(self.forward_cpu(y, batch, n))
     }
-}
 
-impl CustomOp1 for LogCqtOp {
-    fn name(&self) -> &'static str {
-        "log-pseudo-cqt"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (batch, n) = layout.shape().dims2()?;
-        if n < self.stft.min_samples() {
-            candle_core::bail!("{}: {n} samples is too short", self.name());
-        }
-        let shape = Shape::from((batch, self.bins(), self.stft.n_frames(n)));
-        Ok((self.map(storage, layout)?, shape))
-    }
-
-    fn bwd(
-        &self,
-        arg: &Tensor,
-        _res: &Tensor,
-        grad_res: &Tensor,
-    ) -> candle_core::Result<Option<Tensor>> {
-        let grad = LogCqtGrad { op: self.clone() };
-        Ok(Some(
-            arg.contiguous()?
-                .apply_op2_no_bwd(&grad_res.contiguous()?, &grad)?,
-        ))
+    fn bwd(&self, y: &Tensor, _: &Tensor, g: &Tensor) -> OpResult<Option<Tensor>> {
+        Ok(Some(LogCqtGrad { op: self.clone() }.apply_no_bwd(y, g)?))
     }
 }
 
@@ -188,40 +168,21 @@ struct LogCqtGrad {
 impl Map2 for LogCqtGrad {
     const OP: &'static str = "log-pseudo-cqt-grad";
 
-    fn f<T: Float>(
-        &self,
-        y: &[T],
-        ly: &Layout,
-        g: &[T],
-        _: &Layout,
-    ) -> candle_core::Result<Vec<T>> {
+    fn shape(&self, ly: &Layout, lg: &Layout) -> OpResult<Shape> {
         let (batch, n) = ly.shape().dims2()?;
-        Ok(self.op.backward_cpu(y, g, batch, n))
-    }
-}
-
-impl CustomOp2 for LogCqtGrad {
-    fn name(&self) -> &'static str {
-        "log-pseudo-cqt-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (batch, n) = l1.shape().dims2()?;
         let expected = (batch, self.op.bins(), self.op.stft.n_frames(n));
-        if l2.shape().dims3()? != expected {
+        if lg.shape().dims3()? != expected {
             candle_core::bail!(
                 "{}: gradient shape {:?}, expected {expected:?}",
-                self.name(),
-                l2.shape()
+                Self::OP,
+                lg.shape()
             );
         }
-        let out = self.map(s1, l1, s2, l2)?;
-        Ok((out, Shape::from((batch, n))))
+        Ok(ly.shape().clone())
+    }
+
+    fn f<T: Float>(&self, y: &[T], ly: &Layout, g: &[T], _: &Layout) -> OpResult<Vec<T>> {
+        let (batch, n) = ly.shape().dims2()?;
+        Ok(self.op.backward_cpu(y, g, batch, n))
     }
 }
