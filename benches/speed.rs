@@ -580,15 +580,9 @@ fn infer_split(scenario: &str) -> Res<()> {
 #[cfg(feature = "tui")]
 fn loss_chart(name: &str) -> Res<()> {
     use drummernet::train::session::LossRow;
+    use drummernet::tui::components::loss::LossChart;
     use drummernet::tui::loss_history::LossHistory;
-    use drummernet::tui::{App, AppOptions};
-    let mut opts = AppOptions::new(drummernet::config::Config::defaults()?);
-    opts.kit = Some("procedural:0".into());
-    let mut app = App::new(
-        opts,
-        Box::new(drummernet::audio::playback::NoSink("bench".into())),
-    );
-    app.loss_per_scale = true;
+    use drummernet::tui::Action;
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30))?;
     for steps in [1_000u64, 1_000_000] {
         let mut history = LossHistory::default();
@@ -605,13 +599,14 @@ fn loss_chart(name: &str) -> Res<()> {
             }
             Ok(())
         })?;
-        app.loss = history;
+        let mut chart = LossChart::new(history);
+        chart.update(&Action::LossScales);
         let mut frames = Vec::new();
         for _ in 0..runs() {
             let (_, wall, _) = timed(|| {
                 terminal.draw(|f| {
                     let area = f.area();
-                    drummernet::tui::views::draw_loss(f, area, &app)
+                    drummernet::tui::views::draw_loss(f, area, &chart)
                 })?;
                 Ok(())
             })?;

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 #[cfg(feature = "playback")]
 use std::sync::mpsc::Sender;
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 
 use crate::audio::SAMPLE_RATE;
@@ -339,35 +339,39 @@ pub enum DeviceState {
     Unavailable(String),
 }
 
-/// The UI's handle: owns the transport and hears from the sink.
+/// The UI's handle: owns the transport and knows the device's state.
 pub struct Player {
     pub transport: Arc<Transport>,
     device: DeviceState,
-    answers: Receiver<Result<String, String>>,
 }
 
+/// What a sink says: the device's description, or why there is none. An empty description is
+/// the sound card thread's heartbeat, which only tells it whether anyone still listens.
+pub type SinkAnswer = Result<String, String>;
+
 impl Player {
-    pub fn new(sink: Box<dyn AudioSink>) -> Player {
+    /// Starts `sink` pulling from a new transport and takes in what it has answered already.
+    /// Later answers come on the returned receiver, for [`Player::answer`]: the workbench
+    /// forwards them into its one event channel instead of polling. The sound card's thread
+    /// closes its stream once that receiver is dropped.
+    pub fn start(sink: Box<dyn AudioSink>) -> (Player, Receiver<SinkAnswer>) {
         let transport = Arc::new(Transport::default());
         let answers = sink.start(transport.clone());
         let mut p = Player {
             transport,
             device: DeviceState::Opening,
-            answers,
         };
-        p.poll();
-        p
+        while let Ok(a) = answers.try_recv() {
+            p.answer(a);
+        }
+        (p, answers)
     }
 
-    /// Picks up the sink's answer without blocking.
-    pub fn poll(&mut self) {
-        loop {
-            match self.answers.try_recv() {
-                Ok(Ok(desc)) if desc.is_empty() => {}
-                Ok(Ok(desc)) => self.device = DeviceState::Ready(desc),
-                Ok(Err(e)) => self.device = DeviceState::Unavailable(e),
-                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => return,
-            }
+    pub fn answer(&mut self, answer: SinkAnswer) {
+        match answer {
+            Ok(desc) if desc.is_empty() => {}
+            Ok(desc) => self.device = DeviceState::Ready(desc),
+            Err(e) => self.device = DeviceState::Unavailable(e),
         }
     }
 
@@ -490,7 +494,7 @@ mod tests {
 
     #[test]
     fn player_without_device_says_so() {
-        let p = Player::new(Box::new(NoSink("no audio output device".into())));
+        let (p, _answers) = Player::start(Box::new(NoSink("no audio output device".into())));
         assert_eq!(
             p.device(),
             &DeviceState::Unavailable("no audio output device".into())

@@ -1,5 +1,6 @@
-//! Background work for the workbench: decoding a file and transcribing it. Each job runs on its
-//! own thread and reports typed [`JobEvent`]s; the UI thread never waits for one.
+//! Background work for the workbench: decoding a file, transcribing it, picking its events.
+//! Each job runs on its own thread and reports typed [`JobEvent`]s into the workbench's event
+//! channel; the UI thread never waits for one.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
@@ -16,6 +17,8 @@ use crate::model::ModelConfig;
 use crate::transcribe::{
     InferenceSettings, ModelInfo, NetRunner, Picked, SliceSource, StemAnalysis,
 };
+
+use super::event::AppEvent;
 
 /// Activation frames per second (hop 16 at 16 kHz).
 pub const FRAME_HOP: usize = 16;
@@ -79,13 +82,16 @@ pub fn load_stem(path: &Path, max_seconds: f64) -> Result<Vec<f32>> {
 }
 
 /// Decodes `path` to mono 16 kHz.
-pub fn spawn_open(path: PathBuf, tx: Sender<JobEvent>) {
+pub fn spawn_open(path: PathBuf, tx: Sender<AppEvent>) {
     spawn("open", tx.clone(), move || {
         let samples = load_stem(&path, MAX_STEM_SECONDS)?;
-        let _ = tx.send(JobEvent::Loaded {
-            path,
-            samples: Arc::new(samples),
-        });
+        report(
+            &tx,
+            JobEvent::Loaded {
+                path,
+                samples: Arc::new(samples),
+            },
+        );
         Ok(())
     });
 }
@@ -101,14 +107,17 @@ pub struct TranscribeRequest {
     pub inference: InferenceSettings,
 }
 
-pub fn spawn_transcribe(req: TranscribeRequest, tx: Sender<JobEvent>) {
+pub fn spawn_transcribe(req: TranscribeRequest, tx: Sender<AppEvent>) {
     spawn("transcribe", tx.clone(), move || {
         let (net, model) = build_model(req.model.as_deref(), &req.config)?;
         let progress = |fraction: f64| {
-            let _ = tx.send(JobEvent::Progress {
-                label: "transcribing".into(),
-                fraction: fraction as f32,
-            });
+            report(
+                &tx,
+                JobEvent::Progress {
+                    label: "transcribing".into(),
+                    fraction: fraction as f32,
+                },
+            );
         };
         let analysis = StemAnalysis::of_samples(
             &NetRunner::new(&net, Device::Cpu),
@@ -118,11 +127,14 @@ pub fn spawn_transcribe(req: TranscribeRequest, tx: Sender<JobEvent>) {
             &progress,
         )?;
         let resynthesis = resynthesise(&analysis.activations, &req.waveforms, &req.samples)?;
-        let _ = tx.send(JobEvent::Transcribed(TranscribedStem {
-            analysis: Arc::new(analysis),
-            model,
-            resynthesis,
-        }));
+        report(
+            &tx,
+            JobEvent::Transcribed(TranscribedStem {
+                analysis: Arc::new(analysis),
+                model,
+                resynthesis,
+            }),
+        );
         Ok(())
     });
 }
@@ -138,20 +150,28 @@ pub struct PickRequest {
 }
 
 /// Runs the library's pick off the UI thread: it reads the stem at every candidate's onset.
-pub fn spawn_pick(req: PickRequest, tx: Sender<JobEvent>) {
+pub fn spawn_pick(req: PickRequest, tx: Sender<AppEvent>) {
     spawn("pick", tx.clone(), move || {
         let picked = req.analysis.pick(&req.inference, &req.midi, || {
             Ok(SliceSource::whole(&req.stem))
         })?;
-        let _ = tx.send(JobEvent::Picked {
-            generation: req.generation,
-            picked,
-        });
+        report(
+            &tx,
+            JobEvent::Picked {
+                generation: req.generation,
+                picked,
+            },
+        );
         Ok(())
     });
 }
 
-fn spawn(name: &str, tx: Sender<JobEvent>, f: impl FnOnce() -> Result<()> + Send + 'static) {
+fn report(tx: &Sender<AppEvent>, ev: JobEvent) {
+    // Nobody listens once the workbench has closed: the result is of no use then.
+    let _ = tx.send(AppEvent::Job(ev));
+}
+
+fn spawn(name: &str, tx: Sender<AppEvent>, f: impl FnOnce() -> Result<()> + Send + 'static) {
     let fail = tx.clone();
     let started = std::thread::Builder::new()
         .name(name.into())
@@ -169,13 +189,14 @@ fn spawn(name: &str, tx: Sender<JobEvent>, f: impl FnOnce() -> Result<()> + Send
                 )),
             };
             if let Some(message) = failure {
-                let _ = tx.send(JobEvent::Failed(message));
+                report(&tx, JobEvent::Failed(message));
             }
         });
     if let Err(e) = started {
-        let _ = fail.send(JobEvent::Failed(format!(
-            "{name}: cannot start thread: {e}"
-        )));
+        report(
+            &fail,
+            JobEvent::Failed(format!("{name}: cannot start thread: {e}")),
+        );
     }
 }
 
@@ -262,7 +283,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         spawn("open", tx, || panic!("index 7 out of range"));
         match rx.recv_timeout(std::time::Duration::from_secs(10)) {
-            Ok(JobEvent::Failed(m)) => assert!(
+            Ok(AppEvent::Job(JobEvent::Failed(m))) => assert!(
                 m.starts_with("open: internal error") && m.contains("index 7 out of range"),
                 "{m}"
             ),

@@ -3,34 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Quit,
-    Help,
-    Open,
-    Transcribe,
-    PlayPause,
-    Stop,
-    SeekBack,
-    SeekForward,
-    ToggleAb,
-    WriteResynthesis,
-    ExportMidi,
-    TrainStart,
-    TrainPause,
-    TrainStop,
-    ZoomIn,
-    ZoomOut,
-    ScrollLeft,
-    ScrollRight,
-    ScrollHome,
-    ThresholdDown,
-    ThresholdUp,
-    LossScales,
-    LossLog,
-    LossXAxis,
-    Spectrum,
-}
+use super::action::Action;
 
 /// (key label for the help, action, description).
 pub const KEYS: &[(&str, Action, &str)] = &[

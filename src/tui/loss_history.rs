@@ -58,7 +58,7 @@ impl Smoother {
 
 /// One kept step: its row and the smoothed curves up to it (total first, then each scale).
 #[derive(Debug, Clone)]
-struct Kept {
+struct KeptStep {
     row: LossRow,
     smoothed: Vec<(f64, f64)>,
     /// The smoothers' state after this step, to resume from when later steps are replaced.
@@ -67,7 +67,7 @@ struct Kept {
 
 #[derive(Debug, Clone, Default)]
 pub struct LossHistory {
-    kept: Vec<Kept>,
+    kept: Vec<KeptStep>,
     /// Every `stride`-th step is kept; doubles whenever the series reaches [`MAX_POINTS`].
     stride: u64,
     /// Steps pushed since the last kept one.
@@ -123,7 +123,7 @@ impl LossHistory {
             return;
         }
         self.since_kept = 0;
-        self.kept.push(Kept {
+        self.kept.push(KeptStep {
             row,
             smoothed,
             state: self.smoothers.clone(),

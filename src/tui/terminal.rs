@@ -1,21 +1,26 @@
 //! Owns the real terminal: raw mode and the alternate screen, restored on every exit path
-//! (including a panic on the UI thread; see [`install_panic_hook`]); stderr sent to the log file while the workbench runs, because ALSA and
-//! any stray message would otherwise scribble over the screen; the event loop.
+//! (including a panic on the UI thread; see [`install_panic_hook`]); stderr sent to the log
+//! file while the workbench runs, because ALSA and any stray message would otherwise scribble
+//! over the screen; the loop, which draws, then waits on the workbench's one event channel
+//! (fed by the input thread here, the jobs, the trainer and the sound card) for at most a
+//! frame's time.
 
 use std::fs::File;
 use std::io::stdout;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
 
 use super::app::{App, AppOptions};
-use super::views;
+use super::{event, views};
 use crate::audio::playback::AudioSink;
 use crate::error::{Error, Result};
 
-/// Redraw at least this often (playhead, progress) even without input.
+/// Redraw at least this often (playhead, progress) even when no event arrives.
 const TICK: Duration = Duration::from_millis(50);
 
 /// Runs the workbench until the user quits. `log` receives stderr (and thus tracing output).
@@ -57,26 +62,25 @@ pub fn install_panic_hook(restore: impl Fn() + Send + Sync + 'static) {
 
 fn event_loop(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> Result<()> {
     let io = |e: std::io::Error| Error::Invalid(format!("terminal: {e}"));
-    while !app.quit {
+    // The keyboard and mouse feed the same channel as the jobs, the trainer and the sound card.
+    let stop = Arc::new(AtomicBool::new(false));
+    let input = event::spawn_input(app.events(), stop.clone()).map_err(io)?;
+    let mut result = Ok(());
+    while !app.should_quit() {
         let t0 = Instant::now();
-        terminal.draw(|f| views::draw(f, app)).map_err(io)?;
-        app.note_frame_time(t0.elapsed());
-        if event::poll(TICK).map_err(io)? {
-            // Take everything already queued before drawing again (fast typing, wheel bursts).
-            loop {
-                match event::read().map_err(io)? {
-                    Event::Key(k) if k.kind != KeyEventKind::Release => app.handle_key(k),
-                    Event::Mouse(m) => app.handle_mouse(m),
-                    _ => {}
-                }
-                if app.quit || !event::poll(Duration::ZERO).map_err(io)? {
-                    break;
-                }
-            }
+        if let Err(e) = terminal.draw(|f| views::draw(f, app)) {
+            result = Err(io(e));
+            break;
         }
-        app.pump();
+        app.note_frame_time(t0.elapsed());
+        app.pump_for(TICK);
     }
-    Ok(())
+    stop.store(true, Ordering::Release);
+    let _ = input.join();
+    match app.input_failure() {
+        Some(e) => Err(Error::Invalid(format!("terminal: {e}"))),
+        None => result,
+    }
 }
 
 #[cfg(unix)]

@@ -1,7 +1,9 @@
-//! The workbench: every pane rendered from fixed data (insta snapshots), key sequences driving
-//! the `App` without a terminal, and the real binary in a pseudo-terminal (tmux).
+//! The workbench: every pane rendered from fixed data (insta snapshots), key sequences and
+//! background events driving the `App` without a terminal (never its state directly), and the
+//! real binary in a pseudo-terminal (tmux).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -10,17 +12,18 @@ use ratatui::layout::Rect;
 use ratatui::Terminal;
 
 use drummernet::atomic_file::Overwrite;
-use drummernet::audio::playback::{NoSink, Source, Tracks};
+use drummernet::audio::playback::{NoSink, Source};
 use drummernet::audio::{load_mono, write_wav, WavFormat, SAMPLE_RATE};
 use drummernet::config::Config;
 use drummernet::midi::read_midi;
-use drummernet::train::session::LossRow;
+use drummernet::train::background::TrainerEvent;
+use drummernet::train::trainer::StepReport;
 use drummernet::transcribe::StemAnalysis;
-use drummernet::tui::app::{Mode, PromptKind};
-use drummernet::tui::jobs::TranscribedStem;
-use drummernet::tui::loss_history::LossHistory;
+use drummernet::tui::components::prompt::{complete_path, Mode, PromptKind};
+use drummernet::tui::components::training::TrainingPhase;
+use drummernet::tui::jobs::{JobEvent, TranscribedStem};
 use drummernet::tui::views;
-use drummernet::tui::{App, AppOptions};
+use drummernet::tui::{Action, App, AppEvent, AppOptions};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -30,15 +33,14 @@ fn app() -> App {
     let mut opts = AppOptions::new(Config::defaults().expect("default config"));
     opts.kit = Some("procedural:0".into());
     opts.sessions_dir = std::env::temp_dir().join("drummernet-tui-test-sessions");
-    let mut app = App::new(opts, Box::new(NoSink("no output device (test)".into())));
-    app.model_path = None;
-    app
+    opts.bundled_model = false;
+    App::new(opts, Box::new(NoSink("no output device (test)".into())))
 }
 
 /// A fixed transcription: a kick on every beat at 120 bpm, snare on 2 and 4, closed hi-hat on
 /// eighths, one crash; 4 s at 1000 frames/s.
 fn fixed_transcription(app: &App) -> TranscribedStem {
-    let names = app.components.names.clone();
+    let names = app.waveforms().names().to_vec();
     let frames = 4000;
     let mut act = vec![vec![0.0f32; frames]; names.len()];
     let mut hit = |k: usize, f: usize, v: f32| {
@@ -59,7 +61,7 @@ fn fixed_transcription(app: &App) -> TranscribedStem {
     }
     hit(9, 0, 0.9);
     TranscribedStem {
-        analysis: std::sync::Arc::new(StemAnalysis {
+        analysis: Arc::new(StemAnalysis {
             components: names,
             activations: act,
             hop: 16,
@@ -71,41 +73,39 @@ fn fixed_transcription(app: &App) -> TranscribedStem {
     }
 }
 
-fn fixed_loss() -> LossHistory {
-    LossHistory::from_rows(
-        (1..=120)
-            .map(|s| {
-                let base = 2.0 * (-(s as f64) / 40.0).exp() + 0.3;
-                let wobble = 0.08 * ((s * 37 % 11) as f64 / 11.0 - 0.5);
-                LossRow {
-                    step: s,
-                    seconds: s as f64 * 1.5,
-                    loss: base + wobble,
-                    per_scale: vec![0.5 * base, 0.3 * base + wobble, 0.2 * base],
-                    items_per_second: 11.0,
-                }
-            })
-            .collect(),
-    )
+/// 120 training steps, as the trainer reports them.
+fn fixed_steps() -> impl Iterator<Item = StepReport> {
+    (1..=120).map(|s| {
+        let base = 2.0 * (-(s as f64) / 40.0).exp() + 0.3;
+        let wobble = 0.08 * ((s * 37 % 11) as f64 / 11.0 - 0.5);
+        StepReport {
+            step: s,
+            loss: base + wobble,
+            per_scale: vec![0.5 * base, 0.3 * base + wobble, 0.2 * base],
+            finite: true,
+            seconds: s as f64 * 1.5,
+            items_per_second: 11.0,
+        }
+    })
 }
 
+/// The fixed transcription and loss, arriving as the job threads and the trainer send them.
 fn loaded_app() -> App {
     let mut a = app();
     let t = fixed_transcription(&a);
-    a.stem = Some(std::sync::Arc::new(vec![0.0; t.resynthesis.len()]));
-    a.player.transport.set_tracks(Tracks {
-        original: vec![0.0; t.resynthesis.len()],
-        resynthesis: t.resynthesis.clone(),
-    });
-    a.stem_path = Some(PathBuf::from("demo/stem.wav"));
-    a.transcription = Some(t);
-    a.set_threshold(0.25);
+    a.handle_event(AppEvent::Job(JobEvent::Loaded {
+        path: PathBuf::from("demo/stem.wav"),
+        samples: Arc::new(vec![0.0; t.resynthesis.len()]),
+    }));
+    a.handle_event(AppEvent::Job(JobEvent::Transcribed(t)));
+    a.act(Action::SetThreshold(0.25));
     assert!(a.wait_idle(Duration::from_secs(10)), "picked");
-    a.loss = fixed_loss();
-    a.training.step = 120;
-    a.training.items_per_second = 11.0;
-    a.roll.frames_per_column = 32;
-    a.message = "fixed data".into();
+    for step in fixed_steps() {
+        a.handle_event(AppEvent::Trainer(TrainerEvent::Step(step)));
+    }
+    a.act(Action::ZoomIn);
+    assert_eq!(a.roll().frames_per_column(), 32);
+    a.act(Action::Say("fixed data".into()));
     a
 }
 
@@ -141,40 +141,47 @@ fn snapshot_full_screen_80x24() {
 #[test]
 fn snapshot_components_envelope_and_spectrum() {
     let mut a = loaded_app();
-    insta::assert_snapshot!(
-        "components_envelope",
-        render(&a, 40, 13, views::draw_components)
-    );
-    a.spectrum = true;
-    insta::assert_snapshot!(
-        "components_spectrum",
-        render(&a, 40, 13, views::draw_components)
-    );
+    let draw =
+        |f: &mut ratatui::Frame, r: Rect, a: &App| views::draw_waveforms(f, r, a.waveforms());
+    insta::assert_snapshot!("components_envelope", render(&a, 40, 13, draw));
+    a.act(Action::Spectrum);
+    insta::assert_snapshot!("components_spectrum", render(&a, 40, 13, draw));
 }
 
 #[test]
 fn snapshot_piano_roll_with_playhead() {
-    let a = loaded_app();
-    a.player.transport.seek_seconds(0.75);
-    let s = render(&a, 70, 13, views::draw_piano_roll);
+    let mut a = loaded_app();
+    a.act(Action::SeekTo(0.75));
+    let s = render(&a, 70, 13, |f, r, a| {
+        views::draw_piano_roll(f, r, a.roll(), a.stem())
+    });
     insta::assert_snapshot!("piano_roll", s);
 }
 
 #[test]
 fn snapshot_loss_total_and_per_scale_log() {
     let mut a = loaded_app();
-    insta::assert_snapshot!("loss_total", render(&a, 60, 12, views::draw_loss));
-    a.loss_per_scale = true;
-    a.loss_log = true;
-    insta::assert_snapshot!("loss_per_scale_log", render(&a, 60, 12, views::draw_loss));
+    let draw = |f: &mut ratatui::Frame, r: Rect, a: &App| views::draw_loss(f, r, a.loss());
+    insta::assert_snapshot!("loss_total", render(&a, 60, 12, draw));
+    a.act(Action::LossScales);
+    a.act(Action::LossLog);
+    insta::assert_snapshot!("loss_per_scale_log", render(&a, 60, 12, draw));
 }
 
 #[test]
 fn snapshot_transport_and_help() {
     let mut a = loaded_app();
-    a.player.transport.seek_seconds(1.5);
-    a.player.transport.set_source(Source::Resynthesis);
-    insta::assert_snapshot!("transport", render(&a, 40, 9, views::draw_transport));
+    a.act(Action::SeekTo(1.5));
+    a.act(Action::ToggleAb);
+    assert_eq!(a.stem().transport().source(), Source::Resynthesis);
+    // The help below shows the status line's end: the fixed message, not the A/B note.
+    a.act(Action::Say("fixed data".into()));
+    insta::assert_snapshot!(
+        "transport",
+        render(&a, 40, 9, |f, r, a| {
+            views::draw_transport(f, r, a.stem(), a.roll(), a.training())
+        })
+    );
     a.handle_key(key('?'));
     insta::assert_snapshot!("help", render(&a, 80, 24, |f, _, a| views::draw(f, a)));
 }
@@ -204,14 +211,14 @@ fn keys_open_transcribe_ab_zoom_threshold_export_quit() {
     let mut a = app();
     // o, type the path, Enter.
     a.handle_key(key('o'));
-    assert!(matches!(&a.mode, Mode::Prompt(p) if p.kind == PromptKind::Open));
+    assert!(matches!(a.overlay().mode(), Mode::Prompt(p) if p.kind == PromptKind::Open));
     for c in stem.display().to_string().chars() {
         a.handle_key(key(c));
     }
     a.handle_key(code(KeyCode::Enter));
     assert!(a.wait_idle(Duration::from_secs(20)), "open finished");
-    assert_eq!(a.stem.as_ref().map(|s| s.len()), Some(48_000));
-    assert!((a.player.transport.length_seconds() - 3.0).abs() < 1e-9);
+    assert_eq!(a.stem().samples().map(|s| s.len()), Some(48_000));
+    assert!((a.stem().transport().length_seconds() - 3.0).abs() < 1e-9);
 
     a.handle_key(key('r'));
     assert!(a.is_busy());
@@ -219,78 +226,89 @@ fn keys_open_transcribe_ab_zoom_threshold_export_quit() {
         a.wait_idle(Duration::from_secs(60)),
         "transcription finished"
     );
-    let t = a.transcription.as_ref().expect("transcribed");
+    let t = a.stem().transcription().expect("transcribed");
     assert_eq!(t.analysis.activations.len(), 11);
     assert_eq!(t.analysis.activations[0].len(), 3000);
     assert_eq!(t.resynthesis.len(), 48_000);
-    let onsets = |a: &App| a.onsets.iter().map(Vec::len).sum::<usize>();
+    let onsets = |a: &App| a.roll().onsets().iter().map(Vec::len).sum::<usize>();
     let n = onsets(&a);
     assert!(n > 0, "some onsets");
 
     // A/B at the same position.
-    a.player.transport.seek_seconds(1.25);
+    a.act(Action::SeekTo(1.25));
     a.handle_key(key('b'));
-    assert_eq!(a.player.transport.source(), Source::Resynthesis);
-    assert!((a.player.transport.position_seconds() - 1.25).abs() < 1e-9);
+    let transport = |a: &App| {
+        (
+            a.stem().transport().source(),
+            a.stem().transport().position_seconds(),
+        )
+    };
+    assert_eq!(transport(&a).0, Source::Resynthesis);
+    assert!((transport(&a).1 - 1.25).abs() < 1e-9);
     a.handle_key(key('b'));
-    assert_eq!(a.player.transport.source(), Source::Original);
+    assert_eq!(transport(&a).0, Source::Original);
 
     // Zoom and scroll.
-    let z = a.roll.frames_per_column;
+    let z = a.roll().frames_per_column();
     a.handle_key(key('+'));
-    assert_eq!(a.roll.frames_per_column, z / 2);
+    assert_eq!(a.roll().frames_per_column(), z / 2);
     a.handle_key(key('-'));
     a.handle_key(key('-'));
-    assert_eq!(a.roll.frames_per_column, z * 2);
+    assert_eq!(a.roll().frames_per_column(), z * 2);
     a.handle_key(key('l'));
-    assert_eq!(a.roll.first_frame, z * 2 * 8);
+    assert_eq!(a.roll().first_frame(), z * 2 * 8);
     a.handle_key(key('0'));
-    assert_eq!(a.roll.first_frame, 0);
+    assert_eq!(a.roll().first_frame(), 0);
 
     // A higher threshold never adds onsets; a lower one never removes them.
     a.handle_key(key('.'));
     assert!(a.wait_idle(Duration::from_secs(10)), "picked");
-    assert!((a.peak.delta - 0.30).abs() < 1e-12);
+    assert!((a.roll().threshold() - 0.30).abs() < 1e-12);
     assert!(onsets(&a) <= n);
     a.handle_key(key(','));
     a.handle_key(key(','));
     assert!(a.wait_idle(Duration::from_secs(10)), "picked");
-    assert!((a.peak.delta - 0.20).abs() < 1e-12);
+    assert!((a.roll().threshold() - 0.20).abs() < 1e-12);
     assert!(onsets(&a) >= n);
 
     // Export: the prompt proposes stem.mid; Enter confirms.
     a.handle_key(key('e'));
     let expected = stem.with_extension("mid");
     assert!(
-        matches!(&a.mode, Mode::Prompt(p) if p.kind == PromptKind::ExportMidi && Path::new(&p.text) == expected)
+        matches!(a.overlay().mode(), Mode::Prompt(p) if p.kind == PromptKind::ExportMidi && Path::new(&p.text) == expected)
     );
     a.handle_key(code(KeyCode::Enter));
     assert!(read_midi(&expected).is_ok(), "exported MIDI parses");
     // A second export to the same path asks first: Esc keeps the file, Enter replaces it.
     let first = std::fs::read(&expected).expect("exported");
-    a.set_threshold(0.9);
+    a.act(Action::SetThreshold(0.9));
     assert!(a.wait_idle(Duration::from_secs(10)), "picked");
     a.handle_key(key('e'));
     a.handle_key(code(KeyCode::Enter));
     assert!(
-        matches!(&a.mode, Mode::Prompt(p) if p.kind == PromptKind::ReplaceExport),
+        matches!(a.overlay().mode(), Mode::Prompt(p) if p.kind == PromptKind::ReplaceExport),
         "{:?}",
-        a.mode
+        a.overlay().mode()
     );
     a.handle_key(code(KeyCode::Esc));
     assert_eq!(std::fs::read(&expected).expect("kept"), first);
     a.handle_key(key('e'));
     a.handle_key(code(KeyCode::Enter));
     a.handle_key(code(KeyCode::Enter));
-    assert_eq!(a.mode, Mode::Normal, "{}", a.message);
+    assert_eq!(
+        a.overlay().mode(),
+        &Mode::Normal,
+        "{}",
+        a.status().message()
+    );
     assert_ne!(std::fs::read(&expected).expect("replaced"), first);
-    a.set_threshold(0.2);
+    a.act(Action::SetThreshold(0.2));
     assert!(a.wait_idle(Duration::from_secs(10)), "picked");
     a.handle_key(key('e'));
     a.handle_key(code(KeyCode::Enter));
     a.handle_key(code(KeyCode::Enter));
     let notes = read_midi(&expected).expect("exported MIDI parses");
-    assert_eq!(notes.len(), onsets(&a), "{}", a.message);
+    assert_eq!(notes.len(), onsets(&a), "{}", a.status().message());
     assert!(notes.iter().all(|n| n.channel == 9 && n.velocity >= 1));
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(stem.with_extension("json")).expect("json written"))
@@ -303,11 +321,11 @@ fn keys_open_transcribe_ab_zoom_threshold_export_quit() {
     let resynth = load_mono(&stem.with_extension("resynth.wav"), SAMPLE_RATE).expect("wav");
     assert_eq!(resynth.len(), 48_000);
     a.handle_key(key('?'));
-    assert_eq!(a.mode, Mode::Help);
+    assert_eq!(a.overlay().mode(), &Mode::Help);
     a.handle_key(key('x'));
-    assert_eq!(a.mode, Mode::Normal);
+    assert_eq!(a.overlay().mode(), &Mode::Normal);
     a.handle_key(key('q'));
-    assert!(a.quit);
+    assert!(a.should_quit());
 }
 
 /// The workbench's export and `drummernet transcribe` write the same JSON for the same stem,
@@ -321,11 +339,13 @@ fn the_workbench_exports_what_the_cli_writes() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let stem = short_stem(dir.path());
-    let mut a = app();
-    a.model_path = Some(model.clone());
-    a.open(&stem);
+    let mut opts = AppOptions::new(Config::defaults().expect("default config"));
+    opts.kit = Some("procedural:0".into());
+    opts.model = Some(model.clone());
+    let mut a = App::new(opts, Box::new(NoSink("no output device (test)".into())));
+    a.act(Action::OpenPath(stem.clone()));
     assert!(a.wait_idle(Duration::from_secs(20)), "open finished");
-    a.transcribe();
+    a.act(Action::Transcribe);
     assert!(a.wait_idle(Duration::from_secs(60)), "transcribed");
     let exported = dir.path().join("workbench.mid");
     a.export(&exported, Overwrite::Refuse).expect("export");
@@ -358,25 +378,25 @@ fn the_workbench_exports_what_the_cli_writes() {
 fn keys_without_a_stem_report_instead_of_failing() {
     let mut a = app();
     a.handle_key(key('r'));
-    assert!(a.message_is_error && a.message.contains("open a file"));
+    assert!(a.status().is_error() && a.status().message().contains("open a file"));
     a.handle_key(key('e'));
-    assert_eq!(a.mode, Mode::Normal);
+    assert_eq!(a.overlay().mode(), &Mode::Normal);
     a.handle_key(key(' '));
-    assert!(!a.player.transport.is_playing());
+    assert!(!a.stem().transport().is_playing());
     a.handle_key(key('o'));
     for c in "/no/such/file.wav".chars() {
         a.handle_key(key(c));
     }
     a.handle_key(code(KeyCode::Enter));
     assert!(
-        a.message_is_error && a.message.contains("no such file"),
+        a.status().is_error() && a.status().message().contains("no such file"),
         "{}",
-        a.message
+        a.status().message()
     );
     // Esc cancels a prompt.
     a.handle_key(key('o'));
     a.handle_key(code(KeyCode::Esc));
-    assert_eq!(a.mode, Mode::Normal);
+    assert_eq!(a.overlay().mode(), &Mode::Normal);
 }
 
 #[test]
@@ -387,12 +407,12 @@ fn tab_completes_paths() {
     std::fs::write(dir.path().join("notes.txt"), b"x").expect("write");
     std::fs::create_dir(dir.path().join("gx")).expect("mkdir");
     let base = format!("{}/", dir.path().display());
-    let (t, hint) = drummernet::tui::app::complete_path(&format!("{base}gr"));
+    let (t, hint) = complete_path(&format!("{base}gr"));
     assert_eq!(t, format!("{base}groove_"));
     assert!(hint.contains("groove_a.wav") && hint.contains("groove_b.wav"));
-    let (t, _) = drummernet::tui::app::complete_path(&format!("{base}n"));
+    let (t, _) = complete_path(&format!("{base}n"));
     assert_eq!(t, format!("{base}n"), "non-audio files are not offered");
-    let (t, _) = drummernet::tui::app::complete_path(&format!("{base}gx"));
+    let (t, _) = complete_path(&format!("{base}gx"));
     assert_eq!(t, format!("{base}gx/"));
 }
 
@@ -508,18 +528,16 @@ fn end_to_end_in_tmux_open_transcribe_ab_export_quit() {
 fn pump_until(a: &mut App, secs: u64, done: impl Fn(&App) -> bool) -> bool {
     let end = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < end {
-        a.pump();
+        a.pump_for(Duration::from_millis(10));
         if done(a) {
             return true;
         }
-        std::thread::sleep(Duration::from_millis(10));
     }
     false
 }
 
 #[test]
 fn training_starts_pauses_resumes_and_stops_from_keys_then_reopens_as_a_session() {
-    use drummernet::tui::app::TrainState;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = Config::defaults().expect("default config");
     cfg.train.batch_size = 1;
@@ -531,27 +549,29 @@ fn training_starts_pauses_resumes_and_stops_from_keys_then_reopens_as_a_session(
     let mut a = App::new(opts.clone(), Box::new(NoSink("test".into())));
     a.handle_key(key('t'));
     assert!(
-        pump_until(&mut a, 60, |a| a.loss.len() >= 2),
+        pump_until(&mut a, 60, |a| a.loss().history().len() >= 2),
         "two steps arrive: {}",
-        a.message
+        a.status().message()
     );
-    assert!(a.components.origin.starts_with("learned"));
+    assert!(a.waveforms().origin().starts_with("learned"));
     a.handle_key(key('p'));
-    assert!(pump_until(&mut a, 30, |a| a.training.state == TrainState::Paused));
-    let at = a.training.step;
+    assert!(pump_until(&mut a, 30, |a| a.training().phase()
+        == TrainingPhase::Paused));
+    let at = a.training().step();
     std::thread::sleep(Duration::from_millis(300));
     a.pump();
-    assert_eq!(a.training.step, at, "no steps while paused");
+    assert_eq!(a.training().step(), at, "no steps while paused");
     a.handle_key(key('p'));
-    assert!(pump_until(&mut a, 30, |a| a.training.step > at));
+    assert!(pump_until(&mut a, 30, |a| a.training().step() > at));
     a.handle_key(key('x'));
-    assert!(pump_until(&mut a, 60, |a| a.training.state == TrainState::Finished));
-    let steps = a.loss.len();
+    assert!(pump_until(&mut a, 60, |a| a.training().phase()
+        == TrainingPhase::Finished));
+    let steps = a.loss().history().len();
     // Reopening the session shows its loss curve from loss.csv and uses its checkpoint.
     let b = App::new(opts, Box::new(NoSink("test".into())));
-    assert_eq!(b.loss.len(), steps);
+    assert_eq!(b.loss().history().len(), steps);
     assert_eq!(
-        b.model_path.as_deref(),
+        b.training().model(),
         Some(dir.path().join("keys/latest.safetensors").as_path())
     );
 }

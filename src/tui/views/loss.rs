@@ -1,4 +1,5 @@
 //! The loss pane: smoothed line over the raw points, total or per CQT scale, linear or log.
+//! Draws a [`LossChart`].
 
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
@@ -7,7 +8,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
-use crate::tui::app::App;
+use crate::tui::components::loss::LossChart;
 use crate::tui::loss_history::{thin, XAxis};
 
 const SCALE_COLORS: [Color; 6] = [
@@ -22,13 +23,14 @@ const SCALE_COLORS: [Color; 6] = [
 /// (legend name, points, smoothed points, colour).
 type Series = (String, Vec<(f64, f64)>, Vec<(f64, f64)>, Color);
 
-pub fn draw_loss(f: &mut Frame, area: Rect, app: &App) {
-    let h = &app.loss;
+pub fn draw_loss(f: &mut Frame, area: Rect, chart: &LossChart) {
+    let h = chart.history();
+    let (x, log) = (chart.x_axis(), chart.log());
     let title = format!(
         " Loss{}{} · x={} ",
-        if app.loss_per_scale { " per scale" } else { "" },
-        if app.loss_log { " (log10)" } else { "" },
-        match app.loss_x {
+        if chart.per_scale() { " per scale" } else { "" },
+        if log { " (log10)" } else { "" },
+        match x {
             XAxis::Step => "step",
             XAxis::Seconds => "time",
         }
@@ -45,13 +47,13 @@ pub fn draw_loss(f: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let width = area.width.saturating_sub(10).max(8) as usize * 2;
-    let series: Vec<Series> = if app.loss_per_scale {
+    let series: Vec<Series> = if chart.per_scale() {
         (0..h.scales())
             .map(|s| {
                 (
                     format!("s{s}"),
-                    h.points(Some(s), app.loss_x, app.loss_log),
-                    h.smoothed(Some(s), app.loss_x, app.loss_log),
+                    h.points(Some(s), x, log),
+                    h.smoothed(Some(s), x, log),
                     SCALE_COLORS[s % SCALE_COLORS.len()],
                 )
             })
@@ -59,8 +61,8 @@ pub fn draw_loss(f: &mut Frame, area: Rect, app: &App) {
     } else {
         vec![(
             "total".into(),
-            h.points(None, app.loss_x, app.loss_log),
-            h.smoothed(None, app.loss_x, app.loss_log),
+            h.points(None, x, log),
+            h.smoothed(None, x, log),
             Color::Cyan,
         )]
     };

@@ -1,22 +1,25 @@
-//! Drawing: every pane reads the [`App`] and writes into the frame; nothing here changes state.
+//! Drawing: each pane is a function of the components it shows, read through their
+//! accessors, and writes into the frame; nothing here changes state. [`draw`] lays out the
+//! whole screen from the [`App`].
 
-mod components;
 mod loss;
 mod overlay;
 mod piano_roll;
 mod status;
 mod transport;
+mod waveforms;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::Frame;
 
-use super::app::{App, Mode};
+use super::app::App;
+use super::components::prompt::Mode;
 
-pub use components::draw_components;
 pub use loss::draw_loss;
 pub use piano_roll::draw_piano_roll;
 pub use status::draw_status;
 pub use transport::draw_transport;
+pub use waveforms::draw_waveforms;
 
 /// The panes' rectangles for a terminal of `area` (80x24 and up).
 pub struct Panes {
@@ -48,15 +51,15 @@ pub fn layout(area: Rect, components: usize) -> Panes {
 }
 
 pub fn draw(f: &mut Frame, app: &App) {
-    let p = layout(f.area(), app.component_count());
-    draw_components(f, p.components, app);
-    draw_piano_roll(f, p.roll, app);
-    draw_loss(f, p.loss, app);
-    draw_transport(f, p.transport, app);
-    draw_status(f, p.status, app);
-    match &app.mode {
+    let p = layout(f.area(), app.waveforms().names().len());
+    draw_waveforms(f, p.components, app.waveforms());
+    draw_piano_roll(f, p.roll, app.roll(), app.stem());
+    draw_loss(f, p.loss, app.loss());
+    draw_transport(f, p.transport, app.stem(), app.roll(), app.training());
+    draw_status(f, p.status, app.status(), app.training());
+    match app.overlay().mode() {
         Mode::Help => overlay::draw_help(f, f.area()),
-        Mode::Prompt(pr) => overlay::draw_prompt(f, f.area(), pr, &app.message),
+        Mode::Prompt(pr) => overlay::draw_prompt(f, f.area(), pr, app.status().message()),
         Mode::Normal => {}
     }
 }

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
-use crate::tui::app::Prompt;
+use crate::tui::components::prompt::Prompt;
 use crate::tui::keys::KEYS;
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {

@@ -1,5 +1,6 @@
 //! The transport pane: play state, position, A/B source, device, background job progress and
-//! training state.
+//! training state. Draws a [`StemDeck`], with the [`PianoRoll`]'s onset count and the
+//! [`TrainingPanel`]'s state.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -8,15 +9,23 @@ use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use crate::audio::playback::{DeviceState, Source};
-use crate::tui::app::{App, TrainState};
+use crate::tui::components::piano_roll::PianoRoll;
+use crate::tui::components::stem::StemDeck;
+use crate::tui::components::training::{TrainingPanel, TrainingPhase};
 
 fn clock(s: f64) -> String {
     let s = s.max(0.0);
     format!("{:02}:{:05.2}", (s / 60.0) as u64, s % 60.0)
 }
 
-pub fn draw_transport(f: &mut Frame, area: Rect, app: &App) {
-    let t = &app.player.transport;
+pub fn draw_transport(
+    f: &mut Frame,
+    area: Rect,
+    stem: &StemDeck,
+    roll: &PianoRoll,
+    training: &TrainingPanel,
+) {
+    let t = stem.transport();
     let state = if t.is_playing() {
         "▶ playing"
     } else if t.position_seconds() > 0.0 {
@@ -52,7 +61,7 @@ pub fn draw_transport(f: &mut Frame, area: Rect, app: &App) {
         };
         Span::styled(format!(" {} ", s.label()), style)
     };
-    let device = match app.player.device() {
+    let device = match stem.device() {
         DeviceState::Opening => Line::from("audio: opening device…"),
         DeviceState::Ready(d) => Line::from(format!("audio: {d}")),
         DeviceState::Unavailable(e) => Line::styled(
@@ -60,7 +69,7 @@ pub fn draw_transport(f: &mut Frame, area: Rect, app: &App) {
             Style::default().fg(Color::Yellow),
         ),
     };
-    let job = match &app.busy {
+    let job = match stem.busy() {
         Some(b) => Line::styled(
             format!(
                 "{} {:>3.0}% ({:.1} s)",
@@ -71,23 +80,22 @@ pub fn draw_transport(f: &mut Frame, area: Rect, app: &App) {
             Style::default().fg(Color::Cyan),
         ),
         None => {
-            let n: usize = app.onsets.iter().map(Vec::len).sum();
-            Line::from(match &app.transcription {
-                Some(_) if app.is_picking() => "picking events...".to_string(),
-                Some(_) => format!("{n} onsets at threshold {:.2}", app.peak.delta),
+            let n: usize = roll.onsets().iter().map(Vec::len).sum();
+            Line::from(match stem.transcription() {
+                Some(_) if roll.is_picking() => "picking events...".to_string(),
+                Some(_) => format!("{n} onsets at threshold {:.2}", roll.threshold()),
                 None => "not transcribed".to_string(),
             })
         }
     };
-    let tr = &app.training;
-    let training = Line::from(match tr.state {
-        TrainState::Idle => "training: idle (t)".to_string(),
+    let training = Line::from(match training.phase() {
+        TrainingPhase::Idle => "training: idle (t)".to_string(),
         s => format!(
             "training: {} {}/{} · {:.1} items/s",
             format!("{s:?}").to_lowercase(),
-            tr.step,
-            tr.target,
-            tr.items_per_second
+            training.step(),
+            training.target(),
+            training.items_per_second()
         ),
     });
     let lines = vec![
@@ -99,9 +107,9 @@ pub fn draw_transport(f: &mut Frame, area: Rect, app: &App) {
         Line::from(bar),
         Line::from(vec![
             Span::raw("A/B "),
-            ab(Source::Original, app.stem.is_some()),
+            ab(Source::Original, stem.samples().is_some()),
             Span::raw(" "),
-            ab(Source::Resynthesis, app.transcription.is_some()),
+            ab(Source::Resynthesis, stem.transcription().is_some()),
         ]),
         job,
         training,

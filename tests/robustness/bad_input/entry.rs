@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use drummernet::audio::playback::NoSink;
 use drummernet::config::Config;
-use drummernet::tui::{App, AppOptions};
+use drummernet::tui::{Action, App, AppOptions};
 
 use super::common::{bundled_model, drummernet, run, snapshot, Ran};
 use super::corpus::{Case, Expect};
@@ -245,22 +245,23 @@ fn workbench_open(case: &Case, scratch: &Path) -> Outcome {
     opts.sessions_dir = scratch.join("sessions");
     let mut app = App::new(opts, Box::new(NoSink("no output device (test)".into())));
     let before = snapshot(scratch);
-    app.open(&case.path);
+    app.act(Action::OpenPath(case.path.clone()));
     assert!(
         app.wait_idle(Duration::from_secs(60)),
         "open never finished"
     );
-    let error = app.message_is_error;
+    let error = app.status().is_error();
+    let message = app.status().message().to_string();
     Outcome {
         ran: Ran {
             code: Some(if error { 1 } else { 0 }),
             stdout: if error {
                 String::new()
             } else {
-                app.message.clone()
+                message.clone()
             },
             stderr: if error {
-                format!("error: {}\n", app.message)
+                format!("error: {message}\n")
             } else {
                 String::new()
             },

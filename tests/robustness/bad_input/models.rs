@@ -13,7 +13,7 @@ use drummernet::config::Config;
 use drummernet::model::drummernet::save_model;
 use drummernet::model::file::{model_metadata, save_tensor_file, MODEL_FORMAT};
 use drummernet::model::ModelConfig;
-use drummernet::tui::{App, AppOptions};
+use drummernet::tui::{Action, App, AppOptions};
 
 use super::common::{
     bundled_model, drummernet, permissions_apply, run, set_mode, snapshot, unchanged,
@@ -200,16 +200,16 @@ fn bad_model_files_through_transcribe_eval_and_the_workbench() {
         opts.sessions_dir = dir.path().join("sessions");
         opts.model = Some(model.clone());
         let mut app = App::new(opts, Box::new(NoSink("test".into())));
-        app.open(&input);
+        app.act(Action::OpenPath(input.clone()));
         assert!(app.wait_idle(Duration::from_secs(60)));
-        app.transcribe();
+        app.act(Action::Transcribe);
         assert!(app.wait_idle(Duration::from_secs(60)));
+        let (is_error, message) = (app.status().is_error(), app.status().message());
         assert!(
-            app.message_is_error
-                && app.message.contains(&name)
-                && app.message.to_lowercase().contains(&needle.to_lowercase()),
-            "workbench with {name}: {}",
-            app.message
+            is_error
+                && message.contains(&name)
+                && message.to_lowercase().contains(&needle.to_lowercase()),
+            "workbench with {name}: {message}"
         );
         println!(
             "| {name} | {} |",

@@ -1,5 +1,5 @@
 //! The components pane: one row per drum component, its name and its level envelope in dB
-//! (attack on the left, decay to the right) or its spectrum.
+//! (attack on the left, decay to the right) or its spectrum. Draws a [`WaveformPane`].
 
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
@@ -9,28 +9,27 @@ use ratatui::Frame;
 use realfft::RealFftPlanner;
 
 use crate::audio::SAMPLE_RATE;
-use crate::tui::app::App;
+use crate::tui::components::waveforms::WaveformPane;
 
 const LEVELS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /// Dynamic range shown, in dB below the row's peak.
 const RANGE_DB: f32 = 48.0;
 pub const LABEL_WIDTH: usize = 7;
 
-pub fn draw_components(f: &mut Frame, area: Rect, app: &App) {
-    let c = &app.components;
+pub fn draw_waveforms(f: &mut Frame, area: Rect, c: &WaveformPane) {
     let title = format!(
         " Components · {} · {} ",
-        c.origin,
-        if app.spectrum { "spectrum" } else { "envelope" }
+        c.origin(),
+        if c.spectrum() { "spectrum" } else { "envelope" }
     );
     let cols = (area.width as usize).saturating_sub(2 + LABEL_WIDTH);
     let lines: Vec<Line> = c
-        .names
+        .names()
         .iter()
-        .zip(&c.waveforms)
+        .zip(c.waveforms())
         .enumerate()
         .map(|(i, (name, w))| {
-            let bars = if app.spectrum {
+            let bars = if c.spectrum() {
                 spectrum_columns(w, cols)
             } else {
                 envelope_columns(w, cols)
