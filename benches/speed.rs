@@ -28,8 +28,7 @@ use drummernet::model::recurrent::Recurrent;
 use drummernet::model::seeded_init::SeededVarMap;
 use drummernet::model::sparsemax::SparseBranches;
 use drummernet::model::synthesizer::{KitPool, Synthesizer};
-use drummernet::model::unet::Unet;
-use drummernet::model::unet_inference::{self, UnetWeights, UnetWorkspace};
+use drummernet::model::unet::{InferenceUnet, InferenceWorkspace, TrainingWorkspace, Unet};
 use drummernet::train::adam::{Adam, AdamParams};
 use drummernet::train::trainer::{DataSpec, Training};
 use drummernet::transcribe::transcribe_file;
@@ -276,6 +275,7 @@ fn split(scenario: &str, batch: usize) -> Res<()> {
     let waveforms = pool.draw(&mut rng, cfg.synth.draw)?;
     let padded = net.pad(&audio)?;
     let x = padded.unsqueeze(1)?;
+    let unet_ws = TrainingWorkspace::default();
 
     let names = [
         "unet",
@@ -295,7 +295,7 @@ fn split(scenario: &str, batch: usize) -> Res<()> {
     };
     for run in 0..runs() + 1 {
         let warm = run == 0;
-        let (r, fw, fc) = timed(|| Ok(unet.forward(&x)?))?;
+        let (r, fw, fc) = timed(|| Ok(unet.forward_fused(&x, &unet_ws)?))?;
         let (_, bw, bc) = timed(|| Ok(r.sum_all()?.backward()?))?;
         record(0, warm, (fw, fc), (bw, bc));
 
@@ -506,8 +506,8 @@ fn infer(scenario: &str, seconds: f64) -> Res<()> {
 }
 
 /// One inference window of the default `[inference]` plan (10 s kept + context), module by
-/// module without autograd: where a transcription's time goes. `unet` is the training path's
-/// forward, `unet_inference` the fused path `transcribe` uses.
+/// module without autograd: where a transcription's time goes. `unet` is the fused training
+/// op's forward, `unet_inference` the inference path `transcribe` uses.
 fn infer_split(scenario: &str) -> Res<()> {
     let cfg = config(1)?;
     let dev = Device::Cpu;
@@ -531,16 +531,17 @@ fn infer_split(scenario: &str) -> Res<()> {
         .to_vec1::<f32>()?;
     let audio: Vec<f32> = block.iter().cycle().take(len).copied().collect();
     let x = Tensor::from_slice(&audio, (1, 1, len), &dev)?;
-    let weights = UnetWeights::of(&unet)?;
-    let mut workspace = UnetWorkspace::default();
+    let fast_unet = InferenceUnet::of(&unet)?;
+    let mut workspace = InferenceWorkspace::default();
+    let unet_ws = TrainingWorkspace::default();
     let names = ["unet", "recurrent", "sparsemax", "unet_inference"];
     let mut walls: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for run in 0..runs() + 1 {
-        let (r, w0, c0) = timed(|| Ok(unet.forward(&x)?))?;
+        let (r, w0, c0) = timed(|| Ok(unet.forward_fused(&x, &unet_ws)?))?;
         let (dense, w1, c1) = timed(|| Ok(recurrent.forward(&r)?))?;
         let (_, w2, c2) = timed(|| Ok(branches.forward(&dense)?.to_vec3::<f32>()?))?;
-        let (_, w3, c3) = timed(|| Ok(unet_inference::forward(&weights, &audio, &mut workspace)?))?;
+        let (_, w3, c3) = timed(|| Ok(fast_unet.forward(&audio, &mut workspace)?))?;
         if run > 0 {
             for (i, (w, c)) in [(w0, c0), (w1, c1), (w2, c2), (w3, c3)]
                 .into_iter()

@@ -8,8 +8,9 @@ use candle_nn::VarBuilder;
 use crate::error::Result;
 use crate::model::recurrent::Recurrent;
 use crate::model::sparsemax::SparseBranches;
-use crate::model::unet::{self, Unet};
-use crate::model::unet_inference::{self, UnetWeights, UnetWorkspace};
+use crate::model::unet::{
+    self, InferenceUnet, InferenceWorkspace, TrainingWorkspace, Unet, UnetPlan,
+};
 use crate::model::ModelConfig;
 
 pub struct DrummerNet {
@@ -17,6 +18,16 @@ pub struct DrummerNet {
     unet: Unet,
     recurrent: Recurrent,
     branches: SparseBranches,
+    path: UnetPath,
+}
+
+/// How the U-Net runs, chosen once from the weights: the fused paths are CPU f32 only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UnetPath {
+    /// The fused training op (`analyse`) and the tiled inference path (`infer`).
+    Fused,
+    /// The composed ops with autograd, for both (f64, other devices).
+    Composed,
 }
 
 /// What the analysis module produces for a batch.
@@ -29,11 +40,18 @@ pub struct Analysis {
 
 impl DrummerNet {
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+        let unet = Unet::new(cfg, vb.pp("unet"))?;
+        let path = if unet.supports_fused() {
+            UnetPath::Fused
+        } else {
+            UnetPath::Composed
+        };
         Ok(DrummerNet {
             cfg: cfg.clone(),
-            unet: Unet::new(cfg, vb.pp("unet"))?,
+            unet,
             recurrent: Recurrent::new(cfg, vb.pp("recurrent"))?,
             branches: SparseBranches::new(cfg),
+            path,
         })
     }
 
@@ -68,29 +86,41 @@ impl DrummerNet {
         })
     }
 
-    /// Runs the analysis module on padded audio `x` (B, L), L a multiple of the compress ratio.
+    /// Runs the analysis module on padded audio `x` (B, L), L a multiple of the compress ratio,
+    /// with autograd. One-off calls; a training loop keeps its workspace with `analyse_with`.
     pub fn analyse(&self, x: &Tensor) -> Result<Analysis> {
-        let r = self.unet.forward(&x.unsqueeze(1)?)?;
+        self.analyse_with(x, &TrainingWorkspace::default())
+    }
+
+    /// `analyse`, the fused U-Net's activations kept in `ws` for the next step (unused on the
+    /// composed path).
+    pub fn analyse_with(&self, x: &Tensor, ws: &TrainingWorkspace) -> Result<Analysis> {
+        let x = x.unsqueeze(1)?;
+        let r = match self.path {
+            UnetPath::Fused => self.unet.forward_fused(&x, ws)?,
+            UnetPath::Composed => self.unet.forward_composed(&x)?,
+        };
         let dense = self.recurrent.forward(&r)?;
         let activations = self.branches.forward(&dense)?;
         Ok(Analysis { dense, activations })
     }
 
     /// Activations (B, K, T) for padded audio `x` (B, L) without autograd, for transcription.
-    /// On the CPU the U-Net runs through the fused inference path (`unet_inference`), its
+    /// On the fused path the U-Net runs through the inference path (`unet::inference`), its
     /// level buffers kept in `ws` for the next call, and the recurrent head of item i runs
     /// while the U-Net works on item i + 1: the head's scans are sequential and would leave a
-    /// core idle. Elsewhere this is `analyse`.
-    pub fn infer(&self, x: &Tensor, ws: &mut UnetWorkspace) -> Result<Tensor> {
-        if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
+    /// core idle. On the composed path this is `analyse`.
+    pub fn infer(&self, x: &Tensor, ws: &mut InferenceWorkspace) -> Result<Tensor> {
+        if self.path == UnetPath::Composed {
             return Ok(self.analyse(x)?.activations);
         }
         let (_, len) = x.dims2()?;
-        self.unet.check_length(len)?;
-        let weights = UnetWeights::of(&self.unet)?;
+        // Checked once for the whole batch, before any item starts.
+        UnetPlan::new(self.unet.shape(), len)?;
+        let unet = InferenceUnet::of(&self.unet)?;
         let samples = x.flatten_all()?.to_vec1::<f32>()?;
         let head = |r: Option<Tensor>| -> Result<Option<Tensor>> {
-            r.map(|r| Ok(self.branches.forward(&self.recurrent.forward(&r)?)?))
+            r.map(|r| self.branches.forward(&self.recurrent.forward(&r)?))
                 .transpose()
         };
         let mut pending: Option<Tensor> = None;
@@ -98,7 +128,7 @@ impl DrummerNet {
         for item in samples.chunks_exact(len) {
             let (features, finished) = rayon::join(
                 || -> Result<Tensor> {
-                    let (r, frames) = unet_inference::forward(&weights, item, ws)?;
+                    let (r, frames) = unet.forward(item, ws)?;
                     let channels = r.len() / frames.max(1);
                     Ok(Tensor::from_vec(r, (1, channels, frames), x.device())?)
                 },

@@ -13,8 +13,6 @@ pub mod seeded_init;
 pub mod sparsemax;
 pub mod synthesizer;
 pub mod unet;
-pub mod unet_inference;
-pub mod unet_training;
 pub mod upsampler;
 
 pub use config::ModelConfig;

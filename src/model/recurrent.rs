@@ -9,6 +9,7 @@ use candle_nn::{Init, VarBuilder};
 use super::config::{ModelConfig, RecurrentKind};
 use super::ops::gru::gru_recurrence_channels_first;
 use super::ops::scalar_gru::component_scan_gru;
+use crate::error::Result;
 
 /// One direction of a one-layer PyTorch GRU with biases, with PyTorch's names and init.
 #[derive(Debug, Clone)]
@@ -22,12 +23,7 @@ struct GruDirection {
 
 impl GruDirection {
     /// The reverse direction's parameters carry PyTorch's "_reverse" suffix.
-    fn new(
-        input: usize,
-        hidden: usize,
-        reverse: bool,
-        vb: &VarBuilder,
-    ) -> candle_core::Result<Self> {
+    fn new(input: usize, hidden: usize, reverse: bool, vb: &VarBuilder) -> Result<Self> {
         let suffix = if reverse { "_reverse" } else { "" };
         let init = pytorch_uniform(hidden);
         let name = |what: &str| format!("{what}_l0{suffix}");
@@ -41,14 +37,19 @@ impl GruDirection {
     }
 
     /// x (B, In, T) -> hidden states (B, H, T).
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         // The input projection for all steps at once, in the channels-first layout of x (no
         // transposed copies); only the recurrence is sequential.
         let gx = self
             .w_ih
             .broadcast_matmul(x)?
             .broadcast_add(&self.b_ih.reshape((1, (), 1))?)?;
-        gru_recurrence_channels_first(&gx, &self.w_hh, &self.b_hh, self.reverse)
+        Ok(gru_recurrence_channels_first(
+            &gx,
+            &self.w_hh,
+            &self.b_hh,
+            self.reverse,
+        )?)
     }
 }
 
@@ -83,7 +84,7 @@ pub struct Recurrent {
 }
 
 impl Recurrent {
-    pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> candle_core::Result<Self> {
+    pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
         let features = 2 * cfg.channels;
         let k = cfg.n_components();
         let head = match cfg.recurrent {
@@ -132,7 +133,7 @@ impl Recurrent {
     }
 
     /// r (B, 2n, T) -> dense (B, K, T). GRU head output lies in (−0.632, 1).
-    pub fn forward(&self, r: &Tensor) -> candle_core::Result<Tensor> {
+    pub fn forward(&self, r: &Tensor) -> Result<Tensor> {
         match &self.head {
             Head::Gru {
                 x2h_forward,
@@ -145,7 +146,7 @@ impl Recurrent {
                 let both = Tensor::cat(&[fwd?, bwd?], 1)?.elu(1.0)?;
                 let per_frame = h2hh.forward(&both)?.elu(1.0)?;
                 // Every (item, frame) is a length-K sequence of scalars over the components.
-                component_scan_gru(&per_frame, &hh2y[0], &hh2y[1])?.elu(1.0)
+                Ok(component_scan_gru(&per_frame, &hh2y[0], &hh2y[1])?.elu(1.0)?)
             }
             Head::Conv { weights, biases } => {
                 let mut x = r.clone();
@@ -169,6 +170,6 @@ impl Recurrent {
 
 impl candle_nn::Module for Recurrent {
     fn forward(&self, r: &Tensor) -> candle_core::Result<Tensor> {
-        Recurrent::forward(self, r)
+        Recurrent::forward(self, r).map_err(|e| candle_core::Error::Msg(e.to_string()))
     }
 }

@@ -22,6 +22,7 @@ use crate::model::file::{self, CHECKPOINT_FORMAT};
 use crate::model::loss::CqtLoss;
 use crate::model::seeded_init::SeededVarMap;
 use crate::model::synthesizer::{KitPool, Synthesizer};
+use crate::model::unet::TrainingWorkspace;
 use crate::train::adam::{Adam, AdamParams};
 use crate::train::dataset::{find_stems, ItemSource};
 use crate::train::prefetch::PrefetchedItems;
@@ -69,6 +70,8 @@ pub struct Training {
     device: Device,
     varmap: VarMap,
     net: DrummerNet,
+    /// The fused U-Net's activation buffers, reused from one step to the next.
+    unet_workspace: TrainingWorkspace,
     synth: Synthesizer,
     pool: KitPool,
     loss: CqtLoss,
@@ -158,6 +161,7 @@ impl Training {
             device: device.clone(),
             varmap,
             net,
+            unet_workspace: TrainingWorkspace::default(),
             synth,
             pool,
             loss,
@@ -196,7 +200,7 @@ impl Training {
     /// Forward pass and loss for a batch, without an update (used by tests and the bench).
     pub fn loss_of(&mut self, batch: &Tensor) -> Result<(Tensor, Vec<f64>)> {
         let padded = self.net.pad(batch)?;
-        let analysis = self.net.analyse(&padded)?;
+        let analysis = self.net.analyse_with(&padded, &self.unet_workspace)?;
         let frames = analysis.activations.dim(2)?;
         let estimate = if self.synth.learned_waveforms().is_some() {
             self.synth.forward_learned(&analysis.activations)?

@@ -17,7 +17,7 @@ use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::model::drummernet::DrummerNet;
-use crate::model::unet_inference::UnetWorkspace;
+use crate::model::unet::InferenceWorkspace;
 
 use super::settings::InferenceSettings;
 
@@ -42,7 +42,7 @@ pub struct NetRunner<'a> {
     net: &'a DrummerNet,
     device: Device,
     /// U-Net level buffers reused from one window to the next.
-    workspace: Mutex<UnetWorkspace>,
+    workspace: Mutex<InferenceWorkspace>,
 }
 
 impl<'a> NetRunner<'a> {
@@ -50,7 +50,7 @@ impl<'a> NetRunner<'a> {
         NetRunner {
             net,
             device,
-            workspace: Mutex::new(UnetWorkspace::default()),
+            workspace: Mutex::new(InferenceWorkspace::default()),
         }
     }
 

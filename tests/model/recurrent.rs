@@ -13,25 +13,25 @@ use drummernet::model::ModelConfig;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-type R<T> = candle_core::Result<T>;
+type R<T> = drummernet::error::Result<T>;
 
 fn uniform(rng: &mut ChaCha8Rng, shape: &[usize], scale: f64) -> R<Tensor> {
     let n: usize = shape.iter().product();
     let v: Vec<f64> = (0..n).map(|_| rng.random_range(-scale..scale)).collect();
-    Tensor::from_vec(v, shape, &Device::Cpu)
+    Ok(Tensor::from_vec(v, shape, &Device::Cpu)?)
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> R<f64> {
-    (a - b)?
+    Ok((a - b)?
         .abs()?
         .flatten_all()?
         .max(0)?
         .to_dtype(DType::F64)?
-        .to_scalar::<f64>()
+        .to_scalar::<f64>()?)
 }
 
 fn values(t: &Tensor) -> R<Vec<f64>> {
-    t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()
+    Ok(t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?)
 }
 
 /// Central finite differences of `loss` with respect to every element of `var`.
@@ -154,11 +154,11 @@ fn check_gru_gradients(
         } else {
             gru_recurrence(&gx, &w, &bias, reverse)?
         };
-        (out * &c)?.sum_all()
+        Ok((out * &c)?.sum_all()?)
     };
     let grads = loss(false)?.backward()?;
     let reference = loss(true)?.backward()?;
-    let scalar = || loss(false)?.to_scalar::<f64>();
+    let scalar = || Ok(loss(false)?.to_scalar::<f64>()?);
     for (name, var) in [("gx", &gx), ("w_hh", &w), ("b_hh", &bias)] {
         let analytic = values(grads.get(var).expect("gradient present"))?;
         let autograd = values(reference.get(var).expect("gradient present"))?;
@@ -209,11 +209,11 @@ fn component_scan_gradients_match_finite_differences() -> R<()> {
         } else {
             component_scan_gru(&x, &w_ih, &w_hh)?
         };
-        (out * &c)?.sum_all()
+        Ok((out * &c)?.sum_all()?)
     };
     let grads = loss(false)?.backward()?;
     let reference = loss(true)?.backward()?;
-    let scalar = || loss(false)?.to_scalar::<f64>();
+    let scalar = || Ok(loss(false)?.to_scalar::<f64>()?);
     for (name, var) in [("x", &x), ("w_ih", &w_ih), ("w_hh", &w_hh)] {
         let analytic = values(grads.get(var).expect("gradient present"))?;
         let autograd = values(reference.get(var).expect("gradient present"))?;
@@ -365,9 +365,9 @@ fn gru_head_gradients_match_finite_differences() -> R<()> {
     let head = Recurrent::new(&small_config(RecurrentKind::Gru), vb)?;
     let r = Var::from_tensor(&uniform(&mut rng, &[2, 4, 6], 1.5)?)?;
     let c = uniform(&mut rng, &[2, 3, 6], 1.0)?;
-    let loss = || (head.forward(&r)? * &c)?.sum_all();
+    let loss = || -> R<Tensor> { Ok((head.forward(&r)? * &c)?.sum_all()?) };
     let grads = loss()?.backward()?;
-    let scalar = || loss()?.to_scalar::<f64>();
+    let scalar = || Ok(loss()?.to_scalar::<f64>()?);
     let mut vars: Vec<(String, Var)> = varmap
         .data()
         .lock()
@@ -432,8 +432,8 @@ fn time_recurrent_head_at_training_size() -> R<()> {
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         pool.install(|| -> R<()> {
             let forward = best_of(&|| head.forward(&r).map(|_| ()))?;
-            let both = best_of(&|| (head.forward(&r)? * &c)?.sum_all()?.backward().map(|_| ()))?;
-            let seeding = best_of(&|| (plain.as_tensor() * &c)?.sum_all()?.backward().map(|_| ()))?;
+            let both = best_of(&|| Ok((head.forward(&r)? * &c)?.sum_all()?.backward().map(|_| ())?))?;
+            let seeding = best_of(&|| Ok((plain.as_tensor() * &c)?.sum_all()?.backward().map(|_| ())?))?;
             println!(
                 "recurrent head B=16 T=1538, {threads} thread(s), best of 5: forward {forward:.1} ms, \
                  forward+backward {both:.1} ms (of which gradient seeding {seeding:.1} ms)"

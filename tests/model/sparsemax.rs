@@ -10,16 +10,16 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-type R<T> = candle_core::Result<T>;
+type R<T> = drummernet::error::Result<T>;
 
 fn uniform(rng: &mut ChaCha8Rng, shape: &[usize], scale: f64) -> R<Tensor> {
     let n: usize = shape.iter().product();
     let v: Vec<f64> = (0..n).map(|_| rng.random_range(-scale..scale)).collect();
-    Tensor::from_vec(v, shape, &Device::Cpu)
+    Ok(Tensor::from_vec(v, shape, &Device::Cpu)?)
 }
 
 fn values(t: &Tensor) -> R<Vec<f64>> {
-    t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()
+    Ok(t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?)
 }
 
 /// Euclidean projection onto the simplex by bisection on τ: Σ max(z_i − τ, 0) = 1.
@@ -108,7 +108,7 @@ fn gradient_matches_finite_differences_and_vanishes_outside_support() -> R<()> {
         } else {
             sparsemax_last_dim(&x)?
         };
-        (p * &c)?.sum_all()
+        Ok((p * &c)?.sum_all()?)
     };
     let analytic = values(loss(false)?.backward()?.get(&x).expect("gradient"))?;
     let autograd = values(loss(true)?.backward()?.get(&x).expect("gradient"))?;
@@ -215,7 +215,7 @@ fn multiply_branches_gradient_matches_finite_differences() -> R<()> {
     let dense = Var::from_tensor(&uniform(&mut rng, &[2, 3, 10], 1.0)?)?;
     let c = uniform(&mut rng, &[2, 3, 10], 1.0)?;
     let b = branches(BranchKind::Sparsemax, 4);
-    let loss = || (b.forward(&dense)? * &c)?.sum_all();
+    let loss = || -> R<Tensor> { Ok((b.forward(&dense)? * &c)?.sum_all()?) };
     let analytic = values(loss()?.backward()?.get(&dense).expect("gradient"))?;
     let base = values(dense.as_tensor())?;
     let eps = 1e-7;

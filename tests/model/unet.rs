@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use drummernet::model::gradcheck::{max_gradient_error, pseudo_random};
-use drummernet::model::unet::{frames_lost, output_frames, Unet};
+use drummernet::model::unet::{frames_lost, output_frames, TrainingWorkspace, Unet};
 use drummernet::model::ModelConfig;
 
 fn default_unet(dtype: DType) -> (VarMap, Unet) {
@@ -52,7 +52,7 @@ fn default_shapes_follow_the_spec() {
     let x = pseudo_random((1, 1, 32_768), 1)
         .to_dtype(DType::F32)
         .unwrap();
-    let r = unet.forward(&x).unwrap();
+    let r = unet.forward_composed(&x).unwrap();
     assert_eq!(r.dims3().unwrap(), (1, 100, 1_538));
     // ELU output: finite and never below -1.
     let min = r.min_all().unwrap().to_scalar::<f32>().unwrap();
@@ -61,7 +61,9 @@ fn default_shapes_follow_the_spec() {
         let x = pseudo_random((2, 1, 1024 * m), m as u64)
             .to_dtype(DType::F32)
             .unwrap();
-        let r = unet.forward(&x).unwrap();
+        let r = unet
+            .forward_fused(&x, &TrainingWorkspace::default())
+            .unwrap();
         assert_eq!(r.dims3().unwrap(), (2, 100, 64 * m - 510), "m = {m}");
         assert_eq!(output_frames(&cfg, 1024 * m), 64 * m - 510);
     }
@@ -71,11 +73,17 @@ fn default_shapes_follow_the_spec() {
 fn rejects_short_inputs_and_unsupported_scales() {
     let (_, unet) = default_unet(DType::F32);
     let x = Tensor::zeros((1, 1, 7 * 1024), DType::F32, &Device::Cpu).unwrap();
-    let err = unet.forward(&x).unwrap_err().to_string();
-    assert!(
-        err.contains("7168 samples is too short") && err.contains("8192"),
-        "{err}"
-    );
+    let composed = unet.forward_composed(&x).unwrap_err().to_string();
+    let fused = unet
+        .forward_fused(&x, &TrainingWorkspace::default())
+        .unwrap_err()
+        .to_string();
+    for err in [composed, fused] {
+        assert!(
+            err.contains("7168 samples is too short") && err.contains("8192"),
+            "{err}"
+        );
+    }
     let cfg = ModelConfig {
         scale: 3,
         ..ModelConfig::default()
@@ -128,7 +136,7 @@ fn small_unet_gradients_match_finite_differences_for_every_parameter() {
         let vb = VarBuilder::from_tensors(map, DType::F64, &Device::Cpu);
         let unet = Unet::new(&cfg, vb).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let r = unet
-            .forward(&x)
+            .forward_composed(&x)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         r.mul(&proj)
     };
@@ -192,6 +200,7 @@ fn cpu_seconds() -> f64 {
 fn speed_report_batch16_two_seconds() {
     let cfg = ModelConfig::default();
     let (varmap, unet) = default_unet(DType::F32);
+    let ws = TrainingWorkspace::default();
     let x = (pseudo_random((16, 1, 32_768), 3) * 0.3)
         .unwrap()
         .to_dtype(DType::F32)
@@ -202,11 +211,11 @@ fn speed_report_batch16_two_seconds() {
     let (mut both, mut both_cpu) = (f64::MAX, f64::MAX);
     for _ in 0..runs {
         let (t, c) = (std::time::Instant::now(), cpu_seconds());
-        drop(unet.forward(&x).unwrap());
+        drop(unet.forward_fused(&x, &ws).unwrap());
         fwd = fwd.min(t.elapsed().as_secs_f64());
         fwd_cpu = fwd_cpu.min(cpu_seconds() - c);
         let (t, c) = (std::time::Instant::now(), cpu_seconds());
-        let r = unet.forward(&x).unwrap();
+        let r = unet.forward_fused(&x, &ws).unwrap();
         let grads = r.sum_all().unwrap().backward().unwrap();
         both = both.min(t.elapsed().as_secs_f64());
         both_cpu = both_cpu.min(cpu_seconds() - c);
@@ -229,7 +238,7 @@ fn speed_report_batch16_two_seconds() {
         .to_dtype(DType::F32)
         .unwrap();
     let (t, c) = (std::time::Instant::now(), cpu_seconds());
-    let r = unet.forward(&long).unwrap();
+    let r = unet.forward_fused(&long, &ws).unwrap();
     let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
     assert_eq!(r.dims3().unwrap(), (1, 100, 59_522));
     println!(

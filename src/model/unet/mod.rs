@@ -2,6 +2,20 @@
 //! ELU, an encoder of conv + max-pool blocks and a shorter decoder of conv + x2 linear
 //! up-sampling blocks joined to centre-cropped encoder skips. With the defaults, x (B, 1, 1024m)
 //! becomes r (B, 100, 64m - 510) at 1/16 of the input rate.
+//!
+//! One set of parameters ([`Unet`]), one geometry ([`plan`]: every stage's length for an input
+//! length, and its checks), three execution paths over them:
+//! - [`Unet::forward_composed`]: op by op with autograd, any device and dtype; the reference.
+//! - [`Unet::forward_fused`] ([`training`]): the CPU f32 training pass as one autograd node,
+//!   its activations kept in a [`TrainingWorkspace`] that the trainer owns.
+//! - [`InferenceUnet::forward`] ([`inference`]): CPU f32 without autograd, tiled, its level
+//!   buffers kept in an [`InferenceWorkspace`] that the transcriber owns.
+//!
+//! `DrummerNet` picks the path once, from the weights' device and dtype.
+
+pub mod inference;
+pub mod plan;
+pub mod training;
 
 use candle_core::{DType, Tensor};
 use candle_nn::{Init, VarBuilder};
@@ -12,8 +26,13 @@ use crate::model::ops::conv1d::{conv1d_valid, conv1d_valid_elu};
 use crate::model::ops::elu::elu;
 use crate::model::ops::maxpool::max_pool2;
 use crate::model::ops::upsample_linear::upsample_linear2;
-use crate::model::unet_training::{self, TrainingBuffers};
 
+pub use inference::{InferenceUnet, InferenceWorkspace};
+pub use plan::{frames_lost, output_frames, UnetPlan, UnetShape};
+pub use training::TrainingWorkspace;
+
+/// The U-Net's parameters (`d_conv0`, `enc.{i}`, `encode_conv`, `dec.{j}`, `last_conv`, as in
+/// the release) and the shape they were built for.
 #[derive(Debug, Clone)]
 pub struct Unet {
     pub(crate) d_conv0: Tensor,
@@ -22,9 +41,7 @@ pub struct Unet {
     pub(crate) dec: Vec<Tensor>,
     pub(crate) last_conv_weight: Tensor,
     pub(crate) last_conv_bias: Tensor,
-    /// Activations kept between the fused training forward and its backward, reused by the
-    /// next step.
-    pub(crate) training_buffers: TrainingBuffers,
+    shape: UnetShape,
 }
 
 /// PyTorch's default Conv1d initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and
@@ -59,53 +76,6 @@ fn check_supported(cfg: &ModelConfig) -> Result<()> {
     Ok(())
 }
 
-/// Output length after every stage for an input of `input_len` samples, or None when some
-/// stage would become empty. Mirrors `Unet::forward` step by step.
-fn output_len(cfg: &ModelConfig, input_len: usize) -> Option<usize> {
-    let k = cfg.kernel_size;
-    let conv = |len: usize| len.checked_sub(k - 1).filter(|&l| l > 0);
-    let mut len = conv(input_len)?;
-    let mut skips = Vec::with_capacity(cfg.encoder_layers);
-    for _ in 0..cfg.encoder_layers {
-        len = conv(len)? / 2;
-        if len == 0 {
-            return None;
-        }
-        skips.push(len);
-    }
-    len = conv(len)?;
-    for j in 0..cfg.decoder_layers {
-        len = conv(len)? * 2;
-        let skip = *skips.get(cfg.encoder_layers.checked_sub(2 + j)?)?;
-        if skip < len {
-            return None;
-        }
-    }
-    conv(len)
-}
-
-/// Frames of r for `input_len` samples (0 when the input is too short for the network).
-pub fn output_frames(cfg: &ModelConfig, input_len: usize) -> usize {
-    output_len(cfg, input_len).unwrap_or(0)
-}
-
-/// Frames lost to the valid convolutions for inputs that are multiples of the compress ratio
-/// (510 for the defaults): input_len / frame_hop - output_frames.
-pub fn frames_lost(cfg: &ModelConfig) -> usize {
-    let ratio = cfg.compress_ratio();
-    // The loss is the same for every length that works; take the shortest one.
-    (1..=4096)
-        .map(|m| m * ratio)
-        .find_map(|len| output_len(cfg, len).map(|out| len / cfg.frame_hop() - out))
-        .unwrap_or(0)
-}
-
-/// Centre crop of `skip` (B, C, Ls) to `len` frames: (Ls - len) / 2 dropped at the start.
-fn centre_crop(skip: &Tensor, len: usize) -> Result<Tensor> {
-    let skip_len = skip.dim(2)?;
-    Ok(skip.narrow(2, (skip_len - len) / 2, len)?)
-}
-
 impl Unet {
     /// `vb` is already prefixed by the caller (parameters `d_conv0.weight`, `enc.{i}.weight`,
     /// `encode_conv.weight`, `dec.{j}.weight`, `last_conv.weight`, `last_conv.bias`).
@@ -137,44 +107,57 @@ impl Unet {
             dec,
             last_conv_weight,
             last_conv_bias,
-            training_buffers: TrainingBuffers::default(),
+            shape: UnetShape::of(cfg),
         })
     }
 
-    /// x (B, 1, T) -> r (B, 2n, output_frames(T)).
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn shape(&self) -> UnetShape {
+        self.shape
+    }
+
+    /// Whether the fused paths (training op, inference) can run these weights: f32 on the CPU.
+    pub fn supports_fused(&self) -> bool {
+        self.d_conv0.device().is_cpu() && self.d_conv0.dtype() == DType::F32
+    }
+
+    /// The parameters in a fixed order: d_conv0, enc..., encode_conv, dec..., last_conv
+    /// weight, last_conv bias (the fused training op's flat weight vector).
+    pub(crate) fn parameters(&self) -> Vec<&Tensor> {
+        let mut ps = vec![&self.d_conv0];
+        ps.extend(&self.enc);
+        ps.push(&self.encode_conv);
+        ps.extend(&self.dec);
+        ps.push(&self.last_conv_weight);
+        ps.push(&self.last_conv_bias);
+        ps
+    }
+
+    /// The plan for x (B, 1, T), or why x cannot go through the network.
+    pub fn plan(&self, x: &Tensor) -> Result<UnetPlan> {
         let (_, channels, len) = x.dims3()?;
         if channels != 1 {
             return Err(Error::Invalid(format!(
                 "U-Net input must have 1 channel, got {channels}"
             )));
         }
-        self.check_length(len)?;
-        let all_f32 = x.dtype() == DType::F32 && self.d_conv0.dtype() == DType::F32;
-        if x.device().is_cpu() && all_f32 {
-            return Ok(unet_training::forward(self, x)?);
-        }
-        self.forward_composed(x)
+        UnetPlan::new(self.shape, len)
     }
 
-    /// The forward op by op, each with its own backward: the path for f64 and for devices
-    /// other than the CPU, and the reference the fused op is tested against.
-    pub(crate) fn forward_composed(&self, x: &Tensor) -> Result<Tensor> {
+    /// x (B, 1, T) -> r (B, 2n, output_frames(T)), op by op, each with its own backward: the
+    /// path for f64 and for devices other than the CPU, and the reference the fused paths are
+    /// tested against.
+    pub fn forward_composed(&self, x: &Tensor) -> Result<Tensor> {
+        let plan = self.plan(x)?;
         let mut y = conv1d_valid_elu(x, &self.d_conv0)?;
-        let mut skips = Vec::with_capacity(self.enc.len());
+        let mut pooled = Vec::with_capacity(self.enc.len());
         for w in &self.enc {
             y = max_pool2(&conv1d_valid_elu(&y, w)?)?;
-            skips.push(y.clone());
+            pooled.push(y.clone());
         }
         y = conv1d_valid_elu(&y, &self.encode_conv)?;
-        // The deepest skip fed encode_conv; the decoder pops the next deepest ones.
-        skips.pop();
-        for w in &self.dec {
+        for (j, w) in self.dec.iter().enumerate() {
             let up = upsample_linear2(&conv1d_valid_elu(&y, w)?)?;
-            let skip = skips
-                .pop()
-                .ok_or_else(|| Error::Invalid("U-Net: more decoder layers than skips".into()))?;
-            let skip = centre_crop(&skip, up.dim(2)?)?;
+            let skip = pooled[plan.skip_level(j)].narrow(2, plan.skip_offset(j), plan.up_len(j))?;
             y = Tensor::cat(&[&up, &skip], 1)?;
         }
         let y = conv1d_valid(&y, &self.last_conv_weight)?;
@@ -182,32 +165,11 @@ impl Unet {
         Ok(elu(&y)?)
     }
 
-    pub(crate) fn check_length(&self, len: usize) -> Result<()> {
-        let cfg = self.shape_config();
-        if output_len(&cfg, len).is_some() {
-            return Ok(());
-        }
-        let ratio = cfg.compress_ratio();
-        let min = (1..=4096)
-            .map(|m| m * ratio)
-            .find(|&l| output_len(&cfg, l).is_some())
-            .unwrap_or(0);
-        Err(Error::Invalid(format!(
-            "U-Net input of {len} samples is too short (at least {min} samples needed)"
-        )))
-    }
-
-    /// The shape-relevant part of the configuration, recovered from the weights.
-    fn shape_config(&self) -> ModelConfig {
-        let dims = self.d_conv0.dims();
-        ModelConfig {
-            channels: self.encode_conv.dims()[0],
-            first_conv_channels: dims[0],
-            kernel_size: dims[2],
-            scale: 2,
-            encoder_layers: self.enc.len(),
-            decoder_layers: self.dec.len(),
-            ..ModelConfig::default()
-        }
+    /// The same as [`Unet::forward_composed`] on the CPU in f32 as one autograd node
+    /// ([`training`]), its activations kept in `ws` between the forward, its backward and the
+    /// next step.
+    pub fn forward_fused(&self, x: &Tensor, ws: &TrainingWorkspace) -> Result<Tensor> {
+        let plan = self.plan(x)?;
+        training::forward(self, plan, x, ws)
     }
 }

@@ -1,23 +1,24 @@
 //! The U-Net forward pass for inference on the CPU, without autograd: the hot path of
-//! `transcribe`. The training path (`Unet::forward`) writes every convolution's full output,
-//! then the pooled copy, into fresh tensors; at the input rate that is 50 channels x 200 000
-//! samples per 12-s window, and the page faults of that fresh memory cost as much as the
-//! arithmetic. Here each encoder level is one pass over cache-sized time tiles (convolution,
+//! `transcribe`. The composed path (`Unet::forward_composed`) writes every convolution's full
+//! output, then the pooled copy, into fresh tensors; at the input rate that is 50 channels x
+//! 200 000 samples per 12-s window, and the page faults of that fresh memory cost as much as
+//! the arithmetic. Here each encoder level is one pass over cache-sized time tiles (convolution,
 //! ELU and max-pool on the tile while it is in cache), the first two convolutions are fused as
-//! well so the full-rate signals never reach memory, and the level buffers live in a
-//! [`UnetWorkspace`] that later windows reuse. Same arithmetic, same layout (channel-major),
-//! tested against `Unet::forward`.
+//! well so the full-rate signals never reach memory, and the level buffers live in an
+//! [`InferenceWorkspace`] that later windows reuse. Lengths, crops and skips come from the
+//! [`UnetPlan`]. Same arithmetic, same layout (channel-major), tested against
+//! `Unet::forward_composed`.
 
 use std::cell::RefCell;
 
 use candle_core::{DType, Tensor};
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
+use super::{Unet, UnetPlan, UnetShape};
+use crate::error::Result;
 use crate::model::ops::conv1d::{gemm_into, Mat, SendPtr};
 use crate::model::ops::elu::elu_in_place;
 use crate::model::ops::upsample_linear;
-use crate::model::unet::Unet;
 
 /// Pooled output columns per work item: the convolution tile (50 x 2 x this) stays in L2.
 const TILE: usize = 256;
@@ -84,8 +85,9 @@ impl Kernel {
     }
 }
 
-/// The U-Net's weights as plain arrays.
-pub struct UnetWeights {
+/// The U-Net's weights as plain arrays, with its shape: what the inference path runs.
+pub struct InferenceUnet {
+    shape: UnetShape,
     d_conv0: Kernel,
     enc: Vec<Kernel>,
     encode_conv: Kernel,
@@ -94,32 +96,10 @@ pub struct UnetWeights {
     bias: Vec<f32>,
 }
 
-impl UnetWeights {
-    /// Copies the current weights (cheap: 0.2 M parameters), so a model that is still being
-    /// trained is seen as it is now.
-    pub fn of(unet: &Unet) -> Result<UnetWeights> {
-        Ok(UnetWeights {
-            d_conv0: Kernel::from_tensor(&unet.d_conv0)?,
-            enc: unet
-                .enc
-                .iter()
-                .map(Kernel::from_tensor)
-                .collect::<Result<_>>()?,
-            encode_conv: Kernel::from_tensor(&unet.encode_conv)?,
-            dec: unet
-                .dec
-                .iter()
-                .map(Kernel::from_tensor)
-                .collect::<Result<_>>()?,
-            last: Kernel::from_tensor(&unet.last_conv_weight)?,
-            bias: unet.last_conv_bias.to_dtype(DType::F32)?.to_vec1::<f32>()?,
-        })
-    }
-}
-
-/// Encoder level buffers kept between calls (one window after another).
+/// Encoder level buffers kept between calls (one window after another) by whoever runs the
+/// windows (the transcriber's `NetRunner`).
 #[derive(Default)]
-pub struct UnetWorkspace {
+pub struct InferenceWorkspace {
     levels: Vec<Vec<f32>>,
 }
 
@@ -128,17 +108,17 @@ thread_local! {
     static TILES: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// One level: `out` (c_out, t_out) = [pool](elu(conv(x))) for x (c_in, t_in); returns t_out.
+/// One level: `out` (c_out, t_out) = [pool](elu(conv(x))) for x (c_in, t_in), t_out from the
+/// plan.
 fn conv_elu_stage(
     x: &[f32],
     t_in: usize,
     kernel: &Kernel,
     pool: bool,
+    t_out: usize,
     out: &mut Vec<f32>,
-) -> usize {
-    let conv_len = t_in + 1 - kernel.k;
+) {
     let step = if pool { 2 } else { 1 };
-    let t_out = conv_len / step;
     let c_out = kernel.c_out;
     out.resize(c_out * t_out, 0.0);
     let out_ptr = SendPtr(out.as_mut_ptr());
@@ -156,7 +136,6 @@ fn conv_elu_stage(
             unsafe { store_tile(tile, n, pool, out_ptr, t_out, p, m) };
         });
     });
-    t_out
 }
 
 /// Copies a convolution tile (rows of `n` columns) into columns `p..p + m` of `out` (rows of
@@ -186,10 +165,10 @@ unsafe fn store_tile(
     }
 }
 
-/// The first level with the input convolution fused in: out = pool(elu(enc0(elu(conv0(x))))).
-fn first_level(x: &[f32], w: &UnetWeights, out: &mut Vec<f32>) -> usize {
-    let (k0, k1) = (w.d_conv0.k, w.enc[0].k);
-    let t_out = (x.len() + 2 - k0 - k1) / 2;
+/// The first level with the input convolution fused in: out (c_out, t_out) =
+/// pool(elu(enc0(elu(conv0(x))))), t_out from the plan.
+fn first_level(x: &[f32], w: &InferenceUnet, t_out: usize, out: &mut Vec<f32>) {
+    let k1 = w.enc[0].k;
     let (c_mid, c_out) = (w.d_conv0.c_out, w.enc[0].c_out);
     out.resize(c_out * t_out, 0.0);
     let out_ptr = SendPtr(out.as_mut_ptr());
@@ -219,7 +198,6 @@ fn first_level(x: &[f32], w: &UnetWeights, out: &mut Vec<f32>) -> usize {
             unsafe { store_tile(tile, n, true, out_ptr, t_out, p, m) };
         });
     });
-    t_out
 }
 
 /// Rows `[start, start + len)` of every channel of `x` (c, t_x), appended to `out`.
@@ -229,63 +207,75 @@ fn append_crop(x: &[f32], t_x: usize, start: usize, len: usize, out: &mut Vec<f3
     }
 }
 
-/// x (1, T) -> r (2n, frames), the same numbers as `Unet::forward` on (1, 1, T).
-pub fn forward(w: &UnetWeights, x: &[f32], ws: &mut UnetWorkspace) -> Result<(Vec<f32>, usize)> {
-    let levels = w.enc.len();
-    if w.d_conv0.c_in != 1 || levels == 0 {
-        return Err(Error::Invalid(
-            "inference U-Net: needs 1 input channel and an encoder".into(),
-        ));
+impl InferenceUnet {
+    /// Copies the current weights (cheap: 0.2 M parameters), so a model that is still being
+    /// trained is seen as it is now.
+    pub fn of(unet: &Unet) -> Result<InferenceUnet> {
+        let kernels = |ws: &[Tensor]| ws.iter().map(Kernel::from_tensor).collect::<Result<_>>();
+        Ok(InferenceUnet {
+            shape: unet.shape(),
+            d_conv0: Kernel::from_tensor(&unet.d_conv0)?,
+            enc: kernels(&unet.enc)?,
+            encode_conv: Kernel::from_tensor(&unet.encode_conv)?,
+            dec: kernels(&unet.dec)?,
+            last: Kernel::from_tensor(&unet.last_conv_weight)?,
+            bias: unet.last_conv_bias.to_dtype(DType::F32)?.to_vec1::<f32>()?,
+        })
     }
-    ws.levels.resize_with(levels, Vec::new);
-    let mut lens = Vec::with_capacity(levels);
-    let mut len = first_level(x, w, &mut ws.levels[0]);
-    lens.push(len);
-    for i in 1..levels {
-        let (done, rest) = ws.levels.split_at_mut(i);
-        len = conv_elu_stage(&done[i - 1], len, &w.enc[i], true, &mut rest[0]);
-        lens.push(len);
-    }
-    // The deepest level fed encode_conv; the decoder joins the next deepest ones.
-    let mut y = Vec::new();
-    len = conv_elu_stage(&ws.levels[levels - 1], len, &w.encode_conv, false, &mut y);
-    let mut conv_out = Vec::new();
-    for (j, kernel) in w.dec.iter().enumerate() {
-        let l = conv_elu_stage(&y, len, kernel, false, &mut conv_out);
-        let up = upsample_linear::forward(&conv_out, l);
-        len = 2 * l;
-        let skip_level = levels
-            .checked_sub(2 + j)
-            .ok_or_else(|| Error::Invalid("U-Net: more decoder layers than skips".into()))?;
-        let skip_len = lens[skip_level];
-        y.clear();
-        y.extend_from_slice(&up);
-        append_crop(
-            &ws.levels[skip_level],
-            skip_len,
-            (skip_len - len) / 2,
-            len,
+
+    /// x (1, T) -> (r (2n, frames) channel-major, frames), the same numbers as
+    /// `Unet::forward_composed` on (1, 1, T).
+    pub fn forward(&self, x: &[f32], ws: &mut InferenceWorkspace) -> Result<(Vec<f32>, usize)> {
+        let plan = UnetPlan::new(self.shape, x.len())?;
+        let levels = plan.pool.len();
+        ws.levels.resize_with(levels, Vec::new);
+        first_level(x, self, plan.pool[0], &mut ws.levels[0]);
+        for i in 1..levels {
+            let (done, rest) = ws.levels.split_at_mut(i);
+            let (kernel, t_in) = (&self.enc[i], plan.pool[i - 1]);
+            conv_elu_stage(&done[i - 1], t_in, kernel, true, plan.pool[i], &mut rest[0]);
+        }
+        let mut y = Vec::new();
+        let deepest = (&ws.levels[levels - 1], plan.pool[levels - 1]);
+        conv_elu_stage(
+            deepest.0,
+            deepest.1,
+            &self.encode_conv,
+            false,
+            plan.encode,
             &mut y,
         );
+        let mut conv_out = Vec::new();
+        for (j, kernel) in self.dec.iter().enumerate() {
+            let (_, len) = plan.y_dims(j);
+            conv_elu_stage(&y, len, kernel, false, plan.dec[j], &mut conv_out);
+            let up = upsample_linear::forward(&conv_out, plan.dec[j]);
+            let level = plan.skip_level(j);
+            let skip = (&ws.levels[level], plan.pool[level]);
+            y.clear();
+            y.extend_from_slice(&up);
+            append_crop(skip.0, skip.1, plan.skip_offset(j), plan.up_len(j), &mut y);
+        }
+        let (_, len) = plan.y_dims(plan.dec.len());
+        let frames = plan.frames;
+        let mut r = vec![0.0f32; self.last.c_out * frames];
+        let r_ptr = SendPtr(r.as_mut_ptr());
+        let starts: Vec<usize> = (0..frames).step_by(TILE).collect();
+        starts.into_par_iter().for_each(|p| {
+            let m = TILE.min(frames - p);
+            // SAFETY: columns p..p+m of every row of r belong to this work item; x columns read
+            // stay below p + m + k - 1 <= len.
+            unsafe {
+                self.last
+                    .apply(y.as_ptr().add(p), len, m, r_ptr.get().add(p), frames)
+            };
+        });
+        for (row, b) in r.chunks_exact_mut(frames).zip(&self.bias) {
+            row.iter_mut().for_each(|v| *v += b);
+            elu_in_place(row);
+        }
+        Ok((r, frames))
     }
-    let frames = len + 1 - w.last.k;
-    let mut r = vec![0.0f32; w.last.c_out * frames];
-    let r_ptr = SendPtr(r.as_mut_ptr());
-    let starts: Vec<usize> = (0..frames).step_by(TILE).collect();
-    starts.into_par_iter().for_each(|p| {
-        let m = TILE.min(frames - p);
-        // SAFETY: columns p..p+m of every row of r belong to this work item; x columns read
-        // stay below p + m + k - 1 <= len.
-        unsafe {
-            w.last
-                .apply(y.as_ptr().add(p), len, m, r_ptr.get().add(p), frames)
-        };
-    });
-    for (row, b) in r.chunks_exact_mut(frames).zip(&w.bias) {
-        row.iter_mut().for_each(|v| *v += b);
-        elu_in_place(row);
-    }
-    Ok((r, frames))
 }
 
 #[cfg(test)]
@@ -317,15 +307,16 @@ mod tests {
     }
 
     /// Worst |fast - reference| relative to the reference's largest magnitude.
-    fn compare(cfg: &ModelConfig, len: usize, seed: u64, ws: &mut UnetWorkspace) -> f32 {
+    fn compare(cfg: &ModelConfig, len: usize, seed: u64, ws: &mut InferenceWorkspace) -> f32 {
         let net = unet(cfg, seed);
         let x = signal(len, seed);
         let reference = net
-            .forward(&Tensor::from_slice(&x, (1, 1, len), &Device::Cpu).unwrap())
+            .forward_composed(&Tensor::from_slice(&x, (1, 1, len), &Device::Cpu).unwrap())
             .unwrap();
         let (c, frames) = (reference.dim(1).unwrap(), reference.dim(2).unwrap());
         let reference = reference.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let (fast, fast_frames) = forward(&UnetWeights::of(&net).unwrap(), &x, ws).unwrap();
+        let fast_net = InferenceUnet::of(&net).unwrap();
+        let (fast, fast_frames) = fast_net.forward(&x, ws).unwrap();
         assert_eq!(
             (fast.len(), fast_frames),
             (c * frames, frames),
@@ -341,9 +332,9 @@ mod tests {
     }
 
     #[test]
-    fn matches_the_training_unet_across_lengths_and_reused_buffers() {
+    fn matches_the_composed_unet_across_lengths_and_reused_buffers() {
         let cfg = ModelConfig::default();
-        let mut ws = UnetWorkspace::default();
+        let mut ws = InferenceWorkspace::default();
         // Longest first, so the shorter calls reuse larger buffers; then longer again.
         for (len, seed) in [(3 * 32_768, 1), (32_768, 2), (8 * 1024, 3), (40 * 1024, 4)] {
             let d = compare(&cfg, len, seed, &mut ws);
@@ -362,7 +353,12 @@ mod tests {
             decoder_layers: 3,
             ..ModelConfig::default()
         };
-        let d = compare(&cfg, 6 * 1024 + 64 * 3, 9, &mut UnetWorkspace::default());
+        let d = compare(
+            &cfg,
+            6 * 1024 + 64 * 3,
+            9,
+            &mut InferenceWorkspace::default(),
+        );
         assert!(d < 1e-5, "relative difference {d}");
     }
 }

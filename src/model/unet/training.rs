@@ -2,36 +2,42 @@
 //! convolution, ELU, pooling and up-sampling wrote a fresh tensor and its backward another,
 //! and candle summed each gradient into a fresh zero tensor: at batch 16 that is about 1 GB of
 //! new memory per step, and the kernel's page faults on it cost a third of the U-Net's time.
-//! Here the forward keeps what the backward needs (each ELU output and pooled level) in
-//! [`TrainingBuffers`] that the next step reuses, and the backward walks the layers in reverse
-//! with two gradient buffers, the max-pool and up-sampling backward fused with the ELU's.
-//! Same kernels as the composed path (`conv1d`, `maxpool`, `upsample_linear`), tested against
-//! it. f32 only; f64 and other devices keep the composed path.
+//! Here the forward keeps what the backward needs (each ELU output and pooled level) in a
+//! [`TrainingWorkspace`] that the trainer keeps for the next step, and the backward walks the
+//! layers in reverse with two gradient buffers, the max-pool and up-sampling backward fused
+//! with the ELU's. Lengths, crops and skips come from the [`UnetPlan`]. Same kernels as the
+//! composed path (`conv1d`, `maxpool`, `upsample_linear`), tested against it (output and every
+//! gradient). f32 only; f64 and other devices keep the composed path.
 
 use std::sync::{Arc, Mutex};
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::{Unet, UnetPlan};
+use crate::error::{Error, Result};
 use crate::model::ops::conv1d::{forward_into, grad_input_into, grad_weight};
 use crate::model::ops::elu::elu_in_place;
 use crate::model::ops::kernel::{contiguous, elu_grad, rows_per_item, with_contiguous};
 use crate::model::ops::{maxpool, upsample_linear};
-use crate::model::unet::Unet;
 
-/// The activations of the last forward, kept for its backward and then for the next step.
-/// Shared by clones of a U-Net; a forward that finds them taken (two graphs alive at once)
-/// allocates its own.
+/// The fused op's activation and gradient buffers, kept from one training step to the next
+/// by whoever runs the steps (the trainer), as the transcriber keeps an
+/// [`super::InferenceWorkspace`]. Candle owns the op once it is in the graph and calls its
+/// backward later through `&self`, so the op holds a shared handle to this slot and hands the
+/// buffers back after its backward (or when the graph is dropped): hence the `Arc<Mutex<..>>`.
+/// Clones share the slot; a forward that finds it empty (two graphs alive at once) allocates
+/// its own buffers.
 #[derive(Clone, Default)]
-pub(crate) struct TrainingBuffers(Arc<Mutex<Option<Box<Buffers>>>>);
+pub struct TrainingWorkspace(Arc<Mutex<Option<Box<Buffers>>>>);
 
-impl std::fmt::Debug for TrainingBuffers {
+impl std::fmt::Debug for TrainingWorkspace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TrainingBuffers")
+        f.write_str("TrainingWorkspace")
     }
 }
 
-impl TrainingBuffers {
+impl TrainingWorkspace {
     fn take(&self) -> Box<Buffers> {
         self.0
             .lock()
@@ -83,83 +89,13 @@ fn fit_all(vs: &mut Vec<Vec<f32>>, lens: &[usize]) {
     }
 }
 
-/// Layer widths and every stage's length for one input length.
-#[derive(Clone, Debug)]
-struct Plan {
-    batch: usize,
-    k: usize,
-    first: usize,
-    n: usize,
-    /// Input samples.
-    t: usize,
-    /// a0's length.
-    l0: usize,
-    /// Encoder level i: convolution output and pooled lengths.
-    conv: Vec<usize>,
-    pool: Vec<usize>,
-    /// e's length.
-    le: usize,
-    /// Decoder layer j: convolution output length (its up-sampled length is twice that).
-    dec: Vec<usize>,
-    /// Output frames.
-    out: usize,
-}
-
-impl Plan {
-    fn new(unet: &Unet, batch: usize, t: usize) -> Plan {
-        let (first, _, k) = unet.d_conv0.dims3().unwrap_or((0, 0, 1));
-        let n = unet.encode_conv.dims().first().copied().unwrap_or(0);
-        let valid = |len: usize| len + 1 - k;
-        let l0 = valid(t);
-        let (mut conv, mut pool) = (Vec::new(), Vec::new());
-        let mut len = l0;
-        for _ in 0..unet.enc.len() {
-            conv.push(valid(len));
-            len = valid(len) / 2;
-            pool.push(len);
-        }
-        let le = valid(len);
-        let mut dec = Vec::new();
-        let mut y_len = le;
-        for _ in 0..unet.dec.len() {
-            dec.push(valid(y_len));
-            y_len = 2 * valid(y_len);
-        }
-        Plan {
-            batch,
-            k,
-            first,
-            n,
-            t,
-            l0,
-            conv,
-            pool,
-            le,
-            dec,
-            out: valid(y_len),
-        }
-    }
-
-    /// Channels and length of decoder layer j's input y_j (j = dec.len(): the last conv's).
-    fn y_dims(&self, j: usize) -> (usize, usize) {
-        if j == 0 {
-            (self.n, self.le)
-        } else {
-            (2 * self.n, 2 * self.dec[j - 1])
-        }
-    }
-
-    /// The encoder level whose pooled output decoder layer j takes as skip.
-    fn skip_level(&self, j: usize) -> usize {
-        self.pool.len() - 2 - j
-    }
-
-    fn grad_scratch_len(&self) -> usize {
-        let b = self.batch;
-        let mut len = b * self.first * self.l0;
-        len = len.max(b * self.n * self.conv.first().copied().unwrap_or(0));
-        len.max(b * self.n * self.le)
-    }
+/// Two scratch gradients as large as the largest full-rate level of a batch of `b`.
+fn grad_scratch_len(plan: &UnetPlan, b: usize) -> usize {
+    let (first, n) = (plan.shape.first, plan.shape.channels);
+    let conv0 = plan.conv.first().copied().unwrap_or(0);
+    (b * first * plan.a0)
+        .max(b * n * conv0)
+        .max(b * n * plan.encode)
 }
 
 /// Offsets of every kernel in the flat weight vector: d_conv0, enc..., encode_conv, dec...,
@@ -171,17 +107,6 @@ struct WeightSlices<'a> {
     dec: Vec<&'a [f32]>,
     last: &'a [f32],
     bias: &'a [f32],
-}
-
-/// The U-Net's parameters in flat-vector order.
-fn weight_tensors(unet: &Unet) -> Vec<&Tensor> {
-    let mut ws = vec![&unet.d_conv0];
-    ws.extend(&unet.enc);
-    ws.push(&unet.encode_conv);
-    ws.extend(&unet.dec);
-    ws.push(&unet.last_conv_weight);
-    ws.push(&unet.last_conv_bias);
-    ws
 }
 
 fn split_weights<'a>(flat: &'a [f32], sizes: &[usize], enc: usize, dec: usize) -> WeightSlices<'a> {
@@ -202,10 +127,21 @@ fn split_weights<'a>(flat: &'a [f32], sizes: &[usize], enc: usize, dec: usize) -
     }
 }
 
-/// The U-Net forward (`Unet::forward`) on the CPU in f32 as one op over (x, flat weights).
-pub(crate) fn forward(unet: &Unet, x: &Tensor) -> candle_core::Result<Tensor> {
-    let (batch, _, t) = x.dims3()?;
-    let weights = weight_tensors(unet);
+/// `Unet::forward_fused`: the U-Net forward on the CPU in f32 as one op over (x, flat
+/// weights), its buffers taken from `ws` and handed back after the backward.
+pub(crate) fn forward(
+    unet: &Unet,
+    plan: UnetPlan,
+    x: &Tensor,
+    ws: &TrainingWorkspace,
+) -> Result<Tensor> {
+    if !unet.supports_fused() || !x.device().is_cpu() || x.dtype() != DType::F32 {
+        return Err(Error::Invalid(
+            "fused U-Net: needs f32 weights and input on the CPU (use forward_composed)".into(),
+        ));
+    }
+    let batch = x.dim(0)?;
+    let weights = unet.parameters();
     let sizes: Vec<usize> = weights.iter().map(|w| w.elem_count()).collect();
     let flat = Tensor::cat(
         &weights
@@ -215,18 +151,24 @@ pub(crate) fn forward(unet: &Unet, x: &Tensor) -> candle_core::Result<Tensor> {
         0,
     )?;
     let op = UnetTraining {
-        plan: Plan::new(unet, batch, t),
+        call: Call { plan, batch },
         sizes,
-        buffers: unet.training_buffers.clone(),
+        workspace: ws.clone(),
         saved: Mutex::new(None),
     };
-    x.contiguous()?.apply_op2(&flat, op)
+    Ok(x.contiguous()?.apply_op2(&flat, op)?)
+}
+
+/// One call's geometry: the U-Net's plan for its input length, and its batch size.
+struct Call {
+    plan: UnetPlan,
+    batch: usize,
 }
 
 struct UnetTraining {
-    plan: Plan,
+    call: Call,
     sizes: Vec<usize>,
-    buffers: TrainingBuffers,
+    workspace: TrainingWorkspace,
     /// This forward's activations until its backward (or the graph) is done with them.
     saved: Mutex<Option<Box<Buffers>>>,
 }
@@ -234,7 +176,7 @@ struct UnetTraining {
 impl Drop for UnetTraining {
     fn drop(&mut self) {
         if let Some(b) = self.saved.get_mut().ok().and_then(|s| s.take()) {
-            self.buffers.give_back(b);
+            self.workspace.give_back(b);
         }
     }
 }
@@ -250,55 +192,45 @@ fn elu_grad_in_place(g: &mut [f32], y: &[f32]) {
         });
 }
 
-impl Buffers {
-    fn forward(&mut self, plan: &Plan, x: &[f32], w: &WeightSlices) -> Vec<f32> {
-        let (b, k, n) = (plan.batch, plan.k, plan.n);
-        let enc_levels = plan.conv.len();
-        fit(&mut self.a0, b * plan.first * plan.l0);
-        fit_all(
-            &mut self.c,
-            &plan.conv.iter().map(|l| b * n * l).collect::<Vec<_>>(),
-        );
-        fit_all(
-            &mut self.p,
-            &plan.pool.iter().map(|l| b * n * l).collect::<Vec<_>>(),
-        );
-        fit(&mut self.e, b * n * plan.le);
-        fit_all(
-            &mut self.d,
-            &plan.dec.iter().map(|l| b * n * l).collect::<Vec<_>>(),
-        );
-        fit_all(
-            &mut self.y,
-            &plan
-                .dec
-                .iter()
-                .map(|l| b * 2 * n * 2 * l)
-                .collect::<Vec<_>>(),
-        );
+/// out = elu(conv(input, w)) for input (b, c_in, len) and w (c_out, c_in, k).
+fn conv_elu(
+    input: &[f32],
+    dims: (usize, usize, usize),
+    w: &[f32],
+    c_out: usize,
+    k: usize,
+    out: &mut [f32],
+) {
+    forward_into(input, dims, w, (c_out, dims.1, k), true, out);
+}
 
-        forward_into(
-            x,
-            (b, 1, plan.t),
-            w.d_conv0,
-            (plan.first, 1, k),
-            true,
-            &mut self.a0,
-        );
-        for i in 0..enc_levels {
-            let (c_in, input, len) = if i == 0 {
-                (plan.first, &self.a0, plan.l0)
-            } else {
-                (n, &self.p[i - 1], plan.pool[i - 1])
-            };
-            forward_into(
-                input,
-                (b, c_in, len),
-                w.enc[i],
-                (n, c_in, k),
-                true,
-                &mut self.c[i],
-            );
+/// Sizes of y_1 .. y_J (decoder layers 1.. and the last convolution's inputs) for a batch of b.
+fn y_sizes(plan: &UnetPlan, b: usize) -> Vec<usize> {
+    (1..=plan.dec.len())
+        .map(|j| {
+            let (c, l) = plan.y_dims(j);
+            b * c * l
+        })
+        .collect()
+}
+
+impl Buffers {
+    fn forward(&mut self, call: &Call, x: &[f32], w: &WeightSlices) -> Vec<f32> {
+        let (plan, b) = (&call.plan, call.batch);
+        let (first, n, k) = (plan.shape.first, plan.shape.channels, plan.shape.k);
+        let sizes = |lens: &[usize]| lens.iter().map(|l| b * n * l).collect::<Vec<_>>();
+        fit(&mut self.a0, b * first * plan.a0);
+        fit_all(&mut self.c, &sizes(&plan.conv));
+        fit_all(&mut self.p, &sizes(&plan.pool));
+        fit(&mut self.e, b * n * plan.encode);
+        fit_all(&mut self.d, &sizes(&plan.dec));
+        fit_all(&mut self.y, &y_sizes(plan, b));
+
+        conv_elu(x, (b, 1, plan.input), w.d_conv0, first, k, &mut self.a0);
+        for i in 0..plan.conv.len() {
+            let (c_in, len) = plan.enc_input(i);
+            let input = if i == 0 { &self.a0 } else { &self.p[i - 1] };
+            conv_elu(input, (b, c_in, len), w.enc[i], n, k, &mut self.c[i]);
             let (lc, lp) = (plan.conv[i], plan.pool[i]);
             let per = rows_per_item(lc);
             self.p[i]
@@ -310,30 +242,23 @@ impl Buffers {
                     }
                 });
         }
-        let deepest = enc_levels - 1;
-        forward_into(
+        let deepest = plan.pool.len() - 1;
+        let deepest_dims = (b, n, plan.pool[deepest]);
+        conv_elu(
             &self.p[deepest],
-            (b, n, plan.pool[deepest]),
+            deepest_dims,
             w.encode_conv,
-            (n, n, k),
-            true,
+            n,
+            k,
             &mut self.e,
         );
         for j in 0..plan.dec.len() {
             let (c_in, len) = plan.y_dims(j);
             let input = if j == 0 { &self.e } else { &self.y[j - 1] };
-            forward_into(
-                input,
-                (b, c_in, len),
-                w.dec[j],
-                (n, c_in, k),
-                true,
-                &mut self.d[j],
-            );
-            let (ld, lu) = (plan.dec[j], 2 * plan.dec[j]);
+            conv_elu(input, (b, c_in, len), w.dec[j], n, k, &mut self.d[j]);
+            let (ld, lu, offset) = (plan.dec[j], plan.up_len(j), plan.skip_offset(j));
             let level = plan.skip_level(j);
             let (skip, ls) = (&self.p[level], plan.pool[level]);
-            let offset = (ls - lu) / 2;
             let d = &self.d[j];
             // Item b's rows: n up-sampled d rows, then n cropped skip rows.
             self.y[j]
@@ -350,14 +275,15 @@ impl Buffers {
                     }
                 });
         }
-        let (c_in, len) = plan.y_dims(plan.dec.len());
-        let input = if plan.dec.is_empty() {
+        let dec_layers = plan.dec.len();
+        let (c_in, len) = plan.y_dims(dec_layers);
+        let input = if dec_layers == 0 {
             &self.e
         } else {
-            &self.y[plan.dec.len() - 1]
+            &self.y[dec_layers - 1]
         };
         let c_out = 2 * n;
-        let mut out = vec![0.0f32; b * c_out * plan.out];
+        let mut out = vec![0.0f32; b * c_out * plan.frames];
         forward_into(
             input,
             (b, c_in, len),
@@ -366,7 +292,7 @@ impl Buffers {
             false,
             &mut out,
         );
-        out.par_chunks_mut(plan.out)
+        out.par_chunks_mut(plan.frames)
             .enumerate()
             .for_each(|(row, r)| {
                 let bias = w.bias[row % c_out];
@@ -381,26 +307,21 @@ impl Buffers {
     /// Weight gradients (flat, in `split_weights` order) and, when `want_dx`, the input's.
     fn backward(
         &mut self,
-        plan: &Plan,
+        call: &Call,
         x: &[f32],
         w: &WeightSlices,
         out: &[f32],
         g_out: &[f32],
         want_dx: bool,
     ) -> (Vec<f32>, Option<Vec<f32>>) {
-        let (b, k, n) = (plan.batch, plan.k, plan.n);
+        let (plan, b) = (&call.plan, call.batch);
+        let (first, n, k) = (plan.shape.first, plan.shape.channels, plan.shape.k);
         let enc_levels = plan.conv.len();
         let dec_layers = plan.dec.len();
-        let scratch = plan.grad_scratch_len();
+        let scratch = grad_scratch_len(plan, b);
         fit(&mut self.g_a, scratch);
         fit(&mut self.g_b, scratch);
-        let y_lens: Vec<usize> = (1..=dec_layers)
-            .map(|j| {
-                let (c, l) = plan.y_dims(j);
-                b * c * l
-            })
-            .collect();
-        fit_all(&mut self.g_y, &y_lens);
+        fit_all(&mut self.g_y, &y_sizes(plan, b));
         let mut g_w_dec: Vec<Vec<f32>> = vec![Vec::new(); dec_layers];
         let mut g_w_enc: Vec<Vec<f32>> = vec![Vec::new(); enc_levels];
 
@@ -409,7 +330,7 @@ impl Buffers {
         let mut g_pre = g_out.to_vec();
         elu_grad_in_place(&mut g_pre, out);
         let mut g_bias = vec![0.0f32; c_out];
-        for (row, g) in g_pre.chunks(plan.out).enumerate() {
+        for (row, g) in g_pre.chunks(plan.frames).enumerate() {
             g_bias[row % c_out] += g.iter().sum::<f32>();
         }
         let (c_in, len) = plan.y_dims(dec_layers);
@@ -418,7 +339,7 @@ impl Buffers {
         } else {
             &self.y[dec_layers - 1]
         };
-        let gd = (b, c_out, plan.out);
+        let gd = (b, c_out, plan.frames);
         let g_last = grad_weight(top_input, (b, c_in, len), &g_pre, gd, k);
         // The gradient of the last conv's input: y's (kept for the skips) or, without a
         // decoder, e's (in g_a).
@@ -433,7 +354,7 @@ impl Buffers {
         // Decoder, top down: g_d (in g_b) = up-sampling backward of y's first half times
         // elu'(d); the input gradient goes to the layer below's g_y, or to g_a for e.
         for j in (0..dec_layers).rev() {
-            let (ld, lu) = (plan.dec[j], 2 * plan.dec[j]);
+            let (ld, lu) = (plan.dec[j], plan.up_len(j));
             let g_d = &mut self.g_b[..b * n * ld];
             let (g_y, d) = (&self.g_y[j], &self.d[j]);
             g_d.par_chunks_mut(ld).enumerate().for_each(|(row, gd)| {
@@ -455,14 +376,14 @@ impl Buffers {
         }
 
         // encode_conv: g_e in g_a; the deepest pooled level's gradient goes to g_b.
-        let g_e = &mut self.g_a[..b * n * plan.le];
+        let g_e = &mut self.g_a[..b * n * plan.encode];
         elu_grad_in_place(g_e, &self.e);
         let deepest = enc_levels - 1;
         let lp = plan.pool[deepest];
-        let g_encode = grad_weight(&self.p[deepest], (b, n, lp), g_e, (b, n, plan.le), k);
+        let g_encode = grad_weight(&self.p[deepest], (b, n, lp), g_e, (b, n, plan.encode), k);
         grad_input_into(
             g_e,
-            (b, n, plan.le),
+            (b, n, plan.encode),
             w.encode_conv,
             (n, n, k),
             lp,
@@ -474,8 +395,7 @@ impl Buffers {
         for i in (0..enc_levels).rev() {
             let (lc, lp) = (plan.conv[i], plan.pool[i]);
             if let Some(j) = (0..dec_layers).find(|&j| plan.skip_level(j) == i) {
-                let lu = 2 * plan.dec[j];
-                let offset = (lp - lu) / 2;
+                let (lu, offset) = (plan.up_len(j), plan.skip_offset(j));
                 let g_y = &self.g_y[j];
                 self.g_b[..b * n * lp]
                     .par_chunks_mut(lp)
@@ -501,11 +421,8 @@ impl Buffers {
                         }
                     }
                 });
-            let (c_in, input, len) = if i == 0 {
-                (plan.first, &self.a0, plan.l0)
-            } else {
-                (n, &self.p[i - 1], plan.pool[i - 1])
-            };
+            let (c_in, len) = plan.enc_input(i);
+            let input = if i == 0 { &self.a0 } else { &self.p[i - 1] };
             g_w_enc[i] = grad_weight(input, (b, c_in, len), g_c, (b, n, lc), k);
             grad_input_into(
                 g_c,
@@ -518,13 +435,13 @@ impl Buffers {
         }
 
         // d_conv0.
-        let g_a0 = &mut self.g_b[..b * plan.first * plan.l0];
+        let g_a0 = &mut self.g_b[..b * first * plan.a0];
         elu_grad_in_place(g_a0, &self.a0);
-        let gd0 = (b, plan.first, plan.l0);
-        let g_d0 = grad_weight(x, (b, 1, plan.t), g_a0, gd0, k);
+        let gd0 = (b, first, plan.a0);
+        let g_d0 = grad_weight(x, (b, 1, plan.input), g_a0, gd0, k);
         let g_x = want_dx.then(|| {
-            let mut dx = vec![0.0f32; b * plan.t];
-            grad_input_into(g_a0, gd0, w.d_conv0, (plan.first, 1, k), plan.t, &mut dx);
+            let mut dx = vec![0.0f32; b * plan.input];
+            grad_input_into(g_a0, gd0, w.d_conv0, (first, 1, k), plan.input, &mut dx);
             dx
         });
 
@@ -554,25 +471,25 @@ impl CustomOp2 for UnetTraining {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let plan = &self.plan;
+        let (plan, batch) = (&self.call.plan, self.call.batch);
         let x = contiguous::<f32>(s1, l1, "unet-training input")?;
         let flat = contiguous::<f32>(s2, l2, "unet-training weights")?;
-        if flat.len() != self.sizes.iter().sum::<usize>() || x.len() != plan.batch * plan.t {
+        if flat.len() != self.sizes.iter().sum::<usize>() || x.len() != batch * plan.input {
             candle_core::bail!("unet-training: operand sizes do not match the plan");
         }
         let w = split_weights(flat, &self.sizes, plan.conv.len(), plan.dec.len());
-        let mut buffers = self.buffers.take();
-        let out = buffers.forward(plan, x, &w);
+        let mut buffers = self.workspace.take();
+        let out = buffers.forward(&self.call, x, &w);
         let mut saved = self
             .saved
             .lock()
             .map_err(|_| candle_core::Error::Msg("unet-training: poisoned lock".into()))?;
         if let Some(old) = saved.replace(buffers) {
-            self.buffers.give_back(old);
+            self.workspace.give_back(old);
         }
         Ok((
             CpuStorage::F32(out),
-            Shape::from((plan.batch, 2 * plan.n, plan.out)),
+            Shape::from((batch, 2 * plan.shape.channels, plan.frames)),
         ))
     }
 
@@ -586,19 +503,19 @@ impl CustomOp2 for UnetTraining {
         let Some(mut buffers) = self.saved.lock().ok().and_then(|mut s| s.take()) else {
             candle_core::bail!("unet-training: backward without a saved forward");
         };
-        let plan = &self.plan;
+        let plan = &self.call.plan;
         let want_dx = x.track_op();
         let (g_w, g_x) = with_contiguous::<f32, _>(x, "unet-training input", |xs| {
             with_contiguous::<f32, _>(weights, "unet-training weights", |flat| {
                 with_contiguous::<f32, _>(out, "unet-training output", |o| {
                     with_contiguous::<f32, _>(g_out, "unet-training output gradient", |g| {
                         let w = split_weights(flat, &self.sizes, plan.conv.len(), plan.dec.len());
-                        Ok(buffers.backward(plan, xs, &w, o, g, want_dx))
+                        Ok(buffers.backward(&self.call, xs, &w, o, g, want_dx))
                     })
                 })
             })
         })?;
-        self.buffers.give_back(buffers);
+        self.workspace.give_back(buffers);
         let g_w = Tensor::from_vec(g_w, weights.shape(), weights.device())?;
         let g_x = g_x
             .map(|g| Tensor::from_vec(g, x.shape(), x.device()))
@@ -639,14 +556,14 @@ mod tests {
 
     /// Output and every weight's (and the input's) gradient of the fused op against the
     /// composed ops, under a fixed random projection of the output.
-    fn compare(unet: &Unet, batch: usize, len: usize, seed: u64) {
+    fn compare(unet: &Unet, ws: &TrainingWorkspace, batch: usize, len: usize, seed: u64) {
         let x = Var::from_tensor(
             &pseudo_random((batch, 1, len), seed)
                 .to_dtype(DType::F32)
                 .unwrap(),
         )
         .unwrap();
-        let fused = unet.forward(x.as_tensor()).unwrap();
+        let fused = unet.forward_fused(x.as_tensor(), ws).unwrap();
         let composed = unet.forward_composed(x.as_tensor()).unwrap();
         assert_eq!(fused.dims(), composed.dims());
         assert!(max_rel_diff(&composed, &fused) < 1e-5);
@@ -654,21 +571,9 @@ mod tests {
         let proj = pseudo_random(fused.dims3().unwrap(), seed + 1)
             .to_dtype(DType::F32)
             .unwrap();
-        let g_fused = fused
-            .mul(&proj)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g_composed = composed
-            .mul(&proj)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let mut params: Vec<Tensor> = weight_tensors(unet).into_iter().cloned().collect();
+        let grads = |y: &Tensor| (y * &proj).unwrap().sum_all().unwrap().backward().unwrap();
+        let (g_fused, g_composed) = (grads(&fused), grads(&composed));
+        let mut params: Vec<Tensor> = unet.parameters().into_iter().cloned().collect();
         params.push(x.as_tensor().clone());
         for p in &params {
             let (a, b) = (g_fused.get(p).unwrap(), g_composed.get(p).unwrap());
@@ -681,16 +586,20 @@ mod tests {
     fn matches_the_composed_unet_for_the_release_layout() {
         // 10 encoder and 6 decoder layers at 6 channels; reuses the buffers on the second
         // length (and the first length again: resized down and up).
-        let net = unet(&small_config(3, 10, 6), 1);
-        compare(&net, 2, 8192, 10);
-        compare(&net, 3, 9216, 20);
-        compare(&net, 2, 8192, 30);
+        let (net, ws) = (
+            unet(&small_config(3, 10, 6), 1),
+            TrainingWorkspace::default(),
+        );
+        compare(&net, &ws, 2, 8192, 10);
+        compare(&net, &ws, 3, 9216, 20);
+        compare(&net, &ws, 2, 8192, 30);
     }
 
     #[test]
     fn matches_the_composed_unet_for_other_shapes() {
-        compare(&unet(&small_config(5, 6, 3), 4), 2, 2048, 40);
-        compare(&unet(&small_config(3, 4, 0), 5), 1, 600, 50);
-        compare(&unet(&small_config(1, 3, 2), 6), 2, 333, 60);
+        let ws = TrainingWorkspace::default();
+        compare(&unet(&small_config(5, 6, 3), 4), &ws, 2, 2048, 40);
+        compare(&unet(&small_config(3, 4, 0), 5), &ws, 1, 600, 50);
+        compare(&unet(&small_config(1, 3, 2), 6), &ws, 2, 333, 60);
     }
 }
