@@ -259,9 +259,9 @@ mod tests {
 
     #[test]
     fn stems_longer_than_the_limit_are_refused_naming_the_file() {
+        let x = vec![0.25f32; 2 * SAMPLE_RATE as usize];
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("long.wav");
-        let x = vec![0.25f32; 2 * SAMPLE_RATE as usize];
         crate::audio::write_wav(
             &p,
             &x,

@@ -164,7 +164,7 @@ fn fft_matches_direct_reference_small_and_default_sizes() {
         assert!(err < 2e-5, "{s:?}: relative error {err}");
 
         let g = uniform(&mut rng, s.batch * s.out_len());
-        let ga = synth_fft_grad_activations(&g, &h, s, None).expect("grad a");
+        let ga = synth_fft_grad_activations(&g, &h, None, s).expect("grad a");
         let err = rel_err(&ga, &synth_direct_grad_activations(&g, &h, s));
         assert!(err < 2e-5, "{s:?}: grad a relative error {err}");
         let gh = synth_fft_grad_waveforms(&g, &a, s).expect("grad h");
@@ -485,7 +485,7 @@ fn report_timings() {
                     synth_fft_forward(a, &h, s, None).expect("fwd");
                 });
                 let ga = time(&|| {
-                    synth_fft_grad_activations(&g, &h, s, None).expect("ga");
+                    synth_fft_grad_activations(&g, &h, None, s).expect("ga");
                 });
                 let gh = time(&|| {
                     synth_fft_grad_waveforms(&g, a, s).expect("gh");

@@ -166,9 +166,7 @@ impl BinStft {
         // ≤ n + l); the kernel is l × width; out is frames × width.
         unsafe {
             gemm(
-                frames,
-                width,
-                l,
+                (frames, width, l),
                 Mat::new(out.as_mut_ptr(), width, 1),
                 false,
                 Mat::new(padded.as_ptr(), self.hop, 1),
@@ -195,9 +193,7 @@ impl BinStft {
             // frames × l, all in bounds.
             unsafe {
                 gemm(
-                    frames,
-                    l,
-                    width,
+                    (frames, l, width),
                     Mat::new(dframes.as_mut_ptr(), l, 1),
                     false,
                     Mat::new(grad.as_ptr(), width, 1),

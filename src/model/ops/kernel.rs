@@ -398,7 +398,7 @@ pub(crate) unsafe fn gemm_into<T: WithDType>(
         return unsafe { gemm_into(n, m, depth, dst, accumulate, lhs, rhs) };
     }
     // SAFETY: as for this function.
-    unsafe { gemm(m, n, depth, dst, accumulate, lhs, rhs) }
+    unsafe { gemm((m, n, depth), dst, accumulate, lhs, rhs) }
 }
 
 /// dst (m x n) = (accumulate ? dst : 0) + lhs (m x depth) * rhs (depth x n), single-threaded,
@@ -407,9 +407,7 @@ pub(crate) unsafe fn gemm_into<T: WithDType>(
 /// # Safety
 /// As for [`gemm_into`].
 pub(crate) unsafe fn gemm<T: WithDType>(
-    m: usize,
-    n: usize,
-    depth: usize,
+    (m, n, depth): (usize, usize, usize),
     dst: Mat<T>,
     accumulate: bool,
     lhs: Mat<T>,

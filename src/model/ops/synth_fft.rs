@@ -295,8 +295,8 @@ fn grad_spectra(g: &[f32], n: usize, f: usize, plans: &Plans) -> Vec<C32> {
 pub fn synth_fft_grad_activations(
     g: &[f32],
     h: &[f32],
-    shape: SynthShape,
     spectra: Option<&KernelSpectra>,
+    shape: SynthShape,
 ) -> OpResult<Vec<f32>> {
     let (k_n, t_n, hop, n) = (shape.components, shape.frames, shape.hop, shape.out_len());
     let f = shape.fft_len();
@@ -345,15 +345,8 @@ pub fn synth_fft_grad_activations(
 
 /// Gradient w.r.t. the waveforms: `g` (B, N), `a` (B, K, T) -> (K, L).
 pub fn synth_fft_grad_waveforms(g: &[f32], a: &[f32], shape: SynthShape) -> OpResult<Vec<f32>> {
-    let SynthShape {
-        batch: b_n,
-        components: k_n,
-        frames: t_n,
-        hop,
-        waveform_len: l,
-    } = shape;
-    let n = shape.out_len();
-    let f = shape.fft_len();
+    let (b_n, k_n, t_n, hop) = (shape.batch, shape.components, shape.frames, shape.hop);
+    let (l, n, f) = (shape.waveform_len, shape.out_len(), shape.fft_len());
     let nb = f / 2 + 1;
     let plans = plans(f, hop);
     let gs = grad_spectra(g, n, f, &plans);
@@ -409,14 +402,8 @@ fn add_scaled(v: f32, x: &[f32], out: &mut [f32]) {
 
 /// Direct adjoint w.r.t. the activations (reference for the tests).
 pub fn synth_direct_grad_activations(g: &[f32], h: &[f32], shape: SynthShape) -> Vec<f32> {
-    let SynthShape {
-        components: k_n,
-        frames: t_n,
-        hop,
-        waveform_len: l,
-        ..
-    } = shape;
-    let n = shape.out_len();
+    let (k_n, t_n, hop) = (shape.components, shape.frames, shape.hop);
+    let (l, n) = (shape.waveform_len, shape.out_len());
     let mut out = vec![0f32; shape.batch * k_n * t_n];
     out.par_chunks_mut((k_n * t_n).max(1))
         .enumerate()
@@ -569,8 +556,8 @@ impl Map2 for SynthGradActivationsOp {
         Ok(T::from_f32s(synth_fft_grad_activations(
             g,
             h,
-            shape,
             self.spectra.as_deref(),
+            shape,
         )?))
     }
 }

@@ -348,7 +348,7 @@ impl Buffers {
         } else {
             &mut self.g_y[dec_layers - 1][..]
         };
-        grad_input_into(&g_pre, gd, w.last, (c_out, c_in, k), len, top_grad);
+        grad_input_into(&g_pre, gd, w.last, (c_out, c_in, k), top_grad, len);
         drop(g_pre);
 
         // Decoder, top down: g_d (in g_b) = up-sampling backward of y's first half times
@@ -372,7 +372,7 @@ impl Buffers {
             } else {
                 &mut self.g_y[j - 1][..]
             };
-            grad_input_into(g_d, (b, n, ld), w.dec[j], (n, c_in, k), len, below);
+            grad_input_into(g_d, (b, n, ld), w.dec[j], (n, c_in, k), below, len);
         }
 
         // encode_conv: g_e in g_a; the deepest pooled level's gradient goes to g_b.
@@ -386,8 +386,8 @@ impl Buffers {
             (b, n, plan.encode),
             w.encode_conv,
             (n, n, k),
-            lp,
             &mut self.g_b[..b * n * lp],
+            lp,
         );
 
         // Encoder, bottom up: g_p (in g_b) plus its skip's gradient; g_c (in g_a) = pooling
@@ -429,8 +429,8 @@ impl Buffers {
                 (b, n, lc),
                 w.enc[i],
                 (n, c_in, k),
-                len,
                 &mut self.g_b[..b * c_in * len],
+                len,
             );
         }
 
@@ -441,7 +441,7 @@ impl Buffers {
         let g_d0 = grad_weight(x, (b, 1, plan.input), g_a0, gd0, k);
         let g_x = want_dx.then(|| {
             let mut dx = vec![0.0f32; b * plan.input];
-            grad_input_into(g_a0, gd0, w.d_conv0, (first, 1, k), plan.input, &mut dx);
+            grad_input_into(g_a0, gd0, w.d_conv0, (first, 1, k), &mut dx, plan.input);
             dx
         });
 

@@ -113,9 +113,7 @@ impl HannBlocks {
         // n_blocks × hop; block_kernel is hop × 2G; partial is n_blocks × 2G.
         unsafe {
             gemm(
-                n_blocks,
-                2 * g_count,
-                self.hop,
+                (n_blocks, 2 * g_count, self.hop),
                 Mat::new(partial.as_mut_ptr(), 2 * g_count, 1),
                 false,
                 Mat::new(padded.as_ptr(), self.hop, 1),
@@ -216,9 +214,7 @@ impl HannBlocks {
         // at least n_blocks·hop samples.
         unsafe {
             gemm(
-                n_blocks,
-                self.hop,
-                2 * g_count,
+                (n_blocks, self.hop, 2 * g_count),
                 Mat::new(dpadded.as_mut_ptr(), self.hop, 1),
                 true,
                 Mat::new(partial.as_ptr(), 2 * g_count, 1),
