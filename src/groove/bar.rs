@@ -10,7 +10,7 @@ pub(crate) const GHOST: f64 = 0.22;
 
 /// A hit at `beat` (0.0..4.0 within a 4/4 bar) with a nominal level in (0, 1].
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Hit {
+pub(crate) struct PlannedHit {
     pub beat: f64,
     pub piece: Piece,
     pub level: f64,
@@ -22,7 +22,7 @@ fn same_beat(a: f64, b: f64) -> bool {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Bar {
-    pub hits: Vec<Hit>,
+    pub hits: Vec<PlannedHit>,
 }
 
 impl Bar {
@@ -41,7 +41,7 @@ impl Bar {
             h.level = h.level.max(level);
             return;
         }
-        self.hits.push(Hit { beat, piece, level });
+        self.hits.push(PlannedHit { beat, piece, level });
     }
 
     pub fn has(&self, beat: f64, piece: Piece) -> bool {

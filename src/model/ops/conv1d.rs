@@ -10,9 +10,7 @@
 use candle_core::{Device, Layout, Result, Shape, Tensor, WithDType};
 
 use crate::model::ops::elu::{elu_grad_from_output, elu_in_place};
-// The inference and training U-Nets reach the gemm helpers through this module too.
-pub(crate) use crate::model::ops::kernel::{gemm_into, Mat, SendPtr};
-use crate::model::ops::kernel::{Float, Grads2, Map2};
+use crate::model::ops::kernel::{gemm_into, Float, Grads2, Map2, Mat, SendPtr};
 use rayon::prelude::*;
 
 /// Output columns per work item: big enough for efficient gemm panels, small enough that the
@@ -209,11 +207,11 @@ pub(crate) fn grad_input_into<T: WithDType>(
 /// dw[o, c, k] = sum_{b, t} gy[b, o, t] x[b, c, t + k]: per-thread partial sums over tiles,
 /// then added together.
 pub(crate) fn grad_weight<T: WithDType>(
+    k: usize,
     x: &[T],
     (batch, c_in, t_in): (usize, usize, usize),
     gy: &[T],
     (_, c_out, t_out): (usize, usize, usize),
-    k: usize,
 ) -> Vec<T> {
     let size = c_out * c_in * k;
     let zero = T::from_f64(0.0);
@@ -310,17 +308,18 @@ impl Map2 for Conv1dGradWeight {
     const OP: &'static str = "conv1d-valid-grad-weight";
 
     fn shape(&self, lx: &Layout, lg: &Layout) -> Result<Shape> {
-        let (xd, gd) = (dims3(lx, "input")?, dims3(lg, "output gradient")?);
-        Ok(Shape::from((gd.1, xd.1, self.k)))
+        // (Cout, Cin, K): the kernel's own shape.
+        let (c_out, c_in) = (dims3(lg, "output gradient")?.1, dims3(lx, "input")?.1);
+        Ok(Shape::from((c_out, c_in, self.k)))
     }
 
     fn f<T: Float>(&self, x: &[T], lx: &Layout, g: &[T], lg: &Layout) -> Result<Vec<T>> {
         Ok(grad_weight(
+            self.k,
             x,
             lx.shape().dims3()?,
             g,
             lg.shape().dims3()?,
-            self.k,
         ))
     }
 }
@@ -414,13 +413,13 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        for (dims, wd) in [
+        let cases = [
             ((2, 3, 9), (2, 3, 3)),
             ((3, 2, 6), (3, 2, 1)),
             ((2, 2, 8), (2, 2, 5)),
-        ] {
-            let x = tensor(dims, 5);
-            let w = tensor(wd, 6);
+        ];
+        for (dims, wd) in cases {
+            let (x, w) = (tensor(dims, 5), tensor(wd, 6));
             // A fixed random projection makes every output element matter differently.
             let t_out = dims.2 - wd.2 + 1;
             let proj = tensor((dims.0, wd.0, t_out), 7);
@@ -459,14 +458,8 @@ mod tests {
         let y = conv1d_valid(&x, &wv).unwrap();
         let grads = y.mul(&proj).unwrap().sum_all().unwrap().backward().unwrap();
         assert!(grads.get(&x).is_none());
-        let dw = grads
-            .get(&wv)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
-        assert!(max_diff(&dw, &dw_tracked) < 1e-12);
+        let dw = grads.get(&wv).unwrap();
+        assert!(max_diff(&dw.flatten_all().unwrap().to_vec1().unwrap(), &dw_tracked) < 1e-12);
     }
 
     #[test]
@@ -602,7 +595,7 @@ mod tests {
             grad_input_into(&gs, (bn, c, t - k + 1), &ws, (c, c, k), &mut dx, t);
         });
         time("grad weight", &|| {
-            drop(grad_weight(&xs, (bn, c, t), &gs, (bn, c, t - k + 1), k))
+            drop(grad_weight(k, &xs, (bn, c, t), &gs, (bn, c, t - k + 1)))
         });
     }
 

@@ -102,7 +102,7 @@ impl Default for Hpss {
 }
 
 /// What the analysis computes for one signal, all frame-major (T × 513).
-struct Analysis {
+struct SpectrumMasks {
     frames: usize,
     spectrum: Vec<C64>,
     /// Median over bins (unsquared) and the bin it was read from.
@@ -141,7 +141,7 @@ impl Hpss {
         Ok(op.apply(y)?)
     }
 
-    fn analyse(&self, y: &[f64]) -> Analysis {
+    fn analyse(&self, y: &[f64]) -> SpectrumMasks {
         let n = y.len();
         let frames = n_frames(n);
         let mut spectrum = vec![C64::default(); frames * BINS];
@@ -189,7 +189,7 @@ impl Hpss {
                 (ep + MASK_EPS) / (eh + ep + MASK_EPS)
             })
             .collect();
-        Analysis {
+        SpectrumMasks {
             frames,
             spectrum,
             percussive,
@@ -242,7 +242,7 @@ impl Hpss {
     }
 
     /// [`Self::gradient`] given the forward's analysis of y (N samples).
-    fn gradient_with(&self, a: &Analysis, n: usize, grad: &[f64]) -> Vec<f64> {
+    fn gradient_with(&self, a: &SpectrumMasks, n: usize, grad: &[f64]) -> Vec<f64> {
         let ola_len = (a.frames - 1) * HOP + N_FFT;
         let mut d_overlap_add = vec![0.0; ola_len];
         for (d, g) in d_overlap_add[N_FFT / 2..N_FFT / 2 + n].iter_mut().zip(grad) {
@@ -333,7 +333,7 @@ fn check_length(n: usize, op: &str) -> OpResult<()> {
 }
 
 /// The forward's analyses of a batch, kept for its backward pass.
-type Kept = Arc<Mutex<Option<Vec<Analysis>>>>;
+type Kept = Arc<Mutex<Option<Vec<SpectrumMasks>>>>;
 
 /// One application of [`Hpss`] in a graph. The analysis (STFT and medians) is ~95 % of the
 /// forward's cost, so a tracked application keeps it for its backward (about 2.8 MB per
@@ -363,7 +363,7 @@ impl Map1 for HpssOp {
         // The masks and the inverse STFT are computed in f64 whatever the input's type.
         let (batch, n) = l.shape().dims2()?;
         let y = to_f64s(x);
-        let analyses: Vec<Analysis> = y.par_chunks(n).map(|y| self.hpss.analyse(y)).collect();
+        let analyses: Vec<SpectrumMasks> = y.par_chunks(n).map(|y| self.hpss.analyse(y)).collect();
         let mut out = vec![0.0; batch * n];
         out.par_chunks_mut(n)
             .zip(analyses.par_iter())

@@ -500,27 +500,27 @@ impl Map2 for SynthConvOp {
     }
 
     fn bwd(&self, a: &Tensor, h: &Tensor, _: &Tensor, g: &Tensor) -> OpResult<Grads2> {
-        let ga = a
-            .track_op()
-            .then(|| {
-                let op = SynthGradActivationsOp {
+        // Only the operands that need a gradient get one (the waveforms are usually fixed).
+        let ga = match a.track_op() {
+            true => Some(
+                SynthGradActivationsOp {
                     hop: self.hop,
                     frames: a.dim(2)?,
                     spectra: self.spectra.get().cloned(),
-                };
-                op.apply_no_bwd(g, h)
-            })
-            .transpose()?;
-        let gh = h
-            .track_op()
-            .then(|| {
-                let op = SynthGradWaveformsOp {
-                    hop: self.hop,
-                    waveform_len: h.dim(1)?,
-                };
-                op.apply_no_bwd(g, a)
-            })
-            .transpose()?;
+                }
+                .apply_no_bwd(g, h)?,
+            ),
+            false => None,
+        };
+        let gh = if h.track_op() {
+            let op = SynthGradWaveformsOp {
+                hop: self.hop,
+                waveform_len: h.dim(1)?,
+            };
+            Some(op.apply_no_bwd(g, a)?)
+        } else {
+            None
+        };
         Ok((ga, gh))
     }
 }

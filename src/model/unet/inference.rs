@@ -16,8 +16,8 @@ use rayon::prelude::*;
 
 use super::{Unet, UnetPlan, UnetShape};
 use crate::error::Result;
-use crate::model::ops::conv1d::{gemm_into, Mat, SendPtr};
 use crate::model::ops::elu::elu_in_place;
+use crate::model::ops::kernel::{gemm_into, Mat, SendPtr};
 use crate::model::ops::upsample_linear;
 
 /// Pooled output columns per work item: the convolution tile (50 x 2 x this) stays in L2.
@@ -63,22 +63,10 @@ impl Kernel {
                     n,
                     self.c_out,
                     self.c_in,
-                    Mat {
-                        ptr: dst,
-                        rs: 1,
-                        cs: dst_stride as isize,
-                    },
+                    Mat::new(dst, 1, dst_stride),
                     tap > 0,
-                    Mat {
-                        ptr: x.add(tap),
-                        rs: 1,
-                        cs: x_stride as isize,
-                    },
-                    Mat {
-                        ptr: self.w.as_ptr().add(tap),
-                        rs: self.k as isize,
-                        cs: (self.c_in * self.k) as isize,
-                    },
+                    Mat::new(x.add(tap), 1, x_stride),
+                    Mat::new(self.w.as_ptr().add(tap), self.k, self.c_in * self.k),
                 );
             }
         }

@@ -340,7 +340,7 @@ impl Buffers {
             &self.y[dec_layers - 1]
         };
         let gd = (b, c_out, plan.frames);
-        let g_last = grad_weight(top_input, (b, c_in, len), &g_pre, gd, k);
+        let g_last = grad_weight(k, top_input, (b, c_in, len), &g_pre, gd);
         // The gradient of the last conv's input: y's (kept for the skips) or, without a
         // decoder, e's (in g_a).
         let top_grad = if dec_layers == 0 {
@@ -366,7 +366,7 @@ impl Buffers {
             });
             let (c_in, len) = plan.y_dims(j);
             let input = if j == 0 { &self.e } else { &self.y[j - 1] };
-            g_w_dec[j] = grad_weight(input, (b, c_in, len), g_d, (b, n, ld), k);
+            g_w_dec[j] = grad_weight(k, input, (b, c_in, len), g_d, (b, n, ld));
             let below = if j == 0 {
                 &mut self.g_a[..b * c_in * len]
             } else {
@@ -380,7 +380,7 @@ impl Buffers {
         elu_grad_in_place(g_e, &self.e);
         let deepest = enc_levels - 1;
         let lp = plan.pool[deepest];
-        let g_encode = grad_weight(&self.p[deepest], (b, n, lp), g_e, (b, n, plan.encode), k);
+        let g_encode = grad_weight(k, &self.p[deepest], (b, n, lp), g_e, (b, n, plan.encode));
         grad_input_into(
             g_e,
             (b, n, plan.encode),
@@ -423,7 +423,7 @@ impl Buffers {
                 });
             let (c_in, len) = plan.enc_input(i);
             let input = if i == 0 { &self.a0 } else { &self.p[i - 1] };
-            g_w_enc[i] = grad_weight(input, (b, c_in, len), g_c, (b, n, lc), k);
+            g_w_enc[i] = grad_weight(k, input, (b, c_in, len), g_c, (b, n, lc));
             grad_input_into(
                 g_c,
                 (b, n, lc),
@@ -438,7 +438,7 @@ impl Buffers {
         let g_a0 = &mut self.g_b[..b * first * plan.a0];
         elu_grad_in_place(g_a0, &self.a0);
         let gd0 = (b, first, plan.a0);
-        let g_d0 = grad_weight(x, (b, 1, plan.input), g_a0, gd0, k);
+        let g_d0 = grad_weight(k, x, (b, 1, plan.input), g_a0, gd0);
         let g_x = want_dx.then(|| {
             let mut dx = vec![0.0f32; b * plan.input];
             grad_input_into(g_a0, gd0, w.d_conv0, (first, 1, k), &mut dx, plan.input);
