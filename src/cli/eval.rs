@@ -42,6 +42,10 @@ pub struct EvalArgs {
     /// Also print one line per clip.
     #[arg(long)]
     pub per_clip: bool,
+    /// Also print where the errors went: for every false positive the class annotated within
+    /// the window, for every miss the class predicted there instead (the JSON always has it).
+    #[arg(long)]
+    pub confusion: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -88,6 +92,10 @@ pub fn eval_cmd(mut cfg: Config, a: EvalArgs) -> Result<()> {
     if a.per_clip {
         text.push('\n');
         text.push_str(&per_clip_lines(&res));
+    }
+    if a.confusion {
+        text.push('\n');
+        text.push_str(&res.confusion.table());
     }
     super::print_out(&text)?;
     if let Some(j) = &a.json {

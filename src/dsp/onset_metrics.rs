@@ -34,6 +34,13 @@ pub fn merge_close(times: &[f64], window: f64) -> Vec<f64> {
 /// Size of a maximum matching between `reference` and `estimate` where a pair may match when
 /// |r - e| <= window. Inputs need not be sorted.
 pub fn matched_count(reference: &[f64], estimate: &[f64], window: f64) -> usize {
+    maximum_matching(reference, estimate, window).len()
+}
+
+/// A maximum matching between `reference` and `estimate` (a pair may match when
+/// |r - e| <= window), as (reference index, estimate index) pairs in reference order. Inputs
+/// need not be sorted.
+pub fn maximum_matching(reference: &[f64], estimate: &[f64], window: f64) -> Vec<(usize, usize)> {
     let mut est: Vec<(f64, usize)> = estimate
         .iter()
         .copied()
@@ -52,14 +59,17 @@ pub fn matched_count(reference: &[f64], estimate: &[f64], window: f64) -> usize 
         })
         .collect();
     let mut owner: Vec<Option<usize>> = vec![None; est_times.len()];
-    let mut matched = 0;
     for r in 0..reference.len() {
         let mut seen = vec![false; est_times.len()];
-        if augment(r, &candidates, &mut owner, &mut seen) {
-            matched += 1;
-        }
+        augment(r, &candidates, &mut owner, &mut seen);
     }
-    matched
+    let mut pairs: Vec<(usize, usize)> = owner
+        .iter()
+        .enumerate()
+        .filter_map(|(e, r)| r.map(|r| (r, est[e].1)))
+        .collect();
+    pairs.sort_unstable();
+    pairs
 }
 
 fn augment(

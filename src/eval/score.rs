@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::dsp::onset_metrics::{merge_close, onset_score};
 use crate::error::{Error, Result};
 
+use super::confusion::Confusion;
 use super::onsets::{read_onset_midi, read_onset_text, read_onsets, Onsets};
 
 pub const WINDOW: f64 = 0.05;
@@ -84,6 +85,9 @@ pub struct EvalResult {
     pub missing: Vec<String>,
     pub subsets: BTreeMap<String, Aggregate>,
     pub clips: Vec<ClipResult>,
+    /// Where the errors of every clip went (each clip's scored classes).
+    #[serde(default)]
+    pub confusion: Confusion,
 }
 
 /// The clips of a ground-truth folder: `manifest.json` (`clips[].{id, subset, ann}`) when
@@ -179,14 +183,18 @@ pub fn score_class(reference: &[f64], estimate: &[f64]) -> ClassScore {
     }
 }
 
-/// Scores a clip: KD, SD, HH, plus TT and CY for `dtp` clips.
-pub fn score_clip(clip: &ClipSpec, reference: &Onsets, estimate: &Onsets) -> ClipResult {
+/// The classes a clip is scored on: KD, SD, HH, plus TT and CY for `dtp` clips.
+pub fn scored_classes(clip: &ClipSpec) -> Vec<&'static str> {
     let extra: &[&str] = if clip.subset == "dtp" { &EXTRA } else { &[] };
+    MAIN.iter().chain(extra).copied().collect()
+}
+
+/// Scores a clip on its [`scored_classes`].
+pub fn score_clip(clip: &ClipSpec, reference: &Onsets, estimate: &Onsets) -> ClipResult {
     let empty = Vec::new();
-    let classes: BTreeMap<String, ClassScore> = MAIN
-        .iter()
-        .chain(extra)
-        .map(|&k| {
+    let classes: BTreeMap<String, ClassScore> = scored_classes(clip)
+        .into_iter()
+        .map(|k| {
             let r = reference.get(k).unwrap_or(&empty);
             let e = estimate.get(k).unwrap_or(&empty);
             (k.to_string(), score_class(r, e))
@@ -257,6 +265,7 @@ pub fn score_with(
     let clips = load_clips(gt_dir)?;
     let mut rows = Vec::with_capacity(clips.len());
     let mut missing = Vec::new();
+    let mut confusion = Confusion::default();
     for c in &clips {
         let reference = read_onsets(&c.ann, None)?;
         let estimate = match predict(c)? {
@@ -267,6 +276,7 @@ pub fn score_with(
             }
         };
         rows.push(score_clip(c, &reference, &estimate));
+        confusion.add_clip(&scored_classes(c), &reference, &estimate);
     }
     let mut subsets = BTreeMap::new();
     for s in SUBSETS {
@@ -285,6 +295,7 @@ pub fn score_with(
         missing,
         subsets,
         clips: rows,
+        confusion,
     })
 }
 
