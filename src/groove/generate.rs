@@ -84,7 +84,9 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
             section = new_section(&feel, ride_probability, tambourine_probability, &mut rng);
         }
         let mut bar = groove_bar(&feel, &section, &mut rng);
-        if crash_next || (phrase_start && rng.random_bool(0.25)) {
+        // Drawn whether or not crashes are on, so that turning them off changes nothing else.
+        let crash = crash_next || (phrase_start && rng.random_bool(0.25));
+        if crash && settings.crashes {
             crash_downbeat(&mut bar);
         }
         crash_next = false;

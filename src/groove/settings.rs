@@ -28,6 +28,8 @@ pub struct GrooveSettings {
     pub ride_probability: f64,
     /// Chance that a phrase has a tambourine part.
     pub tambourine_probability: f64,
+    /// Crash cymbals on the downbeat after a fill and at some phrase starts.
+    pub crashes: bool,
     /// Peak level of the rendered mix in dBFS before augmentation (never above -0.1).
     pub peak_dbfs: f64,
     pub augment: AugmentSettings,
@@ -46,6 +48,7 @@ impl Default for GrooveSettings {
             ghost_notes: true,
             ride_probability: 0.25,
             tambourine_probability: 0.15,
+            crashes: true,
             peak_dbfs: -1.0,
             augment: AugmentSettings::default(),
         }
