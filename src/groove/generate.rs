@@ -84,7 +84,8 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
             section = new_section(&feel, ride_probability, tambourine_probability, &mut rng);
         }
         let mut bar = groove_bar(&feel, &section, &mut rng);
-        // Drawn whether or not crashes are on, so that turning them off changes nothing else.
+        // Drawn whether or not crashes are on, so that turning them off keeps every other
+        // choice (sections, fills, styles) of the seed.
         let crash = crash_next || (phrase_start && rng.random_bool(0.25));
         if crash && settings.crashes {
             crash_downbeat(&mut bar);
@@ -185,5 +186,37 @@ mod tests {
             .fold(0.0, f64::max);
         assert!(worst <= 0.007 + 1e-12, "{worst}");
         assert!(worst > 0.003, "timing was not humanised: {worst}");
+    }
+
+    #[test]
+    fn without_crashes_fills_ride_and_tambourine_only_kick_snare_and_hats_remain() {
+        let kick_snare_hats = GrooveSettings {
+            fill_probability: 0.0,
+            ride_probability: 0.0,
+            tambourine_probability: 0.0,
+            crashes: false,
+            ..GrooveSettings::default()
+        };
+        // GM kick 35/36, snare 37/38/40, hi-hats 42/44/46.
+        let allowed = [35, 36, 37, 38, 40, 42, 44, 46];
+        for seed in 0..20 {
+            let p = generate_performance(seed, 30.0, &kick_snare_hats);
+            assert!(
+                p.notes.iter().all(|n| allowed.contains(&n.note)),
+                "seed {seed}"
+            );
+        }
+        // Crashes off alone takes the crashes (the hat keeps its downbeat) and keeps the
+        // seed's other choices: the same snare part.
+        let with = generate_performance(3, 30.0, &GrooveSettings::default());
+        let without = GrooveSettings {
+            crashes: false,
+            ..GrooveSettings::default()
+        };
+        let without = generate_performance(3, 30.0, &without);
+        let crash = |n: &MidiNote| n.note == 49 || n.note == 57;
+        assert!(with.notes.iter().any(crash) && !without.notes.iter().any(crash));
+        let snares = |p: &Performance| p.notes.iter().filter(|n| n.note == 38).count();
+        assert_eq!(snares(&with), snares(&without));
     }
 }
