@@ -65,7 +65,7 @@ pub fn train_cmd(mut cfg: Config, a: TrainArgs) -> Result<()> {
         config: cfg,
     };
     let handle = train::background::spawn(job);
-    let stop = handle.commands.clone();
+    let stop = handle.control.commands();
     // SIGINT/SIGTERM: write a checkpoint, then exit.
     let _ = ctrlc::set_handler(move || {
         let _ = stop.send(train::background::TrainerCommand::Stop);
@@ -137,7 +137,7 @@ pub fn train_cmd(mut cfg: Config, a: TrainArgs) -> Result<()> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    handle.join();
+    handle.control.join();
     match failure {
         Some(e) => bail!("training: {e}"),
         None => Ok(()),

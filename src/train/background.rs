@@ -68,25 +68,43 @@ pub struct TrainJob {
     pub device: Device,
 }
 
+/// A trainer started with [`spawn`]: its commands, and its events on a channel of their own
+/// (the CLI reads them).
 pub struct TrainerHandle {
-    pub commands: Sender<TrainerCommand>,
+    pub control: TrainerControl,
     pub events: Receiver<TrainerEvent>,
+}
+
+/// A running trainer's command sender and thread. Dropping every sender is what the trainer
+/// takes as Stop (it checkpoints first).
+pub struct TrainerControl {
+    commands: Sender<TrainerCommand>,
     join: Option<JoinHandle<()>>,
 }
 
-impl TrainerHandle {
+impl TrainerControl {
     pub fn send(&self, cmd: TrainerCommand) {
         // The thread may have finished already; then there is nobody to obey, which is fine.
         let _ = self.commands.send(cmd);
     }
 
-    /// Waits for the thread to end.
+    /// A second command sender (e.g. for a Ctrl-C handler).
+    pub fn commands(&self) -> Sender<TrainerCommand> {
+        self.commands.clone()
+    }
+
+    /// Waits for the thread to end (this sender stays alive meanwhile: send Stop first to
+    /// end a run early).
     pub fn join(mut self) {
         if let Some(j) = self.join.take() {
             let _ = j.join();
         }
     }
 }
+
+/// Where a trainer's events go: a channel of its own ([`spawn`]) or a caller's (the
+/// workbench maps them into its one event channel, [`spawn_with`]).
+pub type EventSink = Box<dyn Fn(TrainerEvent) + Send>;
 
 /// Consecutive non-finite losses after which the run gives up (the last checkpoint stays valid).
 const MAX_NON_FINITE: u32 = 20;
@@ -96,18 +114,29 @@ const MAX_NON_FINITE: u32 = 20;
 /// thread stack overflowed; this is address space, touched only as deep as the walk goes.
 const TRAINER_STACK_BYTES: usize = 1 << 30;
 
+/// Starts training on its own thread, its events on a channel of their own.
 pub fn spawn(job: TrainJob) -> TrainerHandle {
-    let (cmd_tx, cmd_rx) = mpsc::channel();
-    let (ev_tx, ev_rx) = mpsc::channel();
+    let (tx, events) = mpsc::channel();
+    let control = spawn_with(
+        job,
+        Box::new(move |e| {
+            let _ = tx.send(e);
+        }),
+    );
+    TrainerHandle { control, events }
+}
+
+/// Starts training on its own thread, every event handed to `sink`.
+pub fn spawn_with(job: TrainJob, sink: EventSink) -> TrainerControl {
+    let (commands, cmd_rx) = mpsc::channel();
     let join = std::thread::Builder::new()
         .name("trainer".into())
         .stack_size(TRAINER_STACK_BYTES)
         .spawn(move || {
             // A panic would otherwise end the thread without a word to the CLI or workbench
             // waiting on its events.
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run(job, &cmd_rx, &ev_tx)
-            }));
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(job, &cmd_rx, &sink)));
             let failure = match outcome {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(e.to_string()),
@@ -117,22 +146,14 @@ pub fn spawn(job: TrainJob) -> TrainerHandle {
                 )),
             };
             if let Some(message) = failure {
-                let _ = ev_tx.send(TrainerEvent::Failed(message));
+                sink(TrainerEvent::Failed(message));
             }
         })
         .ok();
-    TrainerHandle {
-        commands: cmd_tx,
-        events: ev_rx,
-        join,
-    }
+    TrainerControl { commands, join }
 }
 
-fn run(
-    job: TrainJob,
-    commands: &Receiver<TrainerCommand>,
-    events: &Sender<TrainerEvent>,
-) -> Result<()> {
+fn run(job: TrainJob, commands: &Receiver<TrainerCommand>, send: &EventSink) -> Result<()> {
     let session = Session::open(&job.sessions_root, &job.session, job.resume)?;
     let mut training = Training::new(&job.config, &job.data, &job.device)?;
     if job.resume {
@@ -141,9 +162,6 @@ fn run(
     } else {
         session.write_config(&job.config.to_toml()?)?;
     }
-    let send = |e: TrainerEvent| {
-        let _ = events.send(e);
-    };
     send(TrainerEvent::Started {
         session: session.name.clone(),
         step: training.step_count(),

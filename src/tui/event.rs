@@ -12,7 +12,7 @@ use std::time::Duration;
 use crossterm::event::Event;
 
 use crate::audio::playback::SinkAnswer;
-use crate::train::background::{TrainerEvent, TrainerHandle};
+use crate::train::background::TrainerEvent;
 
 use super::jobs::JobEvent;
 
@@ -67,27 +67,5 @@ pub fn forward_sink(answers: Receiver<SinkAnswer>, tx: Sender<AppEvent>) {
         });
     if let Err(e) = spawned {
         tracing::warn!("sound card events thread: {e}");
-    }
-}
-
-/// Passes the trainer's events on until its thread ends, then joins it. The forwarder owns the
-/// handle; joining the forwarder waits for the trainer.
-pub fn forward_trainer(handle: TrainerHandle, tx: Sender<AppEvent>) -> Option<JoinHandle<()>> {
-    let spawned = std::thread::Builder::new()
-        .name("trainer events".into())
-        .spawn(move || {
-            for ev in handle.events.iter() {
-                // Nobody listens once the workbench has closed; the trainer still has to
-                // finish its step and checkpoint, so the events are drained regardless.
-                let _ = tx.send(AppEvent::Trainer(ev));
-            }
-            handle.join();
-        });
-    match spawned {
-        Ok(j) => Some(j),
-        Err(e) => {
-            tracing::warn!("trainer events thread: {e}");
-            None
-        }
     }
 }

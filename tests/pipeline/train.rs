@@ -255,7 +255,7 @@ fn stop_then_resume_in_the_background_logs_every_step_once_on_the_same_curve() {
             ..
         }
     ));
-    h.send(TrainerCommand::Stop);
+    h.control.send(TrainerCommand::Stop);
     let rest = until(&h, |e| matches!(e, TrainerEvent::Finished { .. }));
     let Some(TrainerEvent::Finished {
         step: stopped_at,
@@ -264,7 +264,7 @@ fn stop_then_resume_in_the_background_logs_every_step_once_on_the_same_curve() {
     else {
         unreachable!()
     };
-    h.join();
+    h.control.join();
     assert!(stopped_at >= 3);
     if stopped_at < 6 {
         assert!(stopped);
@@ -285,7 +285,7 @@ fn stop_then_resume_in_the_background_logs_every_step_once_on_the_same_curve() {
     let events = until(&h, |e| {
         matches!(e, TrainerEvent::Finished { .. } | TrainerEvent::Failed(_))
     });
-    h.join();
+    h.control.join();
     assert!(
         matches!(events[0], TrainerEvent::Started { step, .. } if step == stopped_at),
         "{:?}",
@@ -329,7 +329,7 @@ fn pause_checkpoint_resume_and_stop_produce_their_events_in_order() {
     let root = tempfile::tempdir().unwrap();
     let h = spawn(job(root.path(), "run", false, 1_000_000, 7));
     let mut log = until(&h, |e| matches!(e, TrainerEvent::Step(_)));
-    h.send(TrainerCommand::Pause);
+    h.control.send(TrainerCommand::Pause);
     log.extend(until(&h, |e| matches!(e, TrainerEvent::Paused { .. })));
     let Some(TrainerEvent::Paused { step: paused_at }) = log.last().cloned() else {
         unreachable!()
@@ -337,7 +337,7 @@ fn pause_checkpoint_resume_and_stop_produce_their_events_in_order() {
     // Paused: no step happens.
     std::thread::sleep(Duration::from_millis(300));
     assert!(h.events.try_recv().is_err());
-    h.send(TrainerCommand::Checkpoint);
+    h.control.send(TrainerCommand::Checkpoint);
     let saved = until(&h, |e| matches!(e, TrainerEvent::Checkpoint { .. }));
     assert_eq!(saved.len(), 1, "{saved:?}");
     let TrainerEvent::Checkpoint { step, path } = &saved[0] else {
@@ -345,16 +345,16 @@ fn pause_checkpoint_resume_and_stop_produce_their_events_in_order() {
     };
     assert_eq!(*step, paused_at);
     assert!(path.exists());
-    h.send(TrainerCommand::Resume);
+    h.control.send(TrainerCommand::Resume);
     let resumed = until(&h, |e| matches!(e, TrainerEvent::Step(_)));
     assert!(
         matches!(resumed[0], TrainerEvent::Resumed { step } if step == paused_at),
         "{resumed:?}"
     );
     assert_eq!(steps_of(&resumed), vec![paused_at + 1]);
-    h.send(TrainerCommand::Stop);
+    h.control.send(TrainerCommand::Stop);
     let end = until(&h, |e| matches!(e, TrainerEvent::Finished { .. }));
-    h.join();
+    h.control.join();
     let Some(TrainerEvent::Finished {
         step: last,
         stopped: true,
@@ -389,7 +389,7 @@ fn a_bad_setup_fails_with_a_clear_message() {
         TrainerEvent::Failed(msg) => assert!(msg.contains("at least one kit"), "{msg}"),
         other => panic!("{other:?}"),
     }
-    h.join();
+    h.control.join();
     let h = spawn(job(root.path(), "never-started", true, 5, 0));
     match next(&h) {
         TrainerEvent::Failed(msg) => {
@@ -400,7 +400,7 @@ fn a_bad_setup_fails_with_a_clear_message() {
         }
         other => panic!("{other:?}"),
     }
-    h.join();
+    h.control.join();
 }
 
 /// A session whose latest checkpoint has NaN parameters: every step is non-finite, is reported,
@@ -418,7 +418,7 @@ fn twenty_non_finite_steps_in_a_row_fail_the_run_and_keep_the_checkpoint() {
     let events = until(&h, |e| {
         matches!(e, TrainerEvent::Finished { .. } | TrainerEvent::Failed(_))
     });
-    h.join();
+    h.control.join();
     let non_finite: Vec<bool> = events
         .iter()
         .filter_map(|e| match e {
@@ -443,10 +443,9 @@ fn dropping_the_command_sender_stops_the_run_with_a_checkpoint() {
     let root = tempfile::tempdir().unwrap();
     let h = spawn(job(root.path(), "orphan", false, 1_000_000, 9));
     until(&h, |e| matches!(e, TrainerEvent::Step(_)));
-    let TrainerHandle {
-        commands, events, ..
-    } = h;
-    drop(commands);
+    let TrainerHandle { control, events } = h;
+    // (The thread is detached, not joined: the events below say when it is done.)
+    drop(control);
     let step = loop {
         match events.recv_timeout(WAIT) {
             Ok(TrainerEvent::Finished { step, stopped }) => {

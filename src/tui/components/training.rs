@@ -4,14 +4,13 @@
 //! through the workbench's event channel.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Sender};
-use std::thread::JoinHandle;
+use std::sync::mpsc::Sender;
 
 use crate::config::Config;
-use crate::train::background::{self, TrainJob, TrainerCommand, TrainerEvent};
+use crate::train::background::{self, TrainJob, TrainerCommand, TrainerControl, TrainerEvent};
 use crate::train::trainer::DataSpec;
 use crate::tui::action::Action;
-use crate::tui::event::{self, AppEvent};
+use crate::tui::event::AppEvent;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrainingPhase {
@@ -22,26 +21,6 @@ pub enum TrainingPhase {
     Stopping,
     Finished,
     Failed,
-}
-
-/// A running trainer: where to send commands, and the thread that forwards its events.
-struct Run {
-    commands: Sender<TrainerCommand>,
-    forwarder: Option<JoinHandle<()>>,
-}
-
-impl Run {
-    fn send(&self, cmd: TrainerCommand) {
-        // The thread may have finished already; then there is nobody to obey, which is fine.
-        let _ = self.commands.send(cmd);
-    }
-
-    /// Waits for the trainer's thread to end.
-    fn join(self) {
-        if let Some(j) = self.forwarder {
-            let _ = j.join();
-        }
-    }
 }
 
 pub struct TrainingPanel {
@@ -55,7 +34,9 @@ pub struct TrainingPanel {
     /// checkpoint.
     model: Option<PathBuf>,
     config: Config,
-    run: Option<Run>,
+    /// The running trainer; the panel holds its only command sender, so dropping it (the
+    /// workbench closing) is what the trainer takes as Stop, with a checkpoint.
+    run: Option<TrainerControl>,
     events: Sender<AppEvent>,
 }
 
@@ -121,15 +102,13 @@ impl TrainingPanel {
             target_steps: self.config.train.steps,
             device,
         };
-        let mut handle = background::spawn(job);
-        // The panel keeps the only command sender: dropping it (the workbench closing) is
-        // what the trainer takes as Stop, with a checkpoint.
-        let commands = std::mem::replace(&mut handle.commands, mpsc::channel().0);
-        let forwarder = event::forward_trainer(handle, self.events.clone());
-        self.run = Some(Run {
-            commands,
-            forwarder,
+        let events = self.events.clone();
+        // Every trainer event enters the workbench's one channel; once the workbench has
+        // closed nobody listens, and the trainer still finishes its step and checkpoint.
+        let sink = Box::new(move |ev| {
+            let _ = events.send(AppEvent::Trainer(ev));
         });
+        self.run = Some(background::spawn_with(job, sink));
         self.phase = TrainingPhase::Starting;
         Some(Action::Say(format!(
             "training {} session {} on {}",
