@@ -1,7 +1,8 @@
 //! The one channel through which everything outside the UI thread reaches it: terminal input,
 //! the jobs, the trainer and the sound card each send an [`AppEvent`] on a clone of one
-//! `Sender` (bottom's `BottomEvent` shape), and the UI thread waits on the one receiver. Sources
-//! that have a channel of their own (the trainer, the sound card) get a small forwarding thread.
+//! `Sender` (bottom's `BottomEvent` shape), and the UI thread waits on the one receiver. The
+//! trainer sends through a sink that wraps its events; the sound card, which has a channel of
+//! its own, gets a small forwarding thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
