@@ -9,14 +9,15 @@ use super::estimate::Onset;
 /// beat may be off, and cheap for hour-long files).
 pub const FRAME_RATE: f64 = 100.0;
 
-/// How much a hit of each class says about the beat: kick and snare carry the metre,
-/// time-keeping cymbals fill the subdivisions, toms come in fills.
+/// How much a hit of each class says about the beat: kick and snare carry the metre, hi-hats
+/// fill the subdivisions; toms, cymbals and the rest count little (fills and crashes are rare,
+/// and a transcription's tom and cymbal channels catch the ring of other hits).
 pub fn class_weight(class: DrumClass) -> f64 {
     match class {
         DrumClass::KD | DrumClass::SD => 1.0,
-        DrumClass::HH | DrumClass::CY => 0.5,
-        DrumClass::TT => 0.6,
-        DrumClass::OT => 0.3,
+        DrumClass::HH => 0.5,
+        DrumClass::CY => 0.25,
+        DrumClass::TT | DrumClass::OT => 0.2,
     }
 }
 
@@ -171,16 +172,20 @@ pub fn downbeat_phase(onsets: &[Onset], beats: &[f64], beats_per_bar: u32) -> us
     let (mk, ms, mc, mt) = (mean(&kick), mean(&snare), mean(&cymbal), mean(&toms));
     let score = |phi: usize| {
         let at = |k: usize| (phi + k) % per;
-        let mut s = 2.0 * (kick[phi] - mk) + 1.0 * (cymbal[phi] - mc) - 1.0 * (snare[phi] - ms);
+        let mut s = 2.0 * (kick[phi] - mk) + 0.5 * (cymbal[phi] - mc) - 1.0 * (snare[phi] - ms);
         if per % 2 == 0 {
             // Backbeat: snares on the even beats of the bar (2 and 4 of 4).
             let evens: f64 = (1..per).step_by(2).map(|k| snare[at(k)] - ms).sum();
             s += 0.5 * evens / (per / 2) as f64;
         }
         // A fill lies in the last beat(s) of a bar.
-        s += 0.5 * (toms[at(per - 1)] - mt) + 0.25 * (toms[at(per.saturating_sub(2))] - mt);
+        s += 0.2 * (toms[at(per - 1)] - mt) + 0.1 * (toms[at(per.saturating_sub(2))] - mt);
         s
     };
+    if std::env::var_os("DRUMMERNET_TEMPO_DEBUG").is_some() {
+        eprintln!("  kick {kick:.2?} snare {snare:.2?} cymbal {cymbal:.2?} toms {toms:.2?}");
+        eprintln!("  phase scores {:.2?}", (0..per).map(score).collect::<Vec<_>>());
+    }
     (0..per)
         .max_by(|&a, &b| score(a).total_cmp(&score(b)))
         .unwrap_or(0)
