@@ -1,7 +1,7 @@
 //! Tempo, beat and downbeat accuracy on generated grooves (issue 21's targets):
 //!
 //! `cargo run --example tempo_eval -- [--count 40] [--seconds 30] [--seed 0] [--kits 100-119]
-//! [--from model|truth] [--model FILE] [--verbose 1]`
+//! [--from model|truth] [--model FILE] [--verbose 1] [--set section.key=value]...`
 //!
 //! Each groove is drawn by the project's groove generator (the `[groove]` defaults: every style,
 //! 60-200 BPM, no augmentation) and rendered through a procedural kit (seeds below 1000 are
@@ -32,6 +32,7 @@ fn main() -> Result<()> {
     let mut from_model = true;
     let mut model_file: Option<PathBuf> = None;
     let mut verbose = false;
+    let mut overrides: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().with_context(|| format!("{a} needs a value"))?;
@@ -52,10 +53,11 @@ fn main() -> Result<()> {
             }
             "--model" => model_file = Some(PathBuf::from(v)),
             "--verbose" => verbose = v == "1",
+            "--set" => overrides.push(v),
             _ => bail!("unknown argument {a}"),
         }
     }
-    let cfg = Config::defaults()?;
+    let cfg = Config::load(None, &overrides)?;
     let mut settings = cfg.groove.clone();
     settings.augment.enabled = false;
     let length = cfg.kit.length_samples();
@@ -91,15 +93,6 @@ fn main() -> Result<()> {
                 t.events.iter().map(Onset::of_event).collect()
             }
         };
-        if std::env::var_os("TEMPO_EVAL_CLASSES").is_some() {
-            for c in drummernet::kit::components::DrumClass::ALL {
-                let mut v: Vec<f64> = onsets.iter().filter(|o| o.class == c).map(|o| o.strength).collect();
-                v.sort_by(f64::total_cmp);
-                let q = |f: f64| v.get(((v.len().max(1) - 1) as f64 * f) as usize).copied().unwrap_or(0.0);
-                let truth = p.notes.iter().filter(|n| drummernet::kit::components::DrumClass::from_gm_note(n.note) == Some(c)).count();
-                println!("     {} n={} truth={} q10 {:.2} q50 {:.2} q90 {:.2}", c.label(), v.len(), truth, q(0.1), q(0.5), q(0.9));
-            }
-        }
         let a = analyse(
             &onsets,
             seconds,

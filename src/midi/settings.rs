@@ -360,7 +360,10 @@ mod tests {
         assert_eq!(s.note_for("KD_KD"), Some(36), "left out: General MIDI");
         assert_eq!(s.instrument_name(), "Pads");
         let e = s.select_drum_map("nope").unwrap_err().to_string();
-        assert!(e.contains("nope") && e.contains("gm, dd50, dtx502, pads"), "{e}");
+        assert!(
+            e.contains("nope") && e.contains("gm, dd50, dtx502, pads"),
+            "{e}"
+        );
         s.drum_map = "nope".into();
         assert!(s
             .validate("midi")

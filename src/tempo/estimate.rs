@@ -86,6 +86,9 @@ impl TempoAnalysis {
     }
 }
 
+/// What reading the snares as a half-time feel (one every four beats) costs against a backbeat.
+const HALF_TIME_COST: f64 = 0.7;
+
 /// Resolution of the inter-onset-interval histogram.
 const LAG_RESOLUTION: f64 = 0.001;
 
@@ -294,8 +297,13 @@ fn musical_score(onsets: &[Onset], beats: &[f64], bpm: f64, s: &TempoSettings) -
         0.0
     };
     let backbeat = if snares >= 4.0 {
+        // The backbeat (every other beat) is the norm; half-time (every fourth) costs a little.
         let rate = (snares_on / n_beats).max(0.5 / 8.0);
-        -(rate / 0.5).log2().abs().min(3.0)
+        -(rate / 0.5)
+            .log2()
+            .abs()
+            .min(HALF_TIME_COST + (rate / 0.25).log2().abs())
+            .min(3.0)
     } else {
         0.0
     };
@@ -320,11 +328,17 @@ fn musical_score(onsets: &[Onset], beats: &[f64], bpm: f64, s: &TempoSettings) -
     } else {
         0.0
     };
-    if std::env::var_os("DRUMMERNET_TEMPO_DEBUG").is_some() {
-        eprintln!(
-            "  {bpm:.1}: prior {prior:.2} on_beat {on_beat:.2} backbeat {backbeat:.2} ({snares_on}/{snares} of {n_beats}) time {time_keeping:.2} ({cymbals}) fine {fine:.2}"
-        );
-    }
+    tracing::debug!(
+        bpm,
+        prior,
+        on_beat,
+        backbeat,
+        snares_on,
+        time_keeping,
+        cymbals,
+        fine,
+        "tempo candidate"
+    );
     prior + on_beat + backbeat + time_keeping + fine
 }
 
