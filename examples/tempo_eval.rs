@@ -25,6 +25,11 @@ use drummernet::tempo::{analyse, Onset};
 use drummernet::transcribe::{transcribe_source, NetRunner, SliceSource};
 
 fn main() -> Result<()> {
+    // `RUST_LOG=drummernet::tempo=debug` shows every candidate's scores.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let mut count = 40usize;
     let mut seconds = 30.0f64;
     let mut seed = 0u64;
