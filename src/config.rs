@@ -318,7 +318,7 @@ fn merge(base: &mut toml::Value, over: toml::Value, path: &str) -> Result<()> {
 
 /// Tables whose keys are the user's to choose (component names): anything may be added under
 /// them, and serde (`deny_unknown_fields` on the entries) still names a misspelt field.
-const OPEN_MAPS: [&str; 1] = ["inference.components"];
+const OPEN_MAPS: [&str; 2] = ["inference.components", "midi.maps"];
 
 fn is_open_map(path: &str) -> bool {
     OPEN_MAPS.iter().any(|m| {

@@ -12,6 +12,7 @@ pub mod groove;
 pub mod kit;
 pub mod midi;
 pub mod model;
+pub mod tempo;
 pub mod train;
 pub mod transcribe;
 #[cfg(feature = "tui")]

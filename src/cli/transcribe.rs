@@ -12,7 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use drummernet::atomic_file::Overwrite;
 use drummernet::config::Config;
 use drummernet::model::drummernet::LoadedModel;
-use drummernet::transcribe::export::{write_outputs, ModelInfo, OutputFormat};
+use drummernet::tempo::TempoSource;
+use drummernet::transcribe::export::{tempo_of, write_outputs, ModelInfo, OutputFormat};
 use drummernet::transcribe::{transcribe_file, Transcription};
 
 use super::runtime::{load_model, DeviceArgs};
@@ -34,8 +35,60 @@ pub struct TranscribeArgs {
     /// Replace existing outputs.
     #[arg(long)]
     pub force: bool,
+    /// Tempo to write, beats per minute (default: estimated from the drums; bars and beat
+    /// phase are still found).
+    #[arg(long, value_name = "BPM")]
+    pub tempo: Option<f64>,
+    /// Also write a quantised MIDI file (NAME.quantized-1-16.mid) on this grid: 1/4, 1/8,
+    /// 1/16, 1/32, triplets 1/8t, 1/16t... The raw file is always written.
+    #[arg(long, value_name = "GRID")]
+    pub quantize: Option<String>,
+    /// How far quantised notes move to the grid, 0..=1 (default 1).
+    #[arg(long, value_name = "0..1")]
+    pub quantize_strength: Option<f64>,
+    /// Swing of the quantised file in percent: 50 straight (default) .. 75.
+    #[arg(long, value_name = "PERCENT")]
+    pub swing: Option<f64>,
+    /// Drum map of the MIDI notes: gm (default), a [midi.maps.NAME] of the config, or a .toml
+    /// file with `instrument = "..."` and a [notes] table.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub drum_map: Option<String>,
     #[command(flatten)]
     pub device: DeviceArgs,
+}
+
+impl TranscribeArgs {
+    /// Puts the MIDI flags into the `[midi]` settings; a bad value is one line naming the flag.
+    pub fn settle_midi(&self, midi: &mut drummernet::midi::MidiSettings) -> Result<()> {
+        if let Some(bpm) = self.tempo {
+            if !(bpm.is_finite() && (4.0..=1000.0).contains(&bpm)) {
+                bail!("--tempo {bpm}: must be in 4..=1000 BPM");
+            }
+            midi.tempo_bpm = bpm;
+        }
+        if let Some(q) = &self.quantize {
+            midi.quantize = q.clone();
+        }
+        if let Some(s) = self.quantize_strength {
+            midi.quantize_strength = s;
+        }
+        if let Some(s) = self.swing {
+            midi.swing_percent = s;
+        }
+        if let Some(map) = &self.drum_map {
+            midi.select_drum_map(map)?;
+        }
+        if let Err(e) = midi.quantizer() {
+            bail!("--quantize: {e}");
+        }
+        if !(0.0..=1.0).contains(&midi.quantize_strength) {
+            bail!("--quantize-strength: must be in 0..=1");
+        }
+        if !(50.0..=75.0).contains(&midi.swing_percent) {
+            bail!("--swing: must be in 50..=75 percent");
+        }
+        Ok(())
+    }
 }
 
 /// Transcribes one file with a progress bar on a terminal.
@@ -66,7 +119,7 @@ pub fn transcribe_with_progress(
     Ok(t?)
 }
 
-fn summary(t: &Transcription, seconds: f64, written: &[PathBuf]) -> String {
+fn summary(t: &Transcription, tempo: &str, seconds: f64, written: &[PathBuf]) -> String {
     let mut per_class: BTreeMap<&str, usize> = BTreeMap::new();
     for e in &t.events {
         *per_class.entry(e.class.label()).or_default() += 1;
@@ -80,7 +133,7 @@ fn summary(t: &Transcription, seconds: f64, written: &[PathBuf]) -> String {
         .map(|h| format!(" (truncated file: its header promised {h:.1} s)"))
         .unwrap_or_default();
     format!(
-        "{}: {} events ({}) in {:.1} s of audio{}{truncated}, {:.1} s -> {}",
+        "{}: {} events ({}) in {:.1} s of audio{}{truncated}, {tempo}, {:.1} s -> {}",
         t.input.display(),
         t.events.len(),
         if classes.is_empty() {
@@ -97,6 +150,7 @@ fn summary(t: &Transcription, seconds: f64, written: &[PathBuf]) -> String {
 
 pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs, verbose: u8) -> Result<()> {
     a.device.settle(&mut cfg)?;
+    a.settle_midi(&mut cfg.midi)?;
     let formats = OutputFormat::parse_list(&a.format)?;
     if let Some(out) = &a.out {
         super::check_output_folder(out)?;
@@ -121,7 +175,18 @@ pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs, verbose: u8) -> Result
                 &cfg.midi,
                 Overwrite::from_force(a.force),
             )?;
-            let mut text = summary(&t, start.elapsed().as_secs_f64(), &written);
+            let tempo = tempo_of(&t, &cfg.midi);
+            let tempo = format!(
+                "{:.1} BPM{}",
+                tempo.bpm,
+                match tempo.source {
+                    TempoSource::Estimated if tempo.steady => "",
+                    TempoSource::Estimated => " (tempo map)",
+                    TempoSource::Fixed => " (--tempo)",
+                    TempoSource::Fallback => " (too few hits to estimate)",
+                }
+            );
+            let mut text = summary(&t, &tempo, start.elapsed().as_secs_f64(), &written);
             if verbose > 0 {
                 for pass in &t.passes {
                     text.push_str(&format!("\n  {pass}"));

@@ -50,6 +50,54 @@ pub fn write_annotations(
     write_bytes_atomic(path, text.as_bytes(), overwrite)
 }
 
+/// Beat annotation lines `seconds<TAB>beat in bar` (1 = downbeat), the `.beats` format of
+/// beat-tracking data sets (madmom, mir_eval's `load_labeled_events`).
+pub fn beat_lines(beats: &[(f64, u32)]) -> String {
+    let mut out = String::with_capacity(beats.len() * 12);
+    for (t, n) in beats {
+        let _ = writeln!(out, "{t:.6}\t{n}");
+    }
+    out
+}
+
+/// Parses beat annotation text (see [`beat_lines`]); `#` comments and blank lines are
+/// skipped; errors name `path` and the line.
+pub fn parse_beats(text: &str, path: &Path) -> Result<Vec<(f64, u32)>> {
+    let mut beats = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = || {
+            Error::Invalid(format!(
+                "{}:{}: expected `seconds beat_number`, found `{line}`",
+                path.display(),
+                i + 1
+            ))
+        };
+        let mut fields = line.split_whitespace();
+        let (Some(t), Some(n), None) = (fields.next(), fields.next(), fields.next()) else {
+            return Err(bad());
+        };
+        let t: f64 = t
+            .parse()
+            .ok()
+            .filter(|t: &f64| t.is_finite() && *t >= 0.0)
+            .ok_or_else(bad)?;
+        let n: u32 = n.parse().ok().filter(|&n| n >= 1).ok_or_else(bad)?;
+        beats.push((t, n));
+    }
+    beats.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(beats)
+}
+
+/// Reads a beat annotation file (see [`parse_beats`]).
+pub fn read_beats(path: &Path) -> Result<Vec<(f64, u32)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_beats(&text, path)
+}
+
 /// Parses annotation text; `path` only names the source in errors (`file:line: problem`).
 /// Accepts tabs or spaces between the fields, blank lines and `#` comments.
 pub fn parse_annotations(text: &str, path: &Path) -> Result<Vec<(f64, DrumClass)>> {
@@ -104,6 +152,16 @@ mod tests {
             annotation_lines(&notes),
             "0.250000\tKD\n0.250000\tHH\n1.500000\tSD\n2.000000\tTT\n2.123457\tCY\n"
         );
+    }
+
+    #[test]
+    fn beat_lines_round_trip() {
+        let beats = [(0.25, 1), (0.75, 2), (1.25, 3)];
+        let text = beat_lines(&beats);
+        assert_eq!(text, "0.250000\t1\n0.750000\t2\n1.250000\t3\n");
+        assert_eq!(parse_beats(&text, Path::new("b")).unwrap(), beats);
+        let e = parse_beats("0.5 0\n", Path::new("g.beats")).unwrap_err();
+        assert!(e.to_string().starts_with("g.beats:1:"), "{e}");
     }
 
     #[test]

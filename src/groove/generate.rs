@@ -21,6 +21,42 @@ pub struct Performance {
     pub seconds: f64,
     /// General MIDI drum notes on channel index 9, sorted by time.
     pub notes: Vec<MidiNote>,
+    /// Where the first bar starts, seconds (the groove starts up to half a beat after 0 s);
+    /// bars are 4/4 at `bpm` from here: the ground truth of beats and downbeats.
+    #[serde(default)]
+    pub first_downbeat: f64,
+}
+
+/// Beats per bar of every generated groove.
+pub const BEATS_PER_BAR: u32 = 4;
+
+impl Performance {
+    /// Every beat in `[0, seconds)` with its number in the bar (1 = downbeat).
+    pub fn beats(&self) -> Vec<(f64, u32)> {
+        let period = 60.0 / self.bpm;
+        let mut out = Vec::new();
+        let mut k = 0u32;
+        loop {
+            let t = self.first_downbeat + f64::from(k) * period;
+            if t >= self.seconds || !t.is_finite() {
+                return out;
+            }
+            out.push((t, k % BEATS_PER_BAR + 1));
+            k += 1;
+        }
+    }
+
+    pub fn beat_times(&self) -> Vec<f64> {
+        self.beats().into_iter().map(|(t, _)| t).collect()
+    }
+
+    pub fn downbeat_times(&self) -> Vec<f64> {
+        self.beats()
+            .into_iter()
+            .filter(|&(_, n)| n == 1)
+            .map(|(t, _)| t)
+            .collect()
+    }
 }
 
 /// A standard normal sample (Box-Muller), so that no distribution crate is needed.
@@ -130,6 +166,7 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
         bpm,
         seconds,
         notes,
+        first_downbeat: start,
     }
 }
 

@@ -13,10 +13,11 @@ mod settings;
 mod style;
 
 pub use annotation::{
-    annotated_class, annotation_lines, parse_annotations, read_annotations, write_annotations,
+    annotated_class, annotation_lines, beat_lines, parse_annotations, parse_beats,
+    read_annotations, read_beats, write_annotations,
 };
 pub use augment::{augment, Augmentation, AUGMENT_CEILING};
-pub use generate::{generate_performance, Performance, NOTE_SECONDS};
+pub use generate::{generate_performance, Performance, BEATS_PER_BAR, NOTE_SECONDS};
 pub use render::{kit_index_for_note, natural_length, normalize_peak, render, velocity_gain};
 pub use render_file::{render_midi_file, RenderedFile};
 pub use set::{

@@ -7,12 +7,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::annotation::write_annotations;
+use super::annotation::{beat_lines, write_annotations};
 use super::augment::{augment, Augmentation};
 use super::generate::{generate_performance, Performance};
 use super::render::{normalize_peak, render};
 use super::settings::GrooveSettings;
-use crate::atomic_file::{check_writable, Overwrite};
+use crate::atomic_file::{check_writable, write_bytes_atomic, Overwrite};
 use crate::audio::{write_wav, WavFormat, SAMPLE_RATE};
 use crate::error::{Error, Result};
 use crate::kit::Kit;
@@ -72,6 +72,7 @@ pub fn make_groove(
         tempo_bpm: performance.bpm,
         ticks_per_beat: GROOVE_TICKS_PER_BEAT,
         layout: TrackLayout::Single,
+        ..MidiWriteOptions::default()
     };
     performance.notes = quantize_to_ticks(&performance.notes, &midi_options);
     // Snapping may round a last onset up to the very end; it must still start inside.
@@ -97,12 +98,12 @@ pub fn make_groove(
     })
 }
 
-/// The three files of item `index`: `groove_<index>.{wav,mid,txt}`, zero-padded to at least
-/// four digits (more when `count` needs them) so that they sort.
-pub fn groove_paths(out: &Path, index: usize, count: usize) -> [PathBuf; 3] {
+/// The four files of item `index`: `groove_<index>.{wav,mid,txt,beats}`, zero-padded to at
+/// least four digits (more when `count` needs them) so that they sort.
+pub fn groove_paths(out: &Path, index: usize, count: usize) -> [PathBuf; 4] {
     let width = count.saturating_sub(1).to_string().len().max(4);
     let stem = format!("groove_{index:0width$}");
-    ["wav", "mid", "txt"].map(|ext| out.join(format!("{stem}.{ext}")))
+    ["wav", "mid", "txt", "beats"].map(|ext| out.join(format!("{stem}.{ext}")))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -116,7 +117,7 @@ fn write_item(
     settings: &GrooveSettings,
     overwrite: Overwrite,
 ) -> Result<PathBuf> {
-    let [wav, mid, txt] = groove_paths(out, index, count);
+    let [wav, mid, txt, beats] = groove_paths(out, index, count);
     let take = make_groove(item_seed(seed, index), seconds, kits, settings)?;
     let p = &take.performance;
     let header = vec![
@@ -141,12 +142,14 @@ fn write_item(
     write_wav(&wav, &take.audio, SAMPLE_RATE, WavFormat::Pcm16, overwrite)?;
     write_midi(&mid, &p.notes, &take.midi_options, overwrite)?;
     write_annotations(&txt, &p.notes, &header, overwrite)?;
+    write_bytes_atomic(&beats, beat_lines(&p.beats()).as_bytes(), overwrite)?;
     Ok(wav)
 }
 
 /// Writes `count` grooves of `seconds` into `out` (created if missing): for each,
-/// `groove_NNNN.wav` (16-bit, [`SAMPLE_RATE`]), `.mid` and `.txt` (annotation with a `#` header
-/// recording style, tempo, kit, mix gain and augmentation), every file written atomically.
+/// `groove_NNNN.wav` (16-bit, [`SAMPLE_RATE`]), `.mid`, `.txt` (annotation with a `#` header
+/// recording style, tempo, kit, mix gain and augmentation) and `.beats` (beat times with their
+/// number in the bar, for scoring tempo and bars), every file written atomically.
 /// Item `i` is [`make_groove`] with [`item_seed`]`(seed, i)`, so a set is reproducible and any
 /// item can be regenerated alone. With [`Overwrite::Refuse`] every target is checked before
 /// anything is written. Returns the WAV paths in order.

@@ -11,6 +11,10 @@ use super::settings::MidiSettings;
 use super::timing::{bpm_to_micros_per_beat, TempoMap};
 use crate::atomic_file::{write_bytes_atomic, Overwrite};
 use crate::error::{Error, Result};
+use crate::tempo::BeatGrid;
+
+/// Largest tempo a Set Tempo event can hold (24 bits).
+const MAX_MICROS_PER_BEAT: f64 = 16_777_215.0;
 
 /// How notes are spread over tracks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -27,11 +31,20 @@ pub enum TrackLayout {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MidiWriteOptions {
     /// Written as whole microseconds per beat (see [`bpm_to_micros_per_beat`]); ticks are
-    /// computed with that rounded tempo so that reading the file gives the times back.
+    /// computed with that rounded tempo so that reading the file gives the times back. Unused
+    /// when `grid` is given.
     pub tempo_bpm: f64,
     /// 1..=32767.
     pub ticks_per_beat: u16,
     pub layout: TrackLayout,
+    /// Beats and bars to write as the tempo map and time signatures: every grid beat lands on
+    /// a beat line and the first downbeat on a bar line (a pickup bar before it when needed);
+    /// notes keep their times in seconds. `None`: one tempo, 4/4 from 0 s.
+    pub grid: Option<BeatGrid>,
+    /// Track name of the single track (format 0) or of the tempo track (format 1).
+    pub track_name: Option<String>,
+    /// Instrument name written into every track with notes.
+    pub instrument_name: Option<String>,
 }
 
 impl Default for MidiWriteOptions {
@@ -40,7 +53,63 @@ impl Default for MidiWriteOptions {
             tempo_bpm: 120.0,
             ticks_per_beat: 480,
             layout: TrackLayout::Single,
+            grid: None,
+            track_name: None,
+            instrument_name: None,
         }
+    }
+}
+
+/// The conductor's content: the tempo map notes are placed with, and its meta events at
+/// absolute ticks.
+struct Conductor {
+    map: TempoMap,
+    metas: Vec<(u64, MetaMessage<'static>)>,
+}
+
+/// The MIDI time signature event for `beats`/4.
+fn time_signature(beats: u32) -> MetaMessage<'static> {
+    MetaMessage::TimeSignature(beats.clamp(1, 255) as u8, 2, 24, 8)
+}
+
+fn conductor(opts: &MidiWriteOptions) -> Conductor {
+    let ppq = u64::from(opts.ticks_per_beat.max(1));
+    let Some(grid) = &opts.grid else {
+        let micros = opts.micros_per_beat();
+        return Conductor {
+            map: TempoMap::constant(micros, opts.ticks_per_beat),
+            metas: vec![
+                (0, MetaMessage::Tempo(u24::new(micros))),
+                (0, time_signature(4)),
+            ],
+        };
+    };
+    let (beats, first) = grid.anchored_at_zero();
+    let per = grid.beats_per_bar.max(1);
+    let pickup = (first as u64) % u64::from(per);
+    let mut metas = Vec::new();
+    if pickup > 0 {
+        metas.push((0, time_signature(pickup as u32)));
+        metas.push((pickup * ppq, time_signature(per)));
+    } else {
+        metas.push((0, time_signature(per)));
+    }
+    let mut changes: Vec<(u64, u32)> = Vec::new();
+    for (k, w) in beats.windows(2).enumerate() {
+        let micros = ((w[1] - w[0]) * 1e6)
+            .round()
+            .clamp(1.0, MAX_MICROS_PER_BEAT) as u32;
+        if changes.last().is_none_or(|&(_, m)| m != micros) {
+            changes.push((k as u64 * ppq, micros));
+        }
+    }
+    for &(tick, micros) in &changes {
+        metas.push((tick, MetaMessage::Tempo(u24::new(micros))));
+    }
+    metas.sort_by_key(|&(tick, _)| tick);
+    Conductor {
+        map: TempoMap::metrical(opts.ticks_per_beat, &changes),
+        metas,
     }
 }
 
@@ -48,18 +117,30 @@ impl MidiWriteOptions {
     /// The options the `[midi]` settings ask for (track names are the component names).
     pub fn from_settings(settings: &MidiSettings) -> Self {
         let layout = if settings.one_track_per_component {
+            // Named after the components, through the selected drum map.
             let mut names = BTreeMap::new();
-            for (name, &note) in &settings.notes {
-                names.entry(note).or_insert_with(|| name.clone());
+            let in_map = settings.maps.get(&settings.drum_map).map(|m| &m.notes);
+            let components: std::collections::BTreeSet<&String> = settings
+                .notes
+                .keys()
+                .chain(in_map.into_iter().flat_map(|m| m.keys()))
+                .collect();
+            for name in components {
+                if let Some(note) = settings.note_for(name) {
+                    names.entry(note).or_insert_with(|| name.clone());
+                }
             }
             TrackLayout::OnePerNote { names }
         } else {
             TrackLayout::Single
         };
         MidiWriteOptions {
-            tempo_bpm: settings.tempo_bpm,
+            tempo_bpm: settings.fixed_bpm().unwrap_or(settings.fallback_bpm),
             ticks_per_beat: settings.ticks_per_beat,
             layout,
+            grid: None,
+            track_name: Some("Drums".to_string()),
+            instrument_name: Some(settings.instrument_name()),
         }
     }
 
@@ -67,8 +148,9 @@ impl MidiWriteOptions {
         bpm_to_micros_per_beat(self.tempo_bpm)
     }
 
-    fn tempo_map(&self) -> TempoMap {
-        TempoMap::constant(self.micros_per_beat(), self.ticks_per_beat)
+    /// The tempo map notes are placed with (the grid's when there is one).
+    pub fn tempo_map(&self) -> TempoMap {
+        conductor(self).map
     }
 }
 
@@ -187,7 +269,25 @@ fn delta(from: u64, to: u64) -> Result<u28> {
         })
 }
 
-fn track_from<'a>(head: Vec<TrackEventKind<'a>>, events: &[Event]) -> Result<Vec<TrackEvent<'a>>> {
+/// The name events a track starts with.
+fn named<'a>(name: Option<&'a [u8]>, instrument: Option<&'a [u8]>) -> Vec<TrackEventKind<'a>> {
+    let mut head = Vec::new();
+    if let Some(n) = name {
+        head.push(TrackEventKind::Meta(MetaMessage::TrackName(n)));
+    }
+    if let Some(i) = instrument {
+        head.push(TrackEventKind::Meta(MetaMessage::InstrumentName(i)));
+    }
+    head
+}
+
+/// A track: `head` at tick 0, then the timed `metas` and the note `events` merged in tick
+/// order (metas first at equal ticks: a tempo change applies to the notes at its tick).
+fn track_from<'a>(
+    head: Vec<TrackEventKind<'a>>,
+    metas: &[(u64, MetaMessage<'a>)],
+    events: &[Event],
+) -> Result<Vec<TrackEvent<'a>>> {
     let mut track: Vec<TrackEvent<'a>> = head
         .into_iter()
         .map(|kind| TrackEvent {
@@ -196,7 +296,16 @@ fn track_from<'a>(head: Vec<TrackEventKind<'a>>, events: &[Event]) -> Result<Vec
         })
         .collect();
     let mut last = 0u64;
+    let mut metas = metas.iter().peekable();
     for e in events {
+        while let Some(&&(tick, meta)) = metas.peek().filter(|m| m.0 <= e.tick) {
+            track.push(TrackEvent {
+                delta: delta(last, tick)?,
+                kind: TrackEventKind::Meta(meta),
+            });
+            last = tick;
+            metas.next();
+        }
         let message = match e.edge {
             Edge::On => MidiMessage::NoteOn {
                 key: u7::new(e.key),
@@ -216,6 +325,13 @@ fn track_from<'a>(head: Vec<TrackEventKind<'a>>, events: &[Event]) -> Result<Vec
         });
         last = e.tick;
     }
+    for &(tick, meta) in metas {
+        track.push(TrackEvent {
+            delta: delta(last, tick)?,
+            kind: TrackEventKind::Meta(meta),
+        });
+        last = tick;
+    }
     track.push(TrackEvent {
         delta: u28::new(0),
         kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
@@ -232,19 +348,18 @@ pub fn midi_bytes(notes: &[MidiNote], opts: &MidiWriteOptions) -> Result<Vec<u8>
             opts.ticks_per_beat
         )));
     }
-    let map = opts.tempo_map();
+    let Conductor { map, metas } = conductor(opts);
     let events = events_for(notes, &map)?;
-    let conductor = vec![
-        TrackEventKind::Meta(MetaMessage::Tempo(u24::new(opts.micros_per_beat()))),
-        TrackEventKind::Meta(MetaMessage::TimeSignature(4, 2, 24, 8)),
-    ];
     let timing = Timing::Metrical(u15::new(opts.ticks_per_beat));
+    let track_name = opts.track_name.as_ref().map(|n| n.as_bytes());
+    let instrument = opts.instrument_name.as_ref().map(|n| n.as_bytes());
     // Track names must outlive the Smf that borrows them.
     let names: Vec<(u8, Vec<u8>)>;
     let smf = match &opts.layout {
         TrackLayout::Single => {
             let mut smf = Smf::new(Header::new(Format::SingleTrack, timing));
-            smf.tracks.push(track_from(conductor, &events)?);
+            smf.tracks
+                .push(track_from(named(track_name, instrument), &metas, &events)?);
             smf
         }
         TrackLayout::OnePerNote { names: given } => {
@@ -262,11 +377,15 @@ pub fn midi_bytes(notes: &[MidiNote], opts: &MidiWriteOptions) -> Result<Vec<u8>
                 })
                 .collect();
             let mut smf = Smf::new(Header::new(Format::Parallel, timing));
-            smf.tracks.push(track_from(conductor, &[])?);
+            smf.tracks
+                .push(track_from(named(track_name, None), &metas, &[])?);
             for (key, name) in &names {
                 let own: Vec<Event> = events.iter().filter(|e| e.key == *key).copied().collect();
-                let head = vec![TrackEventKind::Meta(MetaMessage::TrackName(name))];
-                smf.tracks.push(track_from(head, &own)?);
+                smf.tracks.push(track_from(
+                    named(Some(name.as_slice()), instrument),
+                    &[],
+                    &own,
+                )?);
             }
             smf
         }

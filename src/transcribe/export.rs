@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::atomic_file::{check_writable, write_atomic, write_bytes_atomic, Overwrite};
 use crate::error::{Error, Result};
 use crate::midi::{write_midi, MidiSettings, MidiWriteOptions};
+use crate::tempo::{self, Onset, Position, Quantizer, TempoAnalysis};
 
 use super::events::DrumEvent;
 use super::settings::InferenceSettings;
@@ -93,7 +94,30 @@ struct JsonDocument<'a> {
     model: &'a ModelInfo,
     components: &'a [String],
     settings: JsonSettings<'a>,
-    events: &'a [DrumEvent],
+    /// Tempo (bpm, where it came from, whether it is one tempo), beat and downbeat times.
+    tempo: JsonTempo<'a>,
+    /// Each event with its bar (1 = the first full bar) and beat (1.0 = on the bar line).
+    events: Vec<JsonEvent<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonTempo<'a> {
+    bpm: f64,
+    source: tempo::TempoSource,
+    steady: bool,
+    beats_per_bar: u32,
+    beats: &'a [f64],
+    downbeats: Vec<f64>,
+    /// The other tempi weighed, `[bpm, score]`, best first (half and double tempo among them).
+    candidates: &'a [(f64, f64)],
+}
+
+#[derive(Serialize)]
+struct JsonEvent<'a> {
+    #[serde(flatten)]
+    event: &'a DrumEvent,
+    bar: i64,
+    beat: f64,
 }
 
 #[derive(Serialize)]
@@ -114,39 +138,125 @@ pub fn output_path(input: &Path, out_dir: &Path, format: OutputFormat) -> PathBu
     out_dir.join(name)
 }
 
-pub fn csv_text(events: &[DrumEvent]) -> String {
-    let mut s = String::from("time,component,class,note,velocity,confidence\n");
+/// `<out_dir>/<input stem>.beats.csv`: the beat grid written beside the CSV.
+pub fn beats_csv_path(input: &Path, out_dir: &Path) -> PathBuf {
+    let csv = output_path(input, out_dir, OutputFormat::Csv);
+    csv.with_extension("beats.csv")
+}
+
+/// `<out_dir>/<input stem>.quantized-<grid>.mid`: the quantised variant beside the raw MIDI.
+pub fn quantized_path(input: &Path, out_dir: &Path, q: &Quantizer) -> PathBuf {
+    let mid = output_path(input, out_dir, OutputFormat::Mid);
+    mid.with_extension(format!("quantized-{}.mid", q.grid.file_tag()))
+}
+
+/// The tempo and bars of a transcription as the outputs write them: estimated from its
+/// events, or at `midi.tempo_bpm` when that is set.
+pub fn tempo_of(t: &Transcription, midi: &MidiSettings) -> TempoAnalysis {
+    let onsets: Vec<Onset> = t.events.iter().map(Onset::of_event).collect();
+    tempo::analyse(
+        &onsets,
+        t.duration,
+        &midi.tempo,
+        midi.fixed_bpm(),
+        midi.fallback_bpm,
+    )
+}
+
+/// Event rows with their bar, beat and the local tempo.
+pub fn csv_text(events: &[DrumEvent], tempo: &TempoAnalysis) -> String {
+    let mut s = String::from("time,component,class,note,velocity,confidence,bar,beat,bpm\n");
     for e in events {
+        let Position { bar, beat } = tempo.grid.position(e.time);
         s.push_str(&format!(
-            "{:.6},{},{},{},{},{:.4}\n",
+            "{:.6},{},{},{},{},{:.4},{},{:.3},{:.2}\n",
             e.time,
             e.component,
             e.class.label(),
             e.note,
             e.velocity,
-            e.confidence
+            e.confidence,
+            bar,
+            beat,
+            tempo.grid.bpm_at(e.time)
         ));
     }
     s
 }
 
-pub fn write_csv(path: &Path, events: &[DrumEvent], overwrite: Overwrite) -> Result<()> {
-    write_bytes_atomic(path, csv_text(events).as_bytes(), overwrite)
+/// One row per beat of the grid: time, bar, beat in the bar, local tempo.
+pub fn beats_csv_text(tempo: &TempoAnalysis) -> String {
+    let mut s = String::from("time,bar,beat,bpm\n");
+    for &b in &tempo.grid.beats {
+        let Position { bar, beat } = tempo.grid.position(b);
+        s.push_str(&format!(
+            "{b:.6},{bar},{},{:.2}\n",
+            beat.round(),
+            tempo.grid.bpm_at(b)
+        ));
+    }
+    s
 }
 
+pub fn write_csv(
+    path: &Path,
+    events: &[DrumEvent],
+    tempo: &TempoAnalysis,
+    overwrite: Overwrite,
+) -> Result<()> {
+    write_bytes_atomic(path, csv_text(events, tempo).as_bytes(), overwrite)
+}
+
+/// The MIDI options of a transcription's file: the `[midi]` settings with the tempo map and
+/// bars of `tempo`.
+pub fn midi_options(midi: &MidiSettings, tempo: &TempoAnalysis) -> MidiWriteOptions {
+    MidiWriteOptions {
+        tempo_bpm: tempo.bpm,
+        grid: Some(tempo.grid.clone()),
+        ..MidiWriteOptions::from_settings(midi)
+    }
+}
+
+/// Writes the events as MIDI with the tempo map and bars of `tempo`, each note at its exact
+/// time.
 pub fn write_mid(
     path: &Path,
     events: &[DrumEvent],
     midi: &MidiSettings,
+    tempo: &TempoAnalysis,
     overwrite: Overwrite,
 ) -> Result<()> {
     let notes: Vec<_> = events.iter().map(|e| e.midi_note(midi)).collect();
-    write_midi(
-        path,
-        &notes,
-        &MidiWriteOptions::from_settings(midi),
-        overwrite,
-    )
+    write_midi(path, &notes, &midi_options(midi, tempo), overwrite)
+}
+
+/// Writes the events quantised by `q` on the grid of `tempo` (the track named so).
+pub fn write_quantized_mid(
+    path: &Path,
+    events: &[DrumEvent],
+    midi: &MidiSettings,
+    tempo: &TempoAnalysis,
+    q: &Quantizer,
+    overwrite: Overwrite,
+) -> Result<()> {
+    let notes: Vec<_> = events
+        .iter()
+        .map(|e| {
+            let mut n = e.midi_note(midi);
+            n.time = q.quantize(&tempo.grid, e.time);
+            n
+        })
+        .collect();
+    let opts = MidiWriteOptions {
+        track_name: Some(format!(
+            "Drums (quantised {}, strength {:.0} %, swing {:.0} %)",
+            q.grid,
+            q.strength * 100.0,
+            q.swing_percent
+        )),
+        ..midi_options(midi, tempo)
+    };
+    write_midi(path, &notes, &opts, overwrite)
 }
 
 pub fn write_json(
@@ -155,11 +265,12 @@ pub fn write_json(
     model: &ModelInfo,
     settings: &InferenceSettings,
     midi: &MidiSettings,
+    tempo: &TempoAnalysis,
     overwrite: Overwrite,
 ) -> Result<()> {
     let doc = JsonDocument {
         format: "drummernet-transcription",
-        version: 1,
+        version: 2,
         input: t.input.display().to_string(),
         duration_seconds: t.duration,
         frame_rate: t.frame_rate,
@@ -171,7 +282,23 @@ pub fn write_json(
             inference: settings,
             midi,
         },
-        events: &t.events,
+        tempo: JsonTempo {
+            bpm: tempo.bpm,
+            source: tempo.source,
+            steady: tempo.steady,
+            beats_per_bar: tempo.grid.beats_per_bar,
+            beats: &tempo.grid.beats,
+            downbeats: tempo.grid.downbeats(),
+            candidates: &tempo.candidates,
+        },
+        events: t
+            .events
+            .iter()
+            .map(|event| {
+                let Position { bar, beat } = tempo.grid.position(event.time);
+                JsonEvent { event, bar, beat }
+            })
+            .collect(),
     };
     write_atomic(path, overwrite, |w| {
         serde_json::to_writer_pretty(&mut *w, &doc)
@@ -180,8 +307,34 @@ pub fn write_json(
     })
 }
 
-/// Writes every requested format for `t` into `out_dir`; all target paths are checked first,
-/// so an existing file (without `Overwrite::Allow`) leaves nothing written. Returns the paths.
+/// Every file [`write_outputs`] writes for `input` into `out_dir`: the requested formats'
+/// files in order, then the quantised MIDI (when `midi.quantize` asks and MIDI is written) and
+/// the beat grid (with CSV).
+pub fn output_paths(
+    input: &Path,
+    out_dir: &Path,
+    formats: &[OutputFormat],
+    midi: &MidiSettings,
+) -> Vec<PathBuf> {
+    let mut all: Vec<PathBuf> = formats
+        .iter()
+        .map(|&f| output_path(input, out_dir, f))
+        .collect();
+    if formats.contains(&OutputFormat::Mid) {
+        if let Ok(Some(q)) = midi.quantizer() {
+            all.push(quantized_path(input, out_dir, &q));
+        }
+    }
+    if formats.contains(&OutputFormat::Csv) {
+        all.push(beats_csv_path(input, out_dir));
+    }
+    all
+}
+
+/// Writes every requested format for `t` into `out_dir` (with MIDI, the quantised variant when
+/// `midi.quantize` asks; with CSV, the beat grid as `.beats.csv`); all target paths are checked
+/// first, so an existing file (without `Overwrite::Allow`) leaves nothing written. Returns the
+/// paths, the requested formats' first.
 pub fn write_outputs(
     t: &Transcription,
     out_dir: &Path,
@@ -191,19 +344,34 @@ pub fn write_outputs(
     midi: &MidiSettings,
     overwrite: Overwrite,
 ) -> Result<Vec<PathBuf>> {
+    let quantizer = midi
+        .quantizer()
+        .map_err(|e| Error::config("midi.quantize", e))?;
     let paths: Vec<(OutputFormat, PathBuf)> = formats
         .iter()
         .map(|&f| (f, output_path(&t.input, out_dir, f)))
         .collect();
-    for (_, p) in &paths {
+    let all = output_paths(&t.input, out_dir, formats, midi);
+    for p in &all {
         check_writable(p, overwrite)?;
     }
+    let tempo = tempo_of(t, midi);
     for (f, p) in &paths {
         match f {
-            OutputFormat::Mid => write_mid(p, &t.events, midi, overwrite)?,
-            OutputFormat::Json => write_json(p, t, model, settings, midi, overwrite)?,
-            OutputFormat::Csv => write_csv(p, &t.events, overwrite)?,
+            OutputFormat::Mid => {
+                write_mid(p, &t.events, midi, &tempo, overwrite)?;
+                if let Some(q) = &quantizer {
+                    let qp = quantized_path(&t.input, out_dir, q);
+                    write_quantized_mid(&qp, &t.events, midi, &tempo, q, overwrite)?;
+                }
+            }
+            OutputFormat::Json => write_json(p, t, model, settings, midi, &tempo, overwrite)?,
+            OutputFormat::Csv => {
+                write_csv(p, &t.events, &tempo, overwrite)?;
+                let bp = beats_csv_path(&t.input, out_dir);
+                write_bytes_atomic(&bp, beats_csv_text(&tempo).as_bytes(), overwrite)?;
+            }
         }
     }
-    Ok(paths.into_iter().map(|(_, p)| p).collect())
+    Ok(all)
 }

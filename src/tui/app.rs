@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::midi::MidiSettings;
 use crate::train::background::TrainerEvent;
 use crate::train::session::read_loss_csv;
-use crate::transcribe::export::{write_json, write_mid};
+use crate::transcribe::export::{tempo_of, write_json, write_mid};
 use crate::transcribe::Transcription;
 
 use super::action::Action;
@@ -336,7 +336,8 @@ impl App {
         check_writable(path, overwrite)?;
         check_writable(&json, overwrite)?;
         let t = self.record();
-        write_mid(path, &t.events, &self.midi, overwrite)?;
+        let tempo = tempo_of(&t, &self.midi);
+        write_mid(path, &t.events, &self.midi, &tempo, overwrite)?;
         let model = self
             .stem
             .transcription()
@@ -348,6 +349,7 @@ impl App {
             &model,
             self.roll.inference(),
             &self.midi,
+            &tempo,
             overwrite,
         )?;
         Ok(t.events.len())

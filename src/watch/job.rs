@@ -12,7 +12,7 @@ use crate::atomic_file::Overwrite;
 use crate::error::{Error, Result};
 use crate::midi::MidiSettings;
 use crate::model::drummernet::LoadedModel;
-use crate::transcribe::export::{output_path, write_outputs, ModelInfo, OutputFormat};
+use crate::transcribe::export::{output_paths, write_outputs, ModelInfo, OutputFormat};
 use crate::transcribe::{transcribe_file, InferenceSettings};
 
 use super::fingerprint::{hash_bytes, hash_file, stamp_of, Stamp};
@@ -68,13 +68,14 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// The outputs of input `key`, relative to the output folder.
-    pub fn planned_outputs(&self, key: &str) -> Vec<String> {
+    /// The outputs of input `key` (with the extra files `midi` asks for: a quantised MIDI,
+    /// the beat grid beside a CSV), relative to the output folder.
+    pub fn planned_outputs(&self, key: &str, midi: &MidiSettings) -> Vec<String> {
         let input = Path::new(key);
         let dir = input.parent().unwrap_or(Path::new(""));
-        self.formats
+        output_paths(input, dir, &self.formats, midi)
             .iter()
-            .filter_map(|&f| relative_key(Path::new(""), &output_path(input, dir, f)))
+            .filter_map(|p| relative_key(Path::new(""), p))
             .collect()
     }
 
@@ -159,7 +160,7 @@ pub fn process(engine: &Engine, ws: &Workspace, journal: &Mutex<Journal>, path: 
     let Some(stamp) = stamp_of(path) else {
         return Outcome::Gone;
     };
-    let planned = ws.planned_outputs(&key);
+    let planned = ws.planned_outputs(&key, &engine.midi);
     let present = |o: &[String]| ws.present(o);
     let quick = judge(
         lock(journal).get(&key),

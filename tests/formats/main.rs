@@ -1,5 +1,5 @@
 //! The data the product reads and writes: audio decoding, MIDI, kits (folders, procedural,
-//! SoundFonts), synthetic grooves, and the onset scorer.
+//! SoundFonts), synthetic grooves, the onset scorer, and tempo/bars/quantised MIDI.
 
 mod audio;
 mod eval;
@@ -7,3 +7,4 @@ mod groove;
 mod kit;
 mod kit_soundfont;
 mod midi;
+mod tempo;

@@ -72,6 +72,7 @@ fn round_trip_single_track_keeps_every_note() {
         tempo_bpm: 133.0,
         ticks_per_beat: 480,
         layout: TrackLayout::Single,
+        ..MidiWriteOptions::default()
     };
     let bytes = midi_bytes(&notes, &opts).unwrap();
     let read = parse_midi(&bytes, Path::new("mem.mid")).unwrap();
@@ -99,6 +100,7 @@ fn round_trip_one_track_per_note_names_tracks() {
         tempo_bpm: 87.0,
         ticks_per_beat: 96,
         layout: TrackLayout::OnePerNote { names },
+        ..MidiWriteOptions::default()
     };
     let bytes = midi_bytes(&notes, &opts).unwrap();
     let smf = Smf::parse(&bytes).unwrap();
@@ -123,6 +125,7 @@ fn ten_minutes_at_odd_tempi_do_not_drift() {
             tempo_bpm: bpm,
             ticks_per_beat: ppq,
             layout: TrackLayout::Single,
+            ..MidiWriteOptions::default()
         };
         // An onset every 123.457 ms (not on the grid) for 10 minutes.
         let notes: Vec<MidiNote> = (0..4861)

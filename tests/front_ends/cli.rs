@@ -374,7 +374,7 @@ fn groove_writes_consistent_deterministic_sets() {
     let stdout = succeeds(&mut groove(&a, 11, &kits));
     assert!(stdout.contains("4 grooves"), "{stdout}");
     let names = file_names(&a);
-    assert_eq!(names.len(), 12, "{names:?}");
+    assert_eq!(names.len(), 16, "{names:?}");
 
     let mut kit_names = std::collections::BTreeSet::new();
     for i in 0..4 {

@@ -1,5 +1,6 @@
 //! The two jobs end to end in the library: transcription (chunked inference, the passes,
-//! export) and training (sessions, resume, determinism).
+//! export, tempo and bars of real transcriptions) and training (sessions, resume, determinism).
 
+mod tempo;
 mod train;
 mod transcribe;

@@ -6,7 +6,7 @@ use std::path::Path;
 use drummernet::atomic_file::Overwrite;
 use drummernet::midi::{read_midi, MidiSettings};
 use drummernet::transcribe::chunked::{stream_activations, SliceSource};
-use drummernet::transcribe::export::{csv_text, write_outputs, ModelInfo, OutputFormat};
+use drummernet::transcribe::export::{csv_text, tempo_of, write_outputs, ModelInfo, OutputFormat};
 use drummernet::transcribe::{
     activations_for, transcribe_source, FrameModel, InferenceSettings, NetRunner, PassSettings,
     Transcription,
@@ -354,12 +354,15 @@ fn exports_round_trip_and_respect_force() {
     assert!((j["events"][0]["time"].as_f64().unwrap() - 0.2).abs() < 0.001);
     // CSV columns.
     let csv = std::fs::read_to_string(&paths[2]).unwrap();
-    assert_eq!(csv, csv_text(&t.events));
+    assert_eq!(csv, csv_text(&t.events, &tempo_of(&t, &midi)));
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("time,component,class,note,velocity,confidence")
+        Some("time,component,class,note,velocity,confidence,bar,beat,bpm")
     );
+    // The beat grid beside it; the JSON carries the tempo.
+    assert_eq!(paths[3], dir.path().join("clicks.beats.csv"));
+    assert!(j["tempo"]["bpm"].as_f64().unwrap() > 0.0);
     let first: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!(&first[1..5], &["KD_KD", "KD", "36", "127"]);
     // Existing outputs: refused without force, nothing rewritten; replaced with force.

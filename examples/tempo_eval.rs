@@ -1,0 +1,158 @@
+//! Tempo, beat and downbeat accuracy on generated grooves (issue 21's targets):
+//!
+//! `cargo run --example tempo_eval -- [--count 40] [--seconds 30] [--seed 0] [--kits 100-119]
+//! [--from model|truth] [--model FILE] [--verbose 1] [--set section.key=value]...`
+//!
+//! Each groove is drawn by the project's groove generator (the `[groove]` defaults: every style,
+//! 60-200 BPM, no augmentation) and rendered through a procedural kit (seeds below 1000 are
+//! validation-only). `--from model` transcribes the audio with the bundled model (or `--model`)
+//! and estimates from the events, as `drummernet transcribe` does; `--from truth` estimates
+//! from the generator's own notes (the estimator alone). Prints one line per groove, then the
+//! share of tempi within 4 % (half, double and triple answers counted apart), the mean beat
+//! F-measure and the mean downbeat F-measure (mir_eval's 70 ms window, no trimming).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use candle_core::Device;
+
+use drummernet::config::Config;
+use drummernet::eval::beats::{f_measure, tempo_verdict, TempoVerdict, BEAT_WINDOW};
+use drummernet::groove::{item_seed, make_groove};
+use drummernet::kit::procedural::procedural_kit;
+use drummernet::model::drummernet::DrummerNet;
+use drummernet::tempo::{analyse, Onset};
+use drummernet::transcribe::{transcribe_source, NetRunner, SliceSource};
+
+fn main() -> Result<()> {
+    // `RUST_LOG=drummernet::tempo=debug` shows every candidate's scores.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let mut count = 40usize;
+    let mut seconds = 30.0f64;
+    let mut seed = 0u64;
+    let mut kits = (100u64, 119u64);
+    let mut from_model = true;
+    let mut model_file: Option<PathBuf> = None;
+    let mut verbose = false;
+    let mut overrides: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let v = args.next().with_context(|| format!("{a} needs a value"))?;
+        match a.as_str() {
+            "--count" => count = v.parse()?,
+            "--seconds" => seconds = v.parse()?,
+            "--seed" => seed = v.parse()?,
+            "--kits" => {
+                let (a, b) = v.split_once('-').context("--kits A-B")?;
+                kits = (a.parse()?, b.parse()?);
+            }
+            "--from" => {
+                from_model = match v.as_str() {
+                    "model" => true,
+                    "truth" => false,
+                    _ => bail!("--from model|truth"),
+                }
+            }
+            "--model" => model_file = Some(PathBuf::from(v)),
+            "--verbose" => verbose = v == "1",
+            "--set" => overrides.push(v),
+            _ => bail!("unknown argument {a}"),
+        }
+    }
+    let cfg = Config::load(None, &overrides)?;
+    let mut settings = cfg.groove.clone();
+    settings.augment.enabled = false;
+    let length = cfg.kit.length_samples();
+    let kit_set: Vec<_> = (kits.0..=kits.1)
+        .map(|s| procedural_kit(s, length))
+        .collect();
+    let model = if from_model {
+        let path = model_file
+            .unwrap_or_else(|| drummernet::assets::locate(drummernet::assets::BUNDLED_MODEL));
+        Some(DrummerNet::load(&path, &Device::Cpu)?)
+    } else {
+        None
+    };
+    let (mut correct, mut double, mut half, mut triple, mut wrong) = (0, 0, 0, 0, 0);
+    let (mut beat_f, mut down_f) = (0.0, 0.0);
+    println!("item style        true_bpm  est_bpm verdict  beat_F  down_F  events");
+    for i in 0..count {
+        let take = make_groove(item_seed(seed, i), seconds, &kit_set, &settings)?;
+        let p = &take.performance;
+        let onsets: Vec<Onset> = match &model {
+            None => p.notes.iter().filter_map(Onset::of_note).collect(),
+            Some(m) => {
+                let runner = NetRunner::new(&m.net, Device::Cpu);
+                let t = transcribe_source(
+                    &runner,
+                    &m.config.components,
+                    Path::new("groove.wav"),
+                    || Ok(SliceSource::whole(&take.audio)),
+                    &cfg.inference,
+                    &cfg.midi,
+                    &|_| {},
+                )?;
+                t.events.iter().map(Onset::of_event).collect()
+            }
+        };
+        let a = analyse(
+            &onsets,
+            seconds,
+            &cfg.midi.tempo,
+            None,
+            cfg.midi.fallback_bpm,
+        );
+        let verdict = tempo_verdict(a.bpm, p.bpm);
+        match verdict {
+            TempoVerdict::Correct => correct += 1,
+            TempoVerdict::Double => double += 1,
+            TempoVerdict::Half => half += 1,
+            TempoVerdict::Triple => triple += 1,
+            TempoVerdict::Wrong => wrong += 1,
+        }
+        let bf = f_measure(&p.beat_times(), &a.grid.beats, BEAT_WINDOW);
+        let df = f_measure(&p.downbeat_times(), &a.grid.downbeats(), BEAT_WINDOW);
+        beat_f += bf;
+        down_f += df;
+        println!(
+            "{i:4} {:<12} {:8.2} {:8.2} {:<8} {bf:6.3}  {df:6.3}  {}",
+            p.style.to_string(),
+            p.bpm,
+            a.bpm,
+            format!("{verdict:?}").to_lowercase(),
+            onsets.len()
+        );
+        if verbose {
+            let c: Vec<String> = a
+                .candidates
+                .iter()
+                .map(|(b, s)| format!("{b:.1}:{s:.2}"))
+                .collect();
+            println!("     steady {} candidates {}", a.steady, c.join(" "));
+        }
+    }
+    let n = count.max(1) as f64;
+    println!(
+        "tempo within 4 %: {correct}/{count} ({:.1} %); double {double}, half {half}, \
+         triple {triple}, other {wrong}",
+        100.0 * correct as f64 / n
+    );
+    println!(
+        "mean beat F-measure {:.3}, mean downbeat F-measure {:.3} ({} grooves of {seconds} s, \
+         set seed {seed}, kits procedural:{}-{}, from {})",
+        beat_f / n,
+        down_f / n,
+        count,
+        kits.0,
+        kits.1,
+        if from_model {
+            "the model's events"
+        } else {
+            "the true notes"
+        }
+    );
+    Ok(())
+}

@@ -1,0 +1,525 @@
+//! One tempo (or a tempo map) and the bars of a drum transcription.
+
+use serde::Serialize;
+
+use crate::kit::components::DrumClass;
+use crate::midi::MidiNote;
+use crate::transcribe::DrumEvent;
+
+use super::beats::{class_weight, downbeat_phase, envelope, track, FRAME_RATE};
+use super::grid::BeatGrid;
+use super::settings::TempoSettings;
+
+/// One hit as tempo estimation sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Onset {
+    /// Seconds from the start.
+    pub time: f64,
+    pub class: DrumClass,
+    /// Loudness, 0..=1 (MIDI velocity / 127).
+    pub strength: f64,
+}
+
+impl Onset {
+    pub fn of_event(e: &DrumEvent) -> Onset {
+        Onset {
+            time: e.time,
+            class: e.class,
+            strength: f64::from(e.velocity.clamp(1, 127)) / 127.0,
+        }
+    }
+
+    /// A General MIDI drum note (`None` for keys that are no drum).
+    pub fn of_note(n: &MidiNote) -> Option<Onset> {
+        DrumClass::from_gm_note(n.note).map(|class| Onset {
+            time: n.time,
+            class,
+            strength: f64::from(n.velocity.clamp(1, 127)) / 127.0,
+        })
+    }
+}
+
+/// Where the written tempo came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TempoSource {
+    /// Estimated from the drums.
+    Estimated,
+    /// Given (`--tempo` / `midi.tempo_bpm`); only the beat phase and the bars were estimated.
+    Fixed,
+    /// Too few onsets to estimate: the fallback tempo, bars from 0 s.
+    Fallback,
+}
+
+/// The tempo and bars of one transcription.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TempoAnalysis {
+    /// The song's tempo (the median beat interval of the grid).
+    pub bpm: f64,
+    pub source: TempoSource,
+    /// One tempo throughout (else the grid follows the tracked beats).
+    pub steady: bool,
+    pub grid: BeatGrid,
+    /// The tempi weighed, best first, `(bpm, score)`: the runner-up is often the half or
+    /// double tempo.
+    pub candidates: Vec<(f64, f64)>,
+}
+
+impl TempoAnalysis {
+    /// A grid at `bpm` with bars from 0 s: what is written when nothing can be estimated.
+    pub fn fallback(bpm: f64, duration: f64, beats_per_bar: u32) -> TempoAnalysis {
+        let bpm = if bpm.is_finite() && bpm > 0.0 {
+            bpm
+        } else {
+            120.0
+        };
+        let grid = BeatGrid::uniform(bpm, 0.0, 0.0, duration.max(0.0), beats_per_bar)
+            .or_else(|| BeatGrid::new(vec![0.0, 60.0 / bpm], 0, beats_per_bar.max(1)))
+            .expect("a positive tempo always makes a grid");
+        TempoAnalysis {
+            bpm,
+            source: TempoSource::Fallback,
+            steady: true,
+            grid,
+            candidates: Vec::new(),
+        }
+    }
+}
+
+/// What reading the snares as a half-time feel (one every four beats) costs against a backbeat.
+const HALF_TIME_COST: f64 = 0.7;
+
+/// Resolution of the inter-onset-interval histogram.
+const LAG_RESOLUTION: f64 = 0.001;
+
+/// Weighted histogram of the intervals between onsets up to `max_lag` seconds, smoothed with a
+/// Gaussian of 8 ms (humanised timing and transcription error both blur the intervals).
+fn interval_histogram(onsets: &[Onset], max_lag: f64) -> Vec<f64> {
+    let bins = (max_lag / LAG_RESOLUTION).ceil() as usize + 1;
+    let mut raw = vec![0.0; bins];
+    for (i, a) in onsets.iter().enumerate() {
+        let wa = class_weight(a.class) * a.strength;
+        for b in &onsets[i + 1..] {
+            let lag = b.time - a.time;
+            if lag > max_lag {
+                break;
+            }
+            let bin = (lag / LAG_RESOLUTION).round() as usize;
+            if bin > 0 && bin < bins {
+                raw[bin] += wa * class_weight(b.class) * b.strength;
+            }
+        }
+    }
+    let sigma = 0.008 / LAG_RESOLUTION;
+    let half = (3.0 * sigma).ceil() as isize;
+    let kernel: Vec<f64> = (-half..=half)
+        .map(|d| (-0.5 * (d as f64 / sigma).powi(2)).exp())
+        .collect();
+    (0..bins)
+        .map(|i| {
+            kernel
+                .iter()
+                .enumerate()
+                .map(|(k, w)| {
+                    let j = i as isize + k as isize - half;
+                    if j >= 0 && (j as usize) < bins {
+                        w * raw[j as usize]
+                    } else {
+                        0.0
+                    }
+                })
+                .sum()
+        })
+        .collect()
+}
+
+fn histogram_at(h: &[f64], lag: f64) -> f64 {
+    let x = lag / LAG_RESOLUTION;
+    let i = x.floor() as usize;
+    if i + 1 >= h.len() {
+        return 0.0;
+    }
+    let f = x - i as f64;
+    h[i] * (1.0 - f) + h[i + 1] * f
+}
+
+/// Comb salience of a beat period: intervals of one to four beats (a drum pattern repeats at
+/// the beat, the half bar and the bar).
+fn salience(h: &[f64], period: f64) -> f64 {
+    [1.0, 0.75, 0.5, 0.5]
+        .iter()
+        .enumerate()
+        .map(|(k, c)| c * histogram_at(h, period * (k + 1) as f64))
+        .sum()
+}
+
+/// The tempi worth tracking: the strongest local maxima of the salience, and the metrical
+/// relatives (half, double, 2/3, 3/2) of the strongest, inside the range.
+fn candidates(h: &[f64], s: &TempoSettings) -> Vec<(f64, f64)> {
+    let mut grid = Vec::new();
+    let mut bpm = s.min_bpm;
+    while bpm <= s.max_bpm {
+        grid.push((bpm, salience(h, 60.0 / bpm)));
+        bpm *= 1.004;
+    }
+    let mut peaks: Vec<(f64, f64)> = (1..grid.len().saturating_sub(1))
+        .filter(|&i| grid[i].1 >= grid[i - 1].1 && grid[i].1 > grid[i + 1].1)
+        .map(|i| grid[i])
+        .collect();
+    peaks.sort_by(|a, b| b.1.total_cmp(&a.1));
+    peaks.truncate(4);
+    let Some(&(best, _)) = peaks.first() else {
+        return Vec::new();
+    };
+    let mut out = peaks.clone();
+    for ratio in [2.0, 0.5, 1.5, 2.0 / 3.0] {
+        let b = best * ratio;
+        if (s.min_bpm..=s.max_bpm).contains(&b) {
+            out.push((b, salience(h, 60.0 / b)));
+        }
+    }
+    let mut unique: Vec<(f64, f64)> = Vec::new();
+    for c in out {
+        if unique.iter().all(|u| (u.0 / c.0 - 1.0).abs() > 0.03) {
+            unique.push(c);
+        }
+    }
+    unique
+}
+
+/// Relative position of every onset inside the beat that holds it (0 = on the beat) and that
+/// beat's length in seconds, for onsets between the first and the last beat.
+fn phases<'a>(
+    onsets: &'a [Onset],
+    beats: &'a [f64],
+) -> impl Iterator<Item = (&'a Onset, f64, f64, usize)> {
+    onsets.iter().filter_map(move |o| {
+        let i = beats.partition_point(|&b| b <= o.time);
+        if i == 0 || i >= beats.len() {
+            return None;
+        }
+        let (a, b) = (beats[i - 1], beats[i]);
+        let u = (o.time - a) / (b - a);
+        Some((o, u, b - a, if u < 0.5 { i - 1 } else { i }))
+    })
+}
+
+/// Whether a position `u` in a beat of `seconds` lies on an odd thirty-second of the beat and
+/// neither on its sixteenths nor on its eighth triplets (within 25 ms: humanised timing and
+/// transcription error): where the sixteenths of a beat twice as fast fall.
+fn on_odd_thirty_second(u: f64, seconds: f64) -> bool {
+    let tol = 0.025 / seconds;
+    let near = |g: f64| {
+        let x = u * g;
+        (x - x.round()).abs() <= tol * g
+    };
+    near(8.0) && !near(4.0) && !near(3.0)
+}
+
+fn percentile(mut v: Vec<f64>, q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+/// How much `beats` look like the beats of a drum part (log-score; higher is better): the
+/// kick and snare fall on beats, accented snares come about every other beat (the backbeat),
+/// hi-hats play one to four times a beat, kicks and snares sit on sixteenths or triplets of
+/// the beat, and a broad prior on the tempo. Toms and cymbals are left out: on kits it never
+/// heard, the model finds several times as many of them as were played.
+fn musical_score(onsets: &[Onset], beats: &[f64], bpm: f64, s: &TempoSettings) -> f64 {
+    let n_beats = (beats.len() - 1) as f64;
+    let on = |u: f64| !(0.1..=0.9).contains(&u);
+    let (mut backbone, mut backbone_on) = (0.0, 0.0);
+    let snare_ref = percentile(
+        onsets
+            .iter()
+            .filter(|o| o.class == DrumClass::SD)
+            .map(|o| o.strength)
+            .collect(),
+        0.9,
+    );
+    // Hi-hats only: a transcription's ride and crash channels catch the ring of other hits
+    // (several times the true count on unseen kits), its hi-hats do not.
+    let cymbal_ref = percentile(
+        onsets
+            .iter()
+            .filter(|o| o.class == DrumClass::HH)
+            .map(|o| o.strength)
+            .collect(),
+        0.9,
+    );
+    let (mut snares_on, mut snares, mut cymbals) = (0.0, 0.0, 0.0);
+    let (mut drums, mut off_grid) = (0.0, 0.0);
+    // The thirty-seconds must be far enough apart for the 25 ms tolerance to tell them from
+    // the sixteenths (beats of 0.5 s and longer: 120 BPM and slower).
+    let resolvable = 60.0 / bpm >= 0.5;
+    // Transcriptions double some hits (a hat read as hat and ride, a snare under a kick):
+    // cymbals count once per 30 ms, snares once per beat.
+    let mut last_cymbal = f64::NEG_INFINITY;
+    let mut last_snare_beat = usize::MAX;
+    for (o, u, seconds, nearest) in phases(onsets, beats) {
+        if resolvable && matches!(o.class, DrumClass::KD | DrumClass::SD) {
+            drums += o.strength;
+            if on_odd_thirty_second(u, seconds) {
+                off_grid += o.strength;
+            }
+        }
+        match o.class {
+            DrumClass::KD | DrumClass::SD => {
+                backbone += o.strength;
+                if on(u) {
+                    backbone_on += o.strength;
+                }
+                if o.class == DrumClass::SD && o.strength >= 0.6 * snare_ref {
+                    snares += 1.0;
+                    if on(u) && nearest != last_snare_beat {
+                        snares_on += 1.0;
+                        last_snare_beat = nearest;
+                    }
+                }
+            }
+            DrumClass::HH if o.strength >= 0.3 * cymbal_ref => {
+                if o.time - last_cymbal > 0.03 {
+                    cymbals += 1.0;
+                }
+                last_cymbal = o.time;
+            }
+            _ => {}
+        }
+    }
+    let prior = -0.5 * ((bpm / s.prior_bpm).log2() / s.prior_octaves).powi(2);
+    let on_beat = if backbone > 0.0 {
+        (backbone_on / backbone).max(0.05).ln()
+    } else {
+        0.0
+    };
+    let backbeat = if snares >= 4.0 {
+        // The backbeat (every other beat) is the norm; half-time (every fourth) costs a little.
+        let rate = (snares_on / n_beats).max(0.5 / 8.0);
+        -(rate / 0.5)
+            .log2()
+            .abs()
+            .min(HALF_TIME_COST + (rate / 0.25).log2().abs())
+            .min(3.0)
+    } else {
+        0.0
+    };
+    let time_keeping = if cymbals >= 8.0 {
+        let d = cymbals / n_beats;
+        if d < 0.85 {
+            -0.6 - 2.0 * (0.85 / d).log2()
+        } else if d < 1.7 {
+            -0.6
+        } else if d <= 4.5 {
+            0.0
+        } else {
+            -2.0 * (d / 4.5).log2()
+        }
+    } else {
+        0.0
+    };
+    // Drums on thirty-seconds between the sixteenths (and triplets) of the beat: the beat is
+    // too long (a half-time feel read at half its tempo puts its sixteenth kicks there).
+    let fine = if drums >= 4.0 {
+        -6.0 * off_grid / drums
+    } else {
+        0.0
+    };
+    tracing::debug!(
+        bpm,
+        prior,
+        on_beat,
+        backbeat,
+        snares_on,
+        time_keeping,
+        cymbals,
+        fine,
+        "tempo candidate"
+    );
+    prior + on_beat + backbeat + time_keeping + fine
+}
+
+/// Least-squares line through beats indexed by whole numbers of periods, each counted from the
+/// beat before (so a skipped or doubled beat does not bend the fit, and the median interval's
+/// frame rounding does not accumulate): `(first beat, period)`.
+fn fit_uniform(beats: &[f64]) -> (f64, f64) {
+    let mut d: Vec<f64> = beats.windows(2).map(|w| w[1] - w[0]).collect();
+    d.sort_by(f64::total_cmp);
+    let mut period = d[d.len() / 2];
+    let mut origin = beats[0];
+    for _ in 0..2 {
+        let mut ks = Vec::with_capacity(beats.len());
+        let mut k = 0.0;
+        for (i, b) in beats.iter().enumerate() {
+            if i > 0 {
+                k += ((b - beats[i - 1]) / period).round().max(1.0);
+            }
+            ks.push(k);
+        }
+        let n = ks.len() as f64;
+        let mk = ks.iter().sum::<f64>() / n;
+        let mb = beats.iter().sum::<f64>() / n;
+        let cov: f64 = ks.iter().zip(beats).map(|(k, b)| (k - mk) * (b - mb)).sum();
+        let var: f64 = ks.iter().map(|k| (k - mk).powi(2)).sum();
+        if var <= 0.0 {
+            break;
+        }
+        period = cov / var;
+        origin = mb - period * mk;
+    }
+    (origin, period)
+}
+
+/// Whether the tempo of the stretches of four beats stays within `tolerance` of `period`: all
+/// but a tenth of them (a skipped or doubled beat of the tracker is no tempo change).
+fn steady(beats: &[f64], period: f64, tolerance: f64) -> bool {
+    if beats.len() < 6 {
+        return true;
+    }
+    let windows = beats.len() - 4;
+    let off = beats
+        .windows(5)
+        .filter(|w| ((w[4] - w[0]) / 4.0 / period - 1.0).abs() > tolerance)
+        .count();
+    off * 10 <= windows
+}
+
+/// The phase of a grid of `period` through `beats`: the mean offset of each beat from its
+/// nearest multiple of the period counted from the first.
+fn origin_for(beats: &[f64], period: f64) -> f64 {
+    let b0 = beats[0];
+    let sum: f64 = beats
+        .iter()
+        .map(|b| b - ((b - b0) / period).round() * period)
+        .sum();
+    sum / beats.len() as f64
+}
+
+/// Tempo, beats and bars of `onsets` (any order) in `duration` seconds. `fixed_bpm` skips the
+/// tempo search (the phase and the bars are still found); with fewer than
+/// `settings.min_onsets` onsets the result is [`TempoAnalysis::fallback`] at `fallback_bpm`
+/// (or the fixed tempo).
+pub fn analyse(
+    onsets: &[Onset],
+    duration: f64,
+    settings: &TempoSettings,
+    fixed_bpm: Option<f64>,
+    fallback_bpm: f64,
+) -> TempoAnalysis {
+    let mut onsets: Vec<Onset> = onsets
+        .iter()
+        .filter(|o| o.time.is_finite() && o.time >= 0.0 && o.strength > 0.0)
+        .copied()
+        .collect();
+    onsets.sort_by(|a, b| a.time.total_cmp(&b.time));
+    let per = settings.beats_per_bar;
+    let fixed_bpm = fixed_bpm.filter(|b| b.is_finite() && *b > 0.0);
+    if onsets.len() < settings.min_onsets.max(2) {
+        let mut a = TempoAnalysis::fallback(fixed_bpm.unwrap_or(fallback_bpm), duration, per);
+        if fixed_bpm.is_some() {
+            a.source = TempoSource::Fixed;
+        }
+        return a;
+    }
+    let first = onsets[0].time;
+    let last = onsets[onsets.len() - 1].time;
+    let end = duration.max(last);
+    let frames = ((end + 1.0) * FRAME_RATE).ceil() as usize;
+    let env = envelope(&onsets, frames);
+    let tried: Vec<(f64, f64)> = match fixed_bpm {
+        Some(b) => vec![(b, 1.0)],
+        None => {
+            let h = interval_histogram(&onsets, 4.0 * 60.0 / settings.min_bpm + 0.05);
+            let found = candidates(&h, settings);
+            let top = found.iter().map(|c| c.1).fold(0.0, f64::max).max(1e-12);
+            found.into_iter().map(|(b, sal)| (b, sal / top)).collect()
+        }
+    };
+    let mut scored: Vec<(f64, f64, Vec<f64>)> = Vec::new();
+    for (bpm, sal) in tried {
+        let period = 60.0 / bpm * FRAME_RATE;
+        let beats = track(&env, period, settings.tightness, (first, last));
+        if beats.len() < 4 {
+            continue;
+        }
+        let score = if fixed_bpm.is_some() {
+            0.0
+        } else {
+            0.5 * sal.max(1e-3).ln() + musical_score(&onsets, &beats, bpm, settings)
+        };
+        scored.push((bpm, score, beats));
+    }
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let Some((_, _, beats)) = scored.first().cloned() else {
+        let mut a = TempoAnalysis::fallback(fixed_bpm.unwrap_or(fallback_bpm), duration, per);
+        if fixed_bpm.is_some() {
+            a.source = TempoSource::Fixed;
+        }
+        return a;
+    };
+    let candidates: Vec<(f64, f64)> = scored.iter().map(|c| (c.0, c.1)).collect();
+    let (mut origin, mut period) = fit_uniform(&beats);
+    if let Some(b) = fixed_bpm {
+        period = 60.0 / b;
+        origin = origin_for(&beats, period);
+    }
+    let is_steady = fixed_bpm.is_some() || steady(&beats, period, settings.steady_tolerance);
+    let source = if fixed_bpm.is_some() {
+        TempoSource::Fixed
+    } else {
+        TempoSource::Estimated
+    };
+    let tracked = if is_steady {
+        let k0 = ((0.0 - origin) / period).ceil();
+        let k1 = ((end - origin) / period).floor();
+        (k0 as i64..=k1 as i64)
+            .map(|k| origin + k as f64 * period)
+            .collect::<Vec<f64>>()
+    } else {
+        beats
+    };
+    let phase = downbeat_phase(&onsets, &tracked, per);
+    let grid = BeatGrid::new(tracked.clone(), phase, per)
+        .or_else(|| {
+            BeatGrid::uniform(
+                60.0 / period,
+                tracked.first().copied().unwrap_or(0.0),
+                0.0,
+                end,
+                per,
+            )
+        })
+        .unwrap_or_else(|| TempoAnalysis::fallback(fallback_bpm, duration, per).grid);
+    TempoAnalysis {
+        bpm: if is_steady { 60.0 / period } else { grid.bpm() },
+        source,
+        steady: is_steady,
+        grid,
+        candidates,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_fit_ignores_a_skipped_beat() {
+        let beats = [1.0, 1.5, 2.0, 3.0, 3.5, 4.0];
+        let (origin, period) = fit_uniform(&beats);
+        assert!((period - 0.5).abs() < 1e-9 && (origin - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn too_few_onsets_fall_back() {
+        let a = analyse(&[], 10.0, &TempoSettings::default(), None, 120.0);
+        assert_eq!(a.source, TempoSource::Fallback);
+        assert_eq!(a.bpm, 120.0);
+        assert_eq!(a.grid.beats[a.grid.first_downbeat], 0.0);
+        let a = analyse(&[], 10.0, &TempoSettings::default(), Some(90.0), 120.0);
+        assert_eq!((a.source, a.bpm), (TempoSource::Fixed, 90.0));
+    }
+}
