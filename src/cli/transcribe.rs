@@ -13,7 +13,7 @@ use drummernet::atomic_file::Overwrite;
 use drummernet::config::Config;
 use drummernet::model::drummernet::LoadedModel;
 use drummernet::tempo::TempoSource;
-use drummernet::transcribe::export::{tempo_of, write_outputs, ModelInfo, OutputFormat};
+use drummernet::transcribe::export::{write_outputs_and_tempo, ModelInfo, OutputFormat};
 use drummernet::transcribe::{transcribe_file, Transcription};
 
 use super::runtime::{load_model, DeviceArgs};
@@ -166,7 +166,7 @@ pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs, verbose: u8) -> Result
                 Some(d) => d.clone(),
                 None => input.parent().map(Path::to_path_buf).unwrap_or_default(),
             };
-            let written = write_outputs(
+            let (written, tempo) = write_outputs_and_tempo(
                 &t,
                 &dir,
                 &formats,
@@ -175,7 +175,6 @@ pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs, verbose: u8) -> Result
                 &cfg.midi,
                 Overwrite::from_force(a.force),
             )?;
-            let tempo = tempo_of(&t, &cfg.midi);
             let tempo = format!(
                 "{:.1} BPM{}",
                 tempo.bpm,

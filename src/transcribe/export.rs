@@ -344,6 +344,20 @@ pub fn write_outputs(
     midi: &MidiSettings,
     overwrite: Overwrite,
 ) -> Result<Vec<PathBuf>> {
+    write_outputs_and_tempo(t, out_dir, formats, model, settings, midi, overwrite).map(|w| w.0)
+}
+
+/// [`write_outputs`], also returning the tempo analysis the files were written with (the CLI
+/// shows it; estimating it again would repeat the beat tracking).
+pub fn write_outputs_and_tempo(
+    t: &Transcription,
+    out_dir: &Path,
+    formats: &[OutputFormat],
+    model: &ModelInfo,
+    settings: &InferenceSettings,
+    midi: &MidiSettings,
+    overwrite: Overwrite,
+) -> Result<(Vec<PathBuf>, TempoAnalysis)> {
     let quantizer = midi
         .quantizer()
         .map_err(|e| Error::config("midi.quantize", e))?;
@@ -373,5 +387,5 @@ pub fn write_outputs(
             }
         }
     }
-    Ok(all)
+    Ok((all, tempo))
 }

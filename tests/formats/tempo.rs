@@ -16,44 +16,45 @@ use drummernet::transcribe::export::{
 use drummernet::transcribe::{DrumEvent, InferenceSettings, Transcription};
 use midly::{MetaMessage, Smf, TrackEventKind};
 
-/// Every meta event of a file at its absolute tick.
-fn metas(bytes: &[u8]) -> Vec<(u64, MetaMessage<'_>)> {
-    let smf = Smf::parse(bytes).unwrap();
+/// Every event of every track of a file at its absolute tick, in tick order.
+fn timed_events<'a>(smf: &Smf<'a>) -> Vec<(u64, TrackEventKind<'a>)> {
     let mut out = Vec::new();
-    for track in smf.tracks {
+    for track in &smf.tracks {
         let mut tick = 0u64;
         for e in track {
             tick += u64::from(e.delta.as_int());
-            if let TrackEventKind::Meta(m) = e.kind {
-                out.push((tick, m));
-            }
+            out.push((tick, e.kind));
         }
     }
-    out.sort_by_key(|m| m.0);
+    out.sort_by_key(|e| e.0);
     out
+}
+
+/// Every meta event of a file at its absolute tick.
+fn metas(bytes: &[u8]) -> Vec<(u64, MetaMessage<'_>)> {
+    let smf = Smf::parse(bytes).unwrap();
+    timed_events(&smf)
+        .into_iter()
+        .filter_map(|(tick, kind)| match kind {
+            TrackEventKind::Meta(m) => Some((tick, m)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Absolute ticks of the note-ons of a file, in order.
 fn note_ticks(bytes: &[u8]) -> Vec<u64> {
     let smf = Smf::parse(bytes).unwrap();
-    let mut out = Vec::new();
-    for track in smf.tracks {
-        let mut tick = 0u64;
-        for e in track {
-            tick += u64::from(e.delta.as_int());
-            if let TrackEventKind::Midi {
+    timed_events(&smf)
+        .into_iter()
+        .filter_map(|(tick, kind)| match kind {
+            TrackEventKind::Midi {
                 message: midly::MidiMessage::NoteOn { vel, .. },
                 ..
-            } = e.kind
-            {
-                if vel.as_int() > 0 {
-                    out.push(tick);
-                }
-            }
-        }
-    }
-    out.sort_unstable();
-    out
+            } if vel.as_int() > 0 => Some(tick),
+            _ => None,
+        })
+        .collect()
 }
 
 fn grid_options(grid: BeatGrid) -> MidiWriteOptions {
