@@ -50,6 +50,10 @@ pub struct ClipResult {
     pub classes: BTreeMap<String, ClassScore>,
     /// Mean F1 over KD, SD, HH.
     pub mean_f1: f64,
+    /// Events of the tom and cymbal classes on a clip not scored on them (a `dtd` clip holds
+    /// none): each is a false event, a class invented where the recording has none.
+    #[serde(default)]
+    pub unscored_events: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -74,6 +78,10 @@ pub struct Aggregate {
     pub classes: BTreeMap<String, ClassAggregate>,
     pub mean: MeanAggregate,
     pub n_clips: usize,
+    /// Mean events per clip of each class the clips are not scored on (see
+    /// [`ClipResult::unscored_events`]); only classes no clip of the subset is scored on.
+    #[serde(default)]
+    pub unscored_events_per_clip: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -201,11 +209,17 @@ pub fn score_clip(clip: &ClipSpec, reference: &Onsets, estimate: &Onsets) -> Cli
         })
         .collect();
     let mean_f1 = MAIN.iter().map(|k| classes[*k].f1).sum::<f64>() / MAIN.len() as f64;
+    let unscored_events = EXTRA
+        .iter()
+        .filter(|k| !classes.contains_key(**k))
+        .map(|k| (k.to_string(), estimate.get(*k).map_or(0, Vec::len)))
+        .collect();
     ClipResult {
         id: clip.id.clone(),
         subset: clip.subset.clone(),
         classes,
         mean_f1,
+        unscored_events,
     }
 }
 
@@ -242,10 +256,21 @@ pub fn aggregate(rows: &[&ClipResult]) -> Option<Aggregate> {
         f1: mean(MAIN.iter().map(|k| classes[*k].f1)),
         micro_f1: mean(MAIN.iter().map(|k| classes[*k].micro_f1)),
     };
+    let unscored_events_per_clip = EXTRA
+        .iter()
+        .filter(|k| rows.iter().all(|r| r.unscored_events.contains_key(**k)))
+        .map(|k| {
+            (
+                k.to_string(),
+                mean(rows.iter().map(|r| r.unscored_events[*k] as f64)),
+            )
+        })
+        .collect();
     Some(Aggregate {
         classes,
         mean: mean_agg,
         n_clips: rows.len(),
+        unscored_events_per_clip,
     })
 }
 

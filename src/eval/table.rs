@@ -16,10 +16,11 @@ pub fn table(res: &EvalResult) -> String {
         let Some(a) = res.subsets.get(s) else {
             continue;
         };
-        let f = |k: &str| {
-            a.classes
-                .get(k)
-                .map_or("    -".to_string(), |c| format!("{:5.3}", c.f1))
+        // A class the subset is not scored on shows its false events per clip instead (`+n`).
+        let f = |k: &str| match (a.classes.get(k), a.unscored_events_per_clip.get(k)) {
+            (Some(c), _) => format!("{:5.3}", c.f1),
+            (None, Some(n)) => format!("{:>5}", format!("+{n:.0}")),
+            (None, None) => "    -".to_string(),
         };
         let pr = |k: &str| {
             a.classes.get(k).map_or("    -     -".to_string(), |c| {
@@ -40,6 +41,16 @@ pub fn table(res: &EvalResult) -> String {
             f("TT"),
             f("CY"),
             a.mean.micro_f1
+        );
+    }
+    if res
+        .subsets
+        .values()
+        .any(|a| !a.unscored_events_per_clip.is_empty())
+    {
+        let _ = writeln!(
+            out,
+            "+n: false events per clip of a class the subset's clips hold none of"
         );
     }
     if !res.missing.is_empty() {

@@ -19,6 +19,7 @@ pub mod export;
 pub mod high_band;
 pub mod onset_level;
 pub mod passes;
+pub mod resynthesis;
 pub mod settings;
 pub mod velocity;
 
@@ -144,17 +145,18 @@ impl StemAnalysis {
         })
     }
 
-    /// Runs the [`PIPELINE`] with `settings`; `open` opens the input for the one read of the
-    /// audio at the candidates' onsets (not called when no pass needs it). Settings that need
-    /// a high band this analysis lacks skip the passes that read it (reported so).
+    /// Runs the [`PIPELINE`] with `settings`; `open` opens the input for the reads of the
+    /// audio at the candidates' onsets and of its band spectrogram (each once, and only when a
+    /// pass needs it). Settings that need a high band this analysis lacks skip the passes
+    /// that read it (reported so).
     pub fn pick<S: SampleSource>(
         &self,
         settings: &InferenceSettings,
         midi: &MidiSettings,
-        open: impl FnOnce() -> Result<S>,
+        mut open: impl FnMut() -> Result<S>,
     ) -> Result<Picked> {
-        let mut open = Some(open);
         let mut onsets = None;
+        let mut spectrogram = None;
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut reports = Vec::with_capacity(PIPELINE.len());
         for pass in PIPELINE {
@@ -162,7 +164,9 @@ impl StemAnalysis {
             let needs = pass.needs();
             let skipped = if !settings.passes.enabled(pass.name()) {
                 Some("switched off")
-            } else if (needs.high_band || needs.onset_readings) && self.gain.is_none() {
+            } else if (needs.high_band || needs.onset_readings || needs.spectrogram)
+                && self.gain.is_none()
+            {
                 Some("silent input")
             } else if needs.high_band && self.high_band.is_none() {
                 Some("no high band: hihat_onsets is off")
@@ -171,14 +175,11 @@ impl StemAnalysis {
             };
             if skipped.is_none() {
                 if needs.onset_readings && onsets.is_none() {
-                    let source = match open.take() {
-                        Some(open) => Some(open()?),
-                        None => None,
-                    };
-                    onsets = Some(match source {
-                        Some(source) => read_onsets_of(&mut candidates, source, settings)?,
-                        None => OnsetSummary::default(),
-                    });
+                    onsets = Some(read_onsets_of(&mut candidates, open()?, settings)?);
+                }
+                if let (true, None, Some(gain)) = (needs.spectrogram, &spectrogram, self.gain) {
+                    let len = self.activations.first().map_or(0, Vec::len) * self.hop;
+                    spectrogram = Some(resynthesis::read_band_spectrogram(open()?, gain, len)?);
                 }
                 let cx = PassContext {
                     activations: &self.activations,
@@ -189,6 +190,7 @@ impl StemAnalysis {
                     sample_rate: SAMPLE_RATE,
                     high_band: self.high_band.as_ref(),
                     onsets: onsets.unwrap_or_default(),
+                    spectrogram: spectrogram.as_ref(),
                 };
                 pass.run(&cx, &mut candidates);
             }

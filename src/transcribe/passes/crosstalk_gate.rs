@@ -24,6 +24,7 @@ impl Pass for CrosstalkGate {
         Needs {
             high_band: false,
             onset_readings: true,
+            ..Needs::default()
         }
     }
 

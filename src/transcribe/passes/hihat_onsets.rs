@@ -34,6 +34,7 @@ impl Pass for HihatOnsets {
         Needs {
             high_band: true,
             onset_readings: false,
+            ..Needs::default()
         }
     }
 

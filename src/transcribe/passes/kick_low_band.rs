@@ -18,6 +18,7 @@ impl Pass for KickLowBand {
         Needs {
             high_band: false,
             onset_readings: true,
+            ..Needs::default()
         }
     }
 

@@ -15,27 +15,31 @@ pub mod peak_picking;
 pub mod ring_test;
 pub mod settings;
 pub mod velocity;
+pub mod verification;
 
 use crate::kit::DrumClass;
 use crate::midi::MidiSettings;
 
 pub use settings::{
     HihatOnsetSettings, KickLowBandSettings, PassSettings, RingTestSettings, Switch,
+    VerificationSettings,
 };
 
 use super::events::DrumEvent;
 use super::high_band::HighBand;
 use super::onset_level::Reading;
+use super::resynthesis::BandSpectrogram;
 use super::settings::InferenceSettings;
 
 /// Every pass, in the order they run.
-pub const PIPELINE: [&dyn Pass; 6] = [
+pub const PIPELINE: [&dyn Pass; 7] = [
     &peak_picking::PeakPicking,
     &hihat_onsets::HihatOnsets,
     &ring_test::RingTest,
     &velocity::Velocity,
     &crosstalk_gate::CrosstalkGate,
     &kick_low_band::KickLowBand,
+    &verification::Verification,
 ];
 
 /// One step from curves to events.
@@ -55,6 +59,8 @@ pub struct Needs {
     pub high_band: bool,
     /// The audio at each candidate's onset ([`OnsetReading`]).
     pub onset_readings: bool,
+    /// The input's band spectrogram ([`BandSpectrogram`]).
+    pub spectrogram: bool,
 }
 
 /// Where a candidate came from.
@@ -108,6 +114,8 @@ pub struct PassContext<'a> {
     /// `None` where the input is silent or no enabled pass needs it.
     pub high_band: Option<&'a HighBand>,
     pub onsets: OnsetSummary,
+    /// `None` where the input is silent or no enabled pass needs it.
+    pub spectrogram: Option<&'a BandSpectrogram>,
 }
 
 impl PassContext<'_> {

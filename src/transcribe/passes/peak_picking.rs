@@ -178,6 +178,7 @@ mod tests {
             sample_rate,
             high_band: None,
             onsets: Default::default(),
+            spectrogram: None,
         };
         pick_activations(&cx).into_iter().map(|c| c.event).collect()
     }

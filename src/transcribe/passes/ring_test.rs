@@ -23,6 +23,7 @@ impl Pass for RingTest {
         Needs {
             high_band: true,
             onset_readings: false,
+            ..Needs::default()
         }
     }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Switches and settings of every pass, in pipeline order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PassSettings {
     pub peak_picking: Switch,
@@ -18,6 +18,7 @@ pub struct PassSettings {
     pub velocity: Switch,
     pub crosstalk_gate: Switch,
     pub kick_low_band: KickLowBandSettings,
+    pub verification: VerificationSettings,
 }
 
 /// A pass with no settings of its own besides its switch.
@@ -93,6 +94,48 @@ impl Default for KickLowBandSettings {
     }
 }
 
+/// `[inference.passes.verification]`: an event stays only where the re-synthesis of the stem
+/// from the events needs it (`passes::verification`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerificationSettings {
+    pub enabled: bool,
+    /// Classes whose events are verified (labels: KD, SD, HH, TT, CY, OT).
+    pub classes: Vec<String>,
+    /// Classes fitted first and then held, so that a verified event must explain what they
+    /// leave (not verified themselves unless also in `classes`).
+    pub trusted: Vec<String>,
+    /// Least improvement (dB of log-magnitude distance) an event's hit must bring to the
+    /// re-synthesis where it makes at least `min_part` of it, to stay.
+    pub min_db: f64,
+    pub min_part: f64,
+    /// Seconds after the onset over which that share is measured.
+    pub window_seconds: f64,
+    /// Seconds of each component's magnitude template.
+    pub template_seconds: f64,
+    /// Rounds of template and gain updates.
+    pub iterations: usize,
+    /// Level (dB re full scale, input peak-normalised) under which magnitude differences stop
+    /// counting.
+    pub floor_db: f64,
+}
+
+impl Default for VerificationSettings {
+    fn default() -> Self {
+        VerificationSettings {
+            enabled: true,
+            classes: ["TT", "CY"].map(String::from).to_vec(),
+            trusted: ["KD", "SD", "HH"].map(String::from).to_vec(),
+            min_db: 1.0,
+            min_part: 0.5,
+            window_seconds: 0.05,
+            template_seconds: 0.3,
+            iterations: 30,
+            floor_db: -80.0,
+        }
+    }
+}
+
 impl PassSettings {
     /// Whether the pass named `name` (a [`super::Pass::name`]) runs; unknown names do not.
     pub fn enabled(&self, name: &str) -> bool {
@@ -103,6 +146,7 @@ impl PassSettings {
             "velocity" => self.velocity.enabled,
             "crosstalk_gate" => self.crosstalk_gate.enabled,
             "kick_low_band" => self.kick_low_band.enabled,
+            "verification" => self.verification.enabled,
             _ => false,
         }
     }
@@ -123,6 +167,31 @@ impl PassSettings {
                 0.0,
                 120.0,
             ),
+            ("verification.min_db", self.verification.min_db, -60.0, 60.0),
+            (
+                "verification.min_part",
+                self.verification.min_part,
+                0.0,
+                1.0,
+            ),
+            (
+                "verification.window_seconds",
+                self.verification.window_seconds,
+                0.01,
+                1.0,
+            ),
+            (
+                "verification.template_seconds",
+                self.verification.template_seconds,
+                0.01,
+                2.0,
+            ),
+            (
+                "verification.floor_db",
+                self.verification.floor_db,
+                -160.0,
+                0.0,
+            ),
         ] {
             if !(value.is_finite() && (lo..=hi).contains(&value)) {
                 return Err(Error::config(
@@ -130,6 +199,23 @@ impl PassSettings {
                     format!("must be in {lo}..={hi}"),
                 ));
             }
+        }
+        let v = &self.verification;
+        if v.iterations > 1_000 {
+            return Err(Error::config(
+                format!("{prefix}.verification.iterations"),
+                "must be at most 1000",
+            ));
+        }
+        if let Some(bad) = v.classes.iter().chain(&v.trusted).find(|l| {
+            !crate::kit::DrumClass::ALL
+                .iter()
+                .any(|c| c.label() == l.as_str())
+        }) {
+            return Err(Error::config(
+                format!("{prefix}.verification.classes"),
+                format!("unknown class `{bad}` (KD, SD, HH, TT, CY or OT)"),
+            ));
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ impl Pass for Velocity {
         Needs {
             high_band: false,
             onset_readings: true,
+            ..Needs::default()
         }
     }
 
