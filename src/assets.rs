@@ -12,6 +12,8 @@ pub const ASSETS_ENV: &str = "DRUMMERNET_ASSETS";
 
 /// The bundled model, relative to an `assets/` folder's parent.
 pub const BUNDLED_MODEL: &str = "assets/model/default.safetensors";
+/// The bundled kit (procedural seed 0), where adaptation and the workbench start from.
+pub const BUNDLED_KIT: &str = "assets/kits/default";
 
 /// `relative` (a path starting with `assets/`) where it exists, else `relative` as given (so
 /// that an error names the path the user expects).

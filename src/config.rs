@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::adapt::AdaptSettings;
 use crate::error::{Error, Result};
 use crate::groove::GrooveSettings;
 use crate::kit::KitSettings;
@@ -35,6 +36,7 @@ pub struct Config {
     pub midi: MidiSettings,
     pub inference: InferenceSettings,
     pub watch: WatchSettings,
+    pub adapt: AdaptSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,6 +202,7 @@ impl Config {
         self.midi.validate("midi")?;
         self.inference.validate("inference")?;
         self.watch.validate("watch")?;
+        self.adapt.validate("adapt")?;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! drummernet: unsupervised drum transcription (DrummerNet, Choi & Cho, ISMIR 2019) as a library,
 //! a command-line tool and a terminal workbench. See `README.md` for the tour.
 
+pub mod adapt;
 pub mod assets;
 pub mod atomic_file;
 pub mod audio;

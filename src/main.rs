@@ -45,6 +45,9 @@ enum Command {
     Export(cli::export::ExportArgs),
     /// Transcribe audio files into drum events (MIDI, JSON, CSV).
     Transcribe(cli::transcribe::TranscribeArgs),
+    /// Learn a recording: fine-tune a copy of the model and its kit on a stem, kept as a
+    /// session (adapted model, learned kit as WAV files, loss log).
+    Adapt(cli::adapt::AdaptArgs),
     /// Score predictions (or a model) against ground-truth onsets: P/R/F1 per class.
     Eval(cli::eval::EvalArgs),
     /// The terminal workbench (also what `drummernet` alone starts).
@@ -107,6 +110,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Kit(k) => cli::kit::kit_cmd(&cfg, k),
         Command::Transcribe(a) => cli::transcribe::transcribe_cmd(cfg, a, verbose),
         Command::Export(a) => cli::export::export_cmd(a),
+        Command::Adapt(a) => cli::adapt::adapt_cmd(cfg, a),
         Command::Eval(a) => cli::eval::eval_cmd(cfg, a),
         #[cfg(feature = "tui")]
         Command::Tui(a) => cli::tui::tui_cmd(cfg, a),

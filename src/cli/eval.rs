@@ -46,6 +46,9 @@ pub struct EvalArgs {
     /// the window, for every miss the class predicted there instead (the JSON always has it).
     #[arg(long)]
     pub confusion: bool,
+    /// Adapt a copy of the model to each clip before transcribing it ([adapt]).
+    #[arg(long, requires = "audio")]
+    pub adapt: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -69,6 +72,7 @@ pub fn eval_cmd(mut cfg: Config, a: EvalArgs) -> Result<()> {
         (Some(pred), _, _) => score_dir(pred, &a.gt, a.channel)?,
         (None, model_path, Some(audio)) => {
             a.device.settle(&mut cfg)?;
+            cfg.adapt.enabled |= a.adapt;
             let (model, device) = load_model(&cfg, model_path.as_deref())?;
             let name = model
                 .path

@@ -1,5 +1,6 @@
 //! The command line's subcommands: argument definitions and the calls into the library.
 
+pub mod adapt;
 pub mod eval;
 pub mod export;
 pub mod groove;

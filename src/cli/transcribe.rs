@@ -49,6 +49,16 @@ pub struct TranscribeArgs {
     /// Swing of the quantised file in percent: 50 straight (default) .. 75.
     #[arg(long, value_name = "PERCENT")]
     pub swing: Option<f64>,
+    /// Learn the recording first: fine-tune a copy of the model and its kit on each input
+    /// with the unsupervised loss ([adapt] in the config), then transcribe with it.
+    #[arg(long)]
+    pub adapt: bool,
+    /// Adaptation steps (implies --adapt).
+    #[arg(long, value_name = "N")]
+    pub adapt_steps: Option<usize>,
+    /// Adaptation time budget in seconds per file (implies --adapt).
+    #[arg(long, value_name = "S")]
+    pub adapt_seconds: Option<f64>,
     /// Drum map of the MIDI notes: gm (default), a [midi.maps.NAME] of the config, or a .toml
     /// file with `instrument = "..."` and a [notes] table.
     #[arg(long, value_name = "NAME|FILE")]
@@ -58,6 +68,23 @@ pub struct TranscribeArgs {
 }
 
 impl TranscribeArgs {
+    /// Puts the adaptation flags into `[adapt]`.
+    pub fn settle_adapt(&self, adapt: &mut drummernet::adapt::AdaptSettings) -> Result<()> {
+        if self.adapt || self.adapt_steps.is_some() || self.adapt_seconds.is_some() {
+            adapt.enabled = true;
+        }
+        if let Some(n) = self.adapt_steps {
+            adapt.steps = n;
+        }
+        if let Some(s) = self.adapt_seconds {
+            adapt.seconds = s;
+        }
+        if let Err(e) = adapt.validate("adapt") {
+            bail!("--adapt: {e}");
+        }
+        Ok(())
+    }
+
     /// Puts the MIDI flags into the `[midi]` settings; a bad value is one line naming the flag.
     pub fn settle_midi(&self, midi: &mut drummernet::midi::MidiSettings) -> Result<()> {
         if let Some(bpm) = self.tempo {
@@ -91,13 +118,21 @@ impl TranscribeArgs {
     }
 }
 
-/// Transcribes one file with a progress bar on a terminal.
+/// Transcribes one file with a progress bar on a terminal; with `[adapt] enabled`, adapts a
+/// copy of the model to it first (see [`super::adapt::adapt_with_progress`]).
 pub fn transcribe_with_progress(
     cfg: &Config,
     model: &LoadedModel,
     device: &candle_core::Device,
     input: &Path,
 ) -> Result<Transcription> {
+    let adapted;
+    let model = if cfg.adapt.enabled {
+        adapted = super::adapt::adapt_with_progress(cfg, model, device, input)?.adapted_model()?;
+        &adapted
+    } else {
+        model
+    };
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = ProgressBar::new(1000);
         b.set_style(
@@ -151,6 +186,7 @@ fn summary(t: &Transcription, tempo: &str, seconds: f64, written: &[PathBuf]) ->
 pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs, verbose: u8) -> Result<()> {
     a.device.settle(&mut cfg)?;
     a.settle_midi(&mut cfg.midi)?;
+    a.settle_adapt(&mut cfg.adapt)?;
     let formats = OutputFormat::parse_list(&a.format)?;
     if let Some(out) = &a.out {
         super::check_output_folder(out)?;

@@ -63,6 +63,16 @@ pub fn table(res: &EvalResult) -> String {
             if res.missing.len() > 8 { " ..." } else { "" }
         );
     }
+    if res
+        .subsets
+        .values()
+        .any(|a| !a.unscored_events_per_clip.is_empty())
+    {
+        let _ = writeln!(
+            out,
+            "+n: false events per clip of a class the subset's clips hold none of"
+        );
+    }
     out
 }
 

@@ -141,6 +141,35 @@ impl DrummerNet {
         Ok(Tensor::cat(&done, 0)?)
     }
 
+    /// The U-Net's features (B, C, T) for padded audio `x` (B, L), without autograd: what the
+    /// recurrent head reads. Adaptation that leaves the U-Net as it is computes them this way
+    /// (the fused inference path where the weights allow), so that a step costs the head's
+    /// forward and backward only.
+    pub fn unet_features(&self, x: &Tensor, ws: &mut InferenceWorkspace) -> Result<Tensor> {
+        if self.path == UnetPath::Composed {
+            return Ok(self.unet.forward_composed(&x.unsqueeze(1)?)?.detach());
+        }
+        let (_, len) = x.dims2()?;
+        UnetPlan::new(self.unet.shape(), len)?;
+        let unet = InferenceUnet::of(&self.unet)?;
+        let samples = x.flatten_all()?.to_vec1::<f32>()?;
+        let items = samples
+            .chunks_exact(len)
+            .map(|item| -> Result<Tensor> {
+                let (r, frames) = unet.forward(item, ws)?;
+                let channels = r.len() / frames.max(1);
+                Ok(Tensor::from_vec(r, (1, channels, frames), x.device())?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tensor::cat(&items, 0)?)
+    }
+
+    /// The recurrent head and the sparse branches on U-Net features (B, C, T), with autograd:
+    /// the sparse activations (B, K, T).
+    pub fn head(&self, features: &Tensor) -> Result<Tensor> {
+        self.branches.forward(&self.recurrent.forward(features)?)
+    }
+
     /// The part of the padded input that the activations describe (what the re-synthesis is
     /// compared with): `x_p[context .. context + 16 T]`.
     pub fn aligned_target(&self, padded: &Tensor, frames: usize) -> Result<Tensor> {

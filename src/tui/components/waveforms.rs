@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::kit::spec::KitSpec;
 use crate::tui::action::Action;
 
-pub const BUNDLED_KIT: &str = "assets/kits/default";
+pub use crate::assets::BUNDLED_KIT;
 
 pub struct WaveformPane {
     names: Vec<String>,
