@@ -89,6 +89,15 @@ impl TempoAnalysis {
 /// What reading the snares as a half-time feel (one every four beats) costs against a backbeat.
 const HALF_TIME_COST: f64 = 0.7;
 
+/// What time-keeping on every beat (rather than two to four times a beat) costs.
+const QUARTER_HATS_COST: f64 = 0.3;
+
+/// What a candidate loses when all its kicks and snares fall on thirty-seconds between the
+/// sixteenths. A half-time feel read at half its tempo (the snare on every other beat, like a
+/// backbeat) puts its sixteenth-note kicks and ghost notes there, and often nothing else tells
+/// the two readings apart: strong enough to outweigh the half-time snare's cost and the prior.
+const THIRTY_SECOND_COST: f64 = 12.0;
+
 /// Resolution of the inter-onset-interval histogram.
 const LAG_RESOLUTION: f64 = 0.001;
 
@@ -224,12 +233,34 @@ fn percentile(mut v: Vec<f64>, q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
-/// How much `beats` look like the beats of a drum part (log-score; higher is better): the
+/// What a candidate tempo's tracked beats look like, each a log-score (0 is best): see
+/// [`musical_features`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Features {
+    /// The tempo prior.
+    prior: f64,
+    /// Share of the kick and snare weight on beats.
+    on_beat: f64,
+    /// Accented snares about every other beat (half-time costs a little).
+    backbeat: f64,
+    /// Hi-hats one to four times a beat.
+    time_keeping: f64,
+    /// Kicks and snares on thirty-seconds between the sixteenths: the beat is too long.
+    fine: f64,
+}
+
+impl Features {
+    fn total(&self) -> f64 {
+        self.prior + self.on_beat + self.backbeat + self.time_keeping + self.fine
+    }
+}
+
+/// How much `beats` look like the beats of a drum part (log-scores; higher is better): the
 /// kick and snare fall on beats, accented snares come about every other beat (the backbeat),
 /// hi-hats play one to four times a beat, kicks and snares sit on sixteenths or triplets of
 /// the beat, and a broad prior on the tempo. Toms and cymbals are left out: on kits it never
 /// heard, the model finds several times as many of them as were played.
-fn musical_score(onsets: &[Onset], beats: &[f64], bpm: f64, s: &TempoSettings) -> f64 {
+fn musical_features(onsets: &[Onset], beats: &[f64], bpm: f64, s: &TempoSettings) -> Features {
     let n_beats = (beats.len() - 1) as f64;
     let on = |u: f64| !(0.1..=0.9).contains(&u);
     let (mut backbone, mut backbone_on) = (0.0, 0.0);
@@ -309,10 +340,14 @@ fn musical_score(onsets: &[Onset], beats: &[f64], bpm: f64, s: &TempoSettings) -
     };
     let time_keeping = if cymbals >= 8.0 {
         let d = cymbals / n_beats;
-        if d < 0.85 {
-            -0.6 - 2.0 * (0.85 / d).log2()
+        // Sparser than one a beat is normal on the right tempo when the time is kept on the
+        // ride: the hi-hat pedal then closes on 2 and 4 only (half a hit per beat), and
+        // reading that as one hit a beat halves the tempo. One a beat (quarter-note hats, as
+        // played at fast tempi) costs only a little against two to four.
+        if d < 0.4 {
+            -QUARTER_HATS_COST - 2.0 * (0.4 / d).log2()
         } else if d < 1.7 {
-            -0.6
+            -QUARTER_HATS_COST
         } else if d <= 4.5 {
             0.0
         } else {
@@ -324,22 +359,26 @@ fn musical_score(onsets: &[Onset], beats: &[f64], bpm: f64, s: &TempoSettings) -
     // Drums on thirty-seconds between the sixteenths (and triplets) of the beat: the beat is
     // too long (a half-time feel read at half its tempo puts its sixteenth kicks there).
     let fine = if drums >= 4.0 {
-        -6.0 * off_grid / drums
+        -THIRTY_SECOND_COST * off_grid / drums
     } else {
         0.0
     };
     tracing::debug!(
-        bpm,
+        snares_on,
+        snares,
+        cymbals,
+        drums,
+        off_grid,
+        n_beats,
+        "tempo evidence"
+    );
+    Features {
         prior,
         on_beat,
         backbeat,
-        snares_on,
         time_keeping,
-        cymbals,
         fine,
-        "tempo candidate"
-    );
-    prior + on_beat + backbeat + time_keeping + fine
+    }
 }
 
 /// Least-squares line through beats indexed by whole numbers of periods, each counted from the
@@ -448,7 +487,19 @@ pub fn analyse(
         let score = if fixed_bpm.is_some() {
             0.0
         } else {
-            0.5 * sal.max(1e-3).ln() + musical_score(&onsets, &beats, bpm, settings)
+            let f = musical_features(&onsets, &beats, bpm, settings);
+            let salience = 0.5 * sal.max(1e-3).ln();
+            tracing::debug!(
+                bpm,
+                salience,
+                prior = f.prior,
+                on_beat = f.on_beat,
+                backbeat = f.backbeat,
+                time_keeping = f.time_keeping,
+                fine = f.fine,
+                "tempo candidate"
+            );
+            salience + f.total()
         };
         scored.push((bpm, score, beats));
     }
