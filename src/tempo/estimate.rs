@@ -573,4 +573,73 @@ mod tests {
         let a = analyse(&[], 10.0, &TempoSettings::default(), Some(90.0), 120.0);
         assert_eq!((a.source, a.bpm), (TempoSource::Fixed, 90.0));
     }
+
+    /// A rock beat (accented kick on 1, kick on 3, snares on 2 and 4, eighth hats) with one
+    /// beat period per bar, bars back to back from `start`.
+    fn rock_bars(start: f64, periods: &[f64]) -> Vec<Onset> {
+        let hit = |time, class, strength| Onset {
+            time,
+            class,
+            strength,
+        };
+        let mut v = Vec::new();
+        let mut t0 = start;
+        for &p in periods {
+            v.push(hit(t0, DrumClass::KD, 0.94));
+            v.push(hit(t0 + 2.0 * p, DrumClass::KD, 0.78));
+            v.push(hit(t0 + p, DrumClass::SD, 0.94));
+            v.push(hit(t0 + 3.0 * p, DrumClass::SD, 0.94));
+            for k in 0..8 {
+                v.push(hit(t0 + k as f64 * p / 2.0, DrumClass::HH, 0.7));
+            }
+            t0 += 4.0 * p;
+        }
+        v
+    }
+
+    #[test]
+    fn a_tempo_step_gives_a_tempo_map_with_both_tempi() {
+        // 10 bars at 100 BPM, then 10 at 120: the change at 0.5 + 24 s.
+        let periods: Vec<f64> = (0..20).map(|i| if i < 10 { 0.6 } else { 0.5 }).collect();
+        let onsets = rock_bars(0.5, &periods);
+        let change = 0.5 + 40.0 * 0.6;
+        let end = change + 40.0 * 0.5;
+        let a = analyse(&onsets, end, &TempoSettings::default(), None, 120.0);
+        assert_eq!(a.source, TempoSource::Estimated);
+        assert!(!a.steady, "one tempo written for a step: {:.1} BPM", a.bpm);
+        let beats = &a.grid.beats;
+        let local_bpm = |t: f64| {
+            let i = beats.partition_point(|&b| b < t).clamp(1, beats.len() - 1);
+            60.0 / (beats[i] - beats[i - 1])
+        };
+        for t in [3.0, 10.0, 20.0] {
+            assert!(
+                (local_bpm(t) - 100.0).abs() < 2.0,
+                "at {t} s: {:.1}",
+                local_bpm(t)
+            );
+        }
+        for t in [28.0, 35.0, 42.0] {
+            assert!(
+                (local_bpm(t) - 120.0).abs() < 2.4,
+                "at {t} s: {:.1}",
+                local_bpm(t)
+            );
+        }
+        // The tempo changes within a beat of the true change.
+        let first_fast = beats
+            .windows(2)
+            .position(|w| w[1] - w[0] < 0.55)
+            .map(|i| beats[i])
+            .expect("a faster beat");
+        assert!(
+            (first_fast - change).abs() <= 0.6,
+            "change at {first_fast:.2} s"
+        );
+        // And the beats are where they were played.
+        let mut truth: Vec<f64> = (0..40).map(|k| 0.5 + k as f64 * 0.6).collect();
+        truth.extend((0..40).map(|k| change + k as f64 * 0.5));
+        let f = crate::eval::beats::f_measure(&truth, beats, 0.07);
+        assert!(f > 0.97, "beat F {f:.3}");
+    }
 }
