@@ -1,7 +1,7 @@
 //! Tempo, beat and downbeat accuracy on generated grooves (issue 21's targets):
 //!
 //! `cargo run --example tempo_eval -- [--count 40] [--seconds 30] [--seed 0] [--kits 100-119]
-//! [--from model|truth] [--model FILE] [--verbose 1] [--set section.key=value]...`
+//! [--from model|truth] [--model FILE] [--verbose 1] [--set section.key=value]... [--write DIR]`
 //!
 //! Each groove is drawn by the project's groove generator (the `[groove]` defaults: every style,
 //! 60-200 BPM, no augmentation) and rendered through a procedural kit (seeds below 1000 are
@@ -10,12 +10,19 @@
 //! from the generator's own notes (the estimator alone). Prints one line per groove, then the
 //! share of tempi within 4 % (half, double and triple answers counted apart), the mean beat
 //! F-measure and the mean downbeat F-measure (mir_eval's 70 ms window, no trimming).
+//!
+//! `--write DIR` also writes each groove's audio (`item_NNN.wav`, 16-bit mono at the model's
+//! sample rate) and `item_NNN.json` (style, true tempo, beats and downbeats, and this
+//! estimator's tempo and beats), so that other trackers can be scored on the same audio
+//! (`scripts/librosa_tempo_compare.py`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
 
+use drummernet::atomic_file::Overwrite;
+use drummernet::audio::{write_wav, WavFormat, SAMPLE_RATE};
 use drummernet::config::Config;
 use drummernet::eval::beats::{f_measure, tempo_verdict, TempoVerdict, BEAT_WINDOW};
 use drummernet::groove::{item_seed, make_groove};
@@ -38,6 +45,7 @@ fn main() -> Result<()> {
     let mut model_file: Option<PathBuf> = None;
     let mut verbose = false;
     let mut overrides: Vec<String> = Vec::new();
+    let mut write_dir: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().with_context(|| format!("{a} needs a value"))?;
@@ -59,6 +67,7 @@ fn main() -> Result<()> {
             "--model" => model_file = Some(PathBuf::from(v)),
             "--verbose" => verbose = v == "1",
             "--set" => overrides.push(v),
+            "--write" => write_dir = Some(PathBuf::from(v)),
             _ => bail!("unknown argument {a}"),
         }
     }
@@ -76,6 +85,10 @@ fn main() -> Result<()> {
     } else {
         None
     };
+    if let Some(dir) = &write_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut analyse_seconds = 0.0;
     let (mut correct, mut double, mut half, mut triple, mut wrong) = (0, 0, 0, 0, 0);
     let (mut beat_f, mut down_f) = (0.0, 0.0);
     println!("item style        true_bpm  est_bpm verdict  beat_F  down_F  events");
@@ -98,6 +111,7 @@ fn main() -> Result<()> {
                 t.events.iter().map(Onset::of_event).collect()
             }
         };
+        let started = std::time::Instant::now();
         let a = analyse(
             &onsets,
             seconds,
@@ -105,6 +119,7 @@ fn main() -> Result<()> {
             None,
             cfg.midi.fallback_bpm,
         );
+        analyse_seconds += started.elapsed().as_secs_f64();
         let verdict = tempo_verdict(a.bpm, p.bpm);
         match verdict {
             TempoVerdict::Correct => correct += 1,
@@ -125,6 +140,26 @@ fn main() -> Result<()> {
             format!("{verdict:?}").to_lowercase(),
             onsets.len()
         );
+        if let Some(dir) = &write_dir {
+            let stem = dir.join(format!("item_{i:03}"));
+            write_wav(
+                &stem.with_extension("wav"),
+                &take.audio,
+                SAMPLE_RATE,
+                WavFormat::Pcm16,
+                Overwrite::Allow,
+            )?;
+            let json = serde_json::json!({
+                "style": p.style.to_string(),
+                "bpm": p.bpm,
+                "beats": p.beat_times(),
+                "downbeats": p.downbeat_times(),
+                "estimated_bpm": a.bpm,
+                "estimated_beats": a.grid.beats,
+                "estimated_downbeats": a.grid.downbeats(),
+            });
+            std::fs::write(stem.with_extension("json"), json.to_string())?;
+        }
         if verbose {
             let c: Vec<String> = a
                 .candidates
@@ -153,6 +188,10 @@ fn main() -> Result<()> {
         } else {
             "the true notes"
         }
+    );
+    println!(
+        "tempo estimation took {:.1} ms per groove on average",
+        1000.0 * analyse_seconds / n
     );
     Ok(())
 }

@@ -89,6 +89,19 @@ impl TempoAnalysis {
 /// What reading the snares as a half-time feel (one every four beats) costs against a backbeat.
 const HALF_TIME_COST: f64 = 0.7;
 
+/// What time-keeping on every beat (rather than two to four times a beat) costs.
+const QUARTER_HATS_COST: f64 = 0.3;
+
+/// What a candidate loses when all its kicks and snares fall on thirty-seconds between the
+/// sixteenths. A half-time feel read at half its tempo (the snare on every other beat, like a
+/// backbeat) puts its sixteenth-note kicks and ghost notes there, and often nothing else tells
+/// the two readings apart: strong enough to outweigh the half-time snare's cost and the prior.
+const THIRTY_SECOND_COST: f64 = 12.0;
+
+/// What each unit of mean |ln(tracked interval / period)| beyond the frames' 3 % costs (a
+/// tracker bending 5 % off a period it does not hear loses 0.4).
+const UNEVEN_COST: f64 = 20.0;
+
 /// Resolution of the inter-onset-interval histogram.
 const LAG_RESOLUTION: f64 = 0.001;
 
@@ -224,12 +237,37 @@ fn percentile(mut v: Vec<f64>, q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
-/// How much `beats` look like the beats of a drum part (log-score; higher is better): the
+/// What a candidate tempo's tracked beats look like, each a log-score (0 is best): see
+/// [`musical_features`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Features {
+    /// The tempo prior.
+    prior: f64,
+    /// Share of the kick and snare weight on beats.
+    on_beat: f64,
+    /// Accented snares about every other beat (half-time costs a little).
+    backbeat: f64,
+    /// Hi-hats one to four times a beat.
+    time_keeping: f64,
+    /// Kicks and snares on thirty-seconds between the sixteenths: the beat is too long.
+    fine: f64,
+    /// Tracked beats that stray from the candidate's period: the drums do not keep it.
+    uneven: f64,
+}
+
+impl Features {
+    fn total(&self) -> f64 {
+        self.prior + self.on_beat + self.backbeat + self.time_keeping + self.fine + self.uneven
+    }
+}
+
+/// How much `beats` look like the beats of a drum part (log-scores; higher is better): the
 /// kick and snare fall on beats, accented snares come about every other beat (the backbeat),
 /// hi-hats play one to four times a beat, kicks and snares sit on sixteenths or triplets of
-/// the beat, and a broad prior on the tempo. Toms and cymbals are left out: on kits it never
-/// heard, the model finds several times as many of them as were played.
-fn musical_score(onsets: &[Onset], beats: &[f64], bpm: f64, s: &TempoSettings) -> f64 {
+/// the beat, the tracked beats keep the period, and a broad prior on the tempo. Toms and
+/// cymbals are left out: on kits it never heard, the model finds several times as many of them
+/// as were played.
+fn musical_features(onsets: &[Onset], beats: &[f64], bpm: f64, s: &TempoSettings) -> Features {
     let n_beats = (beats.len() - 1) as f64;
     let on = |u: f64| !(0.1..=0.9).contains(&u);
     let (mut backbone, mut backbone_on) = (0.0, 0.0);
@@ -309,10 +347,14 @@ fn musical_score(onsets: &[Onset], beats: &[f64], bpm: f64, s: &TempoSettings) -
     };
     let time_keeping = if cymbals >= 8.0 {
         let d = cymbals / n_beats;
-        if d < 0.85 {
-            -0.6 - 2.0 * (0.85 / d).log2()
+        // Sparser than one a beat is normal on the right tempo when the time is kept on the
+        // ride: the hi-hat pedal then closes on 2 and 4 only (half a hit per beat), and
+        // reading that as one hit a beat halves the tempo. One a beat (quarter-note hats, as
+        // played at fast tempi) costs only a little against two to four.
+        if d < 0.4 {
+            -QUARTER_HATS_COST - 2.0 * (0.4 / d).log2()
         } else if d < 1.7 {
-            -0.6
+            -QUARTER_HATS_COST
         } else if d <= 4.5 {
             0.0
         } else {
@@ -324,22 +366,39 @@ fn musical_score(onsets: &[Onset], beats: &[f64], bpm: f64, s: &TempoSettings) -
     // Drums on thirty-seconds between the sixteenths (and triplets) of the beat: the beat is
     // too long (a half-time feel read at half its tempo puts its sixteenth kicks there).
     let fine = if drums >= 4.0 {
-        -6.0 * off_grid / drums
+        -THIRTY_SECOND_COST * off_grid / drums
     } else {
         0.0
     };
+    // How far the tracked beats stray from the candidate's period (mean |ln ratio|): a tempo
+    // the drums do not keep (three beats over four of a fast half-time feel) is followed only
+    // by bending the beats onto the hits. The envelope's 10 ms frames alone bend a beat of
+    // 300 ms (200 BPM) by up to 3 %, which is free.
+    let period = 60.0 / bpm;
+    let stray = beats
+        .windows(2)
+        .map(|w| ((w[1] - w[0]) / period).ln().abs())
+        .sum::<f64>()
+        / n_beats;
+    let uneven = -UNEVEN_COST * (stray - 0.03).max(0.0);
     tracing::debug!(
-        bpm,
+        stray,
+        snares_on,
+        snares,
+        cymbals,
+        drums,
+        off_grid,
+        n_beats,
+        "tempo evidence"
+    );
+    Features {
         prior,
         on_beat,
         backbeat,
-        snares_on,
         time_keeping,
-        cymbals,
         fine,
-        "tempo candidate"
-    );
-    prior + on_beat + backbeat + time_keeping + fine
+        uneven,
+    }
 }
 
 /// Least-squares line through beats indexed by whole numbers of periods, each counted from the
@@ -448,7 +507,20 @@ pub fn analyse(
         let score = if fixed_bpm.is_some() {
             0.0
         } else {
-            0.5 * sal.max(1e-3).ln() + musical_score(&onsets, &beats, bpm, settings)
+            let f = musical_features(&onsets, &beats, bpm, settings);
+            let salience = 0.5 * sal.max(1e-3).ln();
+            tracing::debug!(
+                bpm,
+                salience,
+                prior = f.prior,
+                on_beat = f.on_beat,
+                backbeat = f.backbeat,
+                time_keeping = f.time_keeping,
+                fine = f.fine,
+                uneven = f.uneven,
+                "tempo candidate"
+            );
+            salience + f.total()
         };
         scored.push((bpm, score, beats));
     }
@@ -521,5 +593,74 @@ mod tests {
         assert_eq!(a.grid.beats[a.grid.first_downbeat], 0.0);
         let a = analyse(&[], 10.0, &TempoSettings::default(), Some(90.0), 120.0);
         assert_eq!((a.source, a.bpm), (TempoSource::Fixed, 90.0));
+    }
+
+    /// A rock beat (accented kick on 1, kick on 3, snares on 2 and 4, eighth hats) with one
+    /// beat period per bar, bars back to back from `start`.
+    fn rock_bars(start: f64, periods: &[f64]) -> Vec<Onset> {
+        let hit = |time, class, strength| Onset {
+            time,
+            class,
+            strength,
+        };
+        let mut v = Vec::new();
+        let mut t0 = start;
+        for &p in periods {
+            v.push(hit(t0, DrumClass::KD, 0.94));
+            v.push(hit(t0 + 2.0 * p, DrumClass::KD, 0.78));
+            v.push(hit(t0 + p, DrumClass::SD, 0.94));
+            v.push(hit(t0 + 3.0 * p, DrumClass::SD, 0.94));
+            for k in 0..8 {
+                v.push(hit(t0 + k as f64 * p / 2.0, DrumClass::HH, 0.7));
+            }
+            t0 += 4.0 * p;
+        }
+        v
+    }
+
+    #[test]
+    fn a_tempo_step_gives_a_tempo_map_with_both_tempi() {
+        // 10 bars at 100 BPM, then 10 at 120: the change at 0.5 + 24 s.
+        let periods: Vec<f64> = (0..20).map(|i| if i < 10 { 0.6 } else { 0.5 }).collect();
+        let onsets = rock_bars(0.5, &periods);
+        let change = 0.5 + 40.0 * 0.6;
+        let end = change + 40.0 * 0.5;
+        let a = analyse(&onsets, end, &TempoSettings::default(), None, 120.0);
+        assert_eq!(a.source, TempoSource::Estimated);
+        assert!(!a.steady, "one tempo written for a step: {:.1} BPM", a.bpm);
+        let beats = &a.grid.beats;
+        let local_bpm = |t: f64| {
+            let i = beats.partition_point(|&b| b < t).clamp(1, beats.len() - 1);
+            60.0 / (beats[i] - beats[i - 1])
+        };
+        for t in [3.0, 10.0, 20.0] {
+            assert!(
+                (local_bpm(t) - 100.0).abs() < 2.0,
+                "at {t} s: {:.1}",
+                local_bpm(t)
+            );
+        }
+        for t in [28.0, 35.0, 42.0] {
+            assert!(
+                (local_bpm(t) - 120.0).abs() < 2.4,
+                "at {t} s: {:.1}",
+                local_bpm(t)
+            );
+        }
+        // The tempo changes within a beat of the true change.
+        let first_fast = beats
+            .windows(2)
+            .position(|w| w[1] - w[0] < 0.55)
+            .map(|i| beats[i])
+            .expect("a faster beat");
+        assert!(
+            (first_fast - change).abs() <= 0.6,
+            "change at {first_fast:.2} s"
+        );
+        // And the beats are where they were played.
+        let mut truth: Vec<f64> = (0..40).map(|k| 0.5 + k as f64 * 0.6).collect();
+        truth.extend((0..40).map(|k| change + k as f64 * 0.5));
+        let f = crate::eval::beats::f_measure(&truth, beats, 0.07);
+        assert!(f > 0.97, "beat F {f:.3}");
     }
 }

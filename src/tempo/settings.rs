@@ -32,7 +32,7 @@ impl Default for TempoSettings {
             min_bpm: 55.0,
             max_bpm: 215.0,
             prior_bpm: 115.0,
-            prior_octaves: 0.8,
+            prior_octaves: 1.2,
             tightness: 100.0,
             beats_per_bar: 4,
             steady_tolerance: 0.04,
