@@ -16,14 +16,20 @@ use crate::error::{Error, Result};
 use crate::model::drummernet::{DrummerNet, LoadedModel};
 use crate::model::file;
 use crate::model::loss::CqtLoss;
-use crate::model::synthesizer::{KitPool, Synthesizer};
+use crate::model::synthesizer::{normalise_rows, KitPool, Synthesizer, WaveformNorm};
 use crate::model::unet::InferenceWorkspace;
 use crate::train::adam::{Adam, AdamParams};
 
+use crate::transcribe::{activations_for, InferenceSettings, NetRunner};
+
+use super::least_squares;
 use super::settings::{AdaptSettings, Learned};
 
 /// Name of the learned waveforms in an adapted model file.
 pub const WAVEFORMS: &str = "synth.waveforms";
+
+/// Ridge of the least-squares kit toward the current one, relative to the activations' energy.
+const LEAST_SQUARES_RIDGE: f64 = 1e-2;
 
 /// One optimizer step's report.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,7 +50,9 @@ pub struct Adaptation {
     net: DrummerNet,
     synth: Synthesizer,
     loss: CqtLoss,
-    adam: Adam,
+    /// The transcriber's weights and the waveforms learn at rates of their own.
+    adam_net: Option<Adam>,
+    adam_waveforms: Option<Adam>,
     /// The stem, peak-normalised as transcription normalises it, at 16 kHz.
     stem: Vec<f32>,
     segment: usize,
@@ -52,6 +60,8 @@ pub struct Adaptation {
     workspace: InferenceWorkspace,
     steps: Vec<AdaptStep>,
     started: Option<Instant>,
+    /// How the stem's activations are computed for the least-squares kit.
+    inference: InferenceSettings,
 }
 
 /// What is kept of the loaded model to describe the adapted one.
@@ -114,7 +124,7 @@ impl Adaptation {
             var.set(&t.to_dtype(DType::F32)?)?;
         }
         let learns = |what| settings.learn.contains(&what);
-        let mut trained: Vec<(String, Var)> = named
+        let trained: Vec<(String, Var)> = named
             .into_iter()
             .filter(|(n, _)| {
                 (learns(Learned::Head) && n.starts_with("recurrent."))
@@ -127,22 +137,30 @@ impl Adaptation {
             Some(w) if w.dims() == kit.dims() => w.to_dtype(DType::F32)?,
             _ => kit.clone(),
         };
-        let synth = Synthesizer::trainable(&init, hop, cfg.synth.norm)?;
-        if learns(Learned::Waveforms) {
-            if let Some(w) = synth.learned_waveforms() {
-                trained.push((WAVEFORMS.to_string(), w.clone()));
-            }
-        }
+        // The kit starts at the scale the model trained with; from there on the waveforms keep
+        // the scale they learn (a least-squares kit's level is the stem's, relative to the
+        // activations), so no norm is imposed.
+        let init = normalise_rows(cfg.synth.norm, &init)?;
+        let synth = Synthesizer::trainable(&init, hop, WaveformNorm::None)?;
+        let waveforms: Vec<(String, Var)> = match synth.learned_waveforms() {
+            Some(w) if learns(Learned::Waveforms) => vec![(WAVEFORMS.to_string(), w.clone())],
+            _ => Vec::new(),
+        };
         let t = &cfg.train;
-        let adam = Adam::new(
-            trained,
-            AdamParams {
-                lr: settings.learning_rate,
+        let adam = |vars: Vec<(String, Var)>, lr: f64| -> Result<Option<Adam>> {
+            if vars.is_empty() {
+                return Ok(None);
+            }
+            let params = AdamParams {
+                lr,
                 beta1: t.adam_beta1,
                 beta2: t.adam_beta2,
                 eps: t.adam_eps,
-            },
-        )?;
+            };
+            Ok(Some(Adam::new(vars, params)?))
+        };
+        let adam_net = adam(trained, settings.learning_rate)?;
+        let adam_waveforms = adam(waveforms, settings.waveform_learning_rate)?;
         Ok(Adaptation {
             rng: ChaCha8Rng::seed_from_u64(settings.seed ^ 0x6164_6170),
             settings,
@@ -156,12 +174,14 @@ impl Adaptation {
             net,
             synth,
             loss: CqtLoss::new(&cfg.loss, device)?,
-            adam,
+            adam_net,
+            adam_waveforms,
             stem,
             segment,
             workspace: InferenceWorkspace::default(),
             steps: Vec::new(),
             started: None,
+            inference: cfg.inference.clone(),
         })
     }
 
@@ -226,7 +246,12 @@ impl Adaptation {
             )));
         }
         let grads = loss.backward()?;
-        self.adam.step(&grads)?;
+        for adam in [&mut self.adam_net, &mut self.adam_waveforms]
+            .into_iter()
+            .flatten()
+        {
+            adam.step(&grads)?;
+        }
         self.synth.project_norm()?;
         let report = AdaptStep {
             step: self.steps.len() + 1,
@@ -237,12 +262,55 @@ impl Adaptation {
         Ok(report)
     }
 
-    /// Steps until [`Adaptation::finished`], `progress` told after each.
+    /// Steps until [`Adaptation::finished`], `progress` told after each; with
+    /// `least_squares`, the waveforms are fitted to the stem before the first step and after
+    /// the last (the kit that best re-synthesises the stem from the model's activations).
     pub fn run(&mut self, progress: &mut dyn FnMut(&AdaptStep)) -> Result<()> {
+        let fit = self.settings.least_squares && self.settings.learn.contains(&Learned::Waveforms);
+        if fit {
+            self.fit_waveforms()?;
+        }
         while !self.finished() {
             let s = self.step()?;
             progress(&s);
         }
+        if fit && !self.steps.is_empty() {
+            self.fit_waveforms()?;
+        }
+        Ok(())
+    }
+
+    /// Sets the waveforms to the least-squares fit of the stem from the current model's
+    /// activations ([`super::least_squares`]).
+    pub fn fit_waveforms(&mut self) -> Result<()> {
+        let Some(var) = self.synth.learned_waveforms() else {
+            return Ok(());
+        };
+        let (k, len) = var.as_tensor().dims2()?;
+        let runner = NetRunner::new(&self.net, self.device.clone());
+        let activations = activations_for(
+            &runner,
+            &self.stem,
+            &self.inference,
+            crate::audio::SAMPLE_RATE,
+        )?;
+        let prior = var.as_tensor().to_vec2::<f32>()?;
+        let waves = least_squares::fit_waveforms(
+            &self.stem,
+            &activations,
+            self.net.config().frame_hop(),
+            len,
+            self.settings.least_squares_iterations,
+            LEAST_SQUARES_RIDGE,
+            Some(&prior),
+        );
+        if waves.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(Error::Invalid(
+                "the least-squares kit is not finite (activations all zero?)".into(),
+            ));
+        }
+        let flat: Vec<f32> = waves.into_iter().flatten().collect();
+        var.set(&Tensor::from_vec(flat, (k, len), &self.device)?)?;
         Ok(())
     }
 

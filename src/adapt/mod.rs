@@ -5,6 +5,7 @@
 //! its learned waveforms are the kit the model heard.
 
 pub mod adapter;
+pub mod least_squares;
 pub mod settings;
 
 pub use adapter::{AdaptStep, Adaptation};

@@ -27,10 +27,17 @@ pub struct AdaptSettings {
     pub seconds: f64,
     /// Crops of the stem per step.
     pub batch_size: usize,
-    /// Adam's learning rate (betas and eps as in `[train]`).
+    /// Adam's learning rate for the transcriber's weights (betas and eps as in `[train]`).
     pub learning_rate: f64,
+    /// Adam's learning rate for the waveforms (each sample of a waveform of L2 norm 10).
+    pub waveform_learning_rate: f64,
     /// What is fine-tuned.
     pub learn: Vec<Learned>,
+    /// Fit the waveforms by least squares (from the model's activations on the whole stem)
+    /// before the first step and after the last, instead of by gradient steps alone.
+    pub least_squares: bool,
+    /// Conjugate-gradient iterations of that fit.
+    pub least_squares_iterations: usize,
     /// Seed of the crops drawn: the same input, model and seed give the same events.
     pub seed: u64,
     /// The kit the synthesizer's waveforms start from ("" = the bundled assets/kits/default;
@@ -46,7 +53,10 @@ impl Default for AdaptSettings {
             seconds: 0.0,
             batch_size: 8,
             learning_rate: 1e-4,
+            waveform_learning_rate: 1e-3,
             learn: vec![Learned::Waveforms, Learned::Head],
+            least_squares: false,
+            least_squares_iterations: 30,
             seed: 0,
             kit: String::new(),
         }
@@ -68,6 +78,12 @@ impl AdaptSettings {
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate < 1.0)
         {
             return bad("learning_rate", "must be in (0, 1)");
+        }
+        if !(self.waveform_learning_rate.is_finite()
+            && self.waveform_learning_rate > 0.0
+            && self.waveform_learning_rate < 1.0)
+        {
+            return bad("waveform_learning_rate", "must be in (0, 1)");
         }
         if self.learn.is_empty() {
             return bad("learn", "name at least one of waveforms, head, unet");

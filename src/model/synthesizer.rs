@@ -261,6 +261,9 @@ impl Synthesizer {
     /// Rescales every learned waveform to the configured norm (call after each optimizer step
     /// so the waveforms cannot grow to absorb the activation scale). No-op when not trainable.
     pub fn project_norm(&self) -> Result<()> {
+        if self.norm == WaveformNorm::None {
+            return Ok(());
+        }
         if let Some(var) = &self.learned {
             let h = normalise_rows(self.norm, var.as_tensor())?;
             var.set(&h)?;

@@ -862,3 +862,76 @@ fn every_subcommand_runs_from_a_folder_outside_the_checkout() {
         here(drummernet().args(["tui", "--help"]));
     }
 }
+
+#[test]
+fn adapt_writes_a_session_whose_model_and_kit_the_other_commands_take() {
+    let work = TempDir::new().unwrap();
+    let demo = assets().join("demo/demo_drums.wav");
+    let sessions = work.path().join("sessions");
+    succeeds(
+        drummernet()
+            .args(["adapt", "--session", "demo", "--steps", "2"])
+            .arg(&demo)
+            .args(["--sessions-dir".as_ref(), sessions.as_os_str()]),
+    );
+    let dir = sessions.join("demo");
+    assert_eq!(
+        file_names(&dir),
+        ["config.toml", "kit", "loss.csv", "model.safetensors"]
+    );
+    assert_eq!(file_names(&dir.join("kit")).len(), 11);
+    let log = std::fs::read_to_string(dir.join("loss.csv")).unwrap();
+    assert_eq!(log.lines().count(), 3, "{log}");
+    // The adapted model transcribes; the learned kit renders.
+    let out = work.path().join("out");
+    succeeds(
+        drummernet()
+            .args(["transcribe", "--model"])
+            .arg(dir.join("model.safetensors"))
+            .arg(&demo)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(!read_midi(&out.join("demo_drums.mid")).unwrap().is_empty());
+    succeeds(
+        drummernet()
+            .args(["render"])
+            .arg(demo_midi())
+            .arg("--kit")
+            .arg(dir.join("kit"))
+            .arg("--output")
+            .arg(work.path().join("through_learned_kit.wav")),
+    );
+    // The same name again is refused; nothing is replaced without --force.
+    fails_with(
+        drummernet()
+            .args(["adapt", "--session", "demo", "--steps", "1"])
+            .arg(&demo)
+            .args(["--sessions-dir".as_ref(), sessions.as_os_str()]),
+        &["session of that name exists"],
+    );
+}
+
+#[test]
+fn transcribe_adapt_refuses_a_stem_too_short_and_writes_nothing() {
+    let work = TempDir::new().unwrap();
+    let short = work.path().join("short.wav");
+    let samples = vec![0.1f32; 16_000];
+    drummernet::audio::write_wav(
+        &short,
+        &samples,
+        16_000,
+        drummernet::audio::WavFormat::Pcm16,
+        drummernet::atomic_file::Overwrite::Refuse,
+    )
+    .unwrap();
+    fails_with(
+        drummernet()
+            .args(["transcribe", "--adapt-steps", "2"])
+            .arg(&short)
+            .arg("--out")
+            .arg(work.path()),
+        &["short.wav", "too short to adapt on"],
+    );
+    assert_eq!(file_names(work.path()), ["short.wav"]);
+}

@@ -370,6 +370,31 @@ mod tests {
     }
 
     #[test]
+    fn verification_drops_a_tom_where_nothing_sounds_and_keeps_a_quiet_real_one() {
+        // Kicks (trusted) at 55 Hz, a real tom 26 dB under them at 1.25 s (150 Hz), and a tom
+        // candidate at 2.25 s where only silence is.
+        let kicks = [0.5, 1.0, 1.5, 2.0, 2.5];
+        let mut tones_at: Vec<(f64, f64, f64)> = kicks.iter().map(|&t| (t, 55.0, 0.5)).collect();
+        tones_at.push((1.25, 150.0, 0.025));
+        let audio = tones(3.5, &tones_at);
+        let tom = 7; // TT_HFT
+        let mut hits: Vec<(usize, f64, f32)> = kicks.iter().map(|&t| (0, t, 1.0)).collect();
+        hits.extend([(tom, 1.25, 1.0), (tom, 2.25, 1.0)]);
+        let toms = |verify: bool| {
+            let mut s = settings();
+            s.passes.verification.enabled = verify;
+            let p = pick_for_test(&spikes(&hits), None, &audio, &s);
+            p.events
+                .iter()
+                .filter(|e| e.component_index == tom)
+                .map(|e| e.time)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(toms(false), vec![1.25, 2.25]);
+        assert_eq!(toms(true), vec![1.25]);
+    }
+
+    #[test]
     fn a_silent_input_skips_the_passes_that_read_the_audio_and_reports_every_pass() {
         let curves = spikes(&[(0, 0.5, 1.0)]);
         let analysis = super::super::StemAnalysis {
