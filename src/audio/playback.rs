@@ -243,18 +243,18 @@ fn sample_at(x: &[f32], pos: f64) -> f32 {
 
 /// Where the mixer's output goes: a sound card, or nothing (tests, machines without a device).
 pub trait AudioSink: Send {
-    /// Starts pulling from `transport`. Returns a one-line description of the device, or why
-    /// there is none. May finish asynchronously: the answer comes on the returned receiver.
-    fn start(self: Box<Self>, transport: Arc<Transport>) -> Receiver<Result<String, String>>;
+    /// Starts pulling from `transport`. What the device does (opened, or why not; underruns;
+    /// loss) comes on the returned receiver, as it happens.
+    fn start(self: Box<Self>, transport: Arc<Transport>) -> Receiver<SinkAnswer>;
 }
 
 /// No output at all; the transport still tracks play state, source and position requests.
 pub struct NoSink(pub String);
 
 impl AudioSink for NoSink {
-    fn start(self: Box<Self>, _transport: Arc<Transport>) -> Receiver<Result<String, String>> {
+    fn start(self: Box<Self>, _transport: Arc<Transport>) -> Receiver<SinkAnswer> {
         let (tx, rx) = mpsc::channel();
-        let _ = tx.send(Err(self.0));
+        let _ = tx.send(SinkAnswer::Unavailable(self.0));
         rx
     }
 }
@@ -266,23 +266,72 @@ pub struct CpalSink;
 
 #[cfg(feature = "playback")]
 impl AudioSink for CpalSink {
-    fn start(self: Box<Self>, transport: Arc<Transport>) -> Receiver<Result<String, String>> {
+    fn start(self: Box<Self>, transport: Arc<Transport>) -> Receiver<SinkAnswer> {
         let (tx, rx) = mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("player".into())
             .spawn(move || cpal_thread(transport, tx));
         if let Err(e) = spawned {
             let (tx, rx) = mpsc::channel();
-            let _ = tx.send(Err(format!("player thread: {e}")));
+            let _ = tx.send(SinkAnswer::Unavailable(format!("player thread: {e}")));
             return rx;
         }
         rx
     }
 }
 
+/// Underruns are reported at most this often: a starved device can underrun every period, and
+/// the count, not each one, is what the user needs.
 #[cfg(feature = "playback")]
-fn cpal_thread(transport: Arc<Transport>, tx: Sender<Result<String, String>>) {
+const UNDERRUN_REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Turns cpal's stream errors into [`SinkAnswer`]s. Runs on cpal's stream thread, so it only
+/// counts and sends (an unbounded channel's send never blocks).
+#[cfg(feature = "playback")]
+struct StreamErrors {
+    tx: Sender<SinkAnswer>,
+    underruns: u64,
+    last_report: Option<std::time::Instant>,
+    /// Set once the stream cannot go on; the sound card's thread then closes it.
+    lost: Arc<AtomicBool>,
+}
+
+#[cfg(feature = "playback")]
+impl StreamErrors {
+    fn on_error(&mut self, e: cpal::Error) {
+        use cpal::ErrorKind;
+        match e.kind() {
+            ErrorKind::Xrun => {
+                self.underruns += 1;
+                let due = self
+                    .last_report
+                    .is_none_or(|t| t.elapsed() >= UNDERRUN_REPORT_INTERVAL);
+                if due {
+                    self.last_report = Some(std::time::Instant::now());
+                    let _ = self.tx.send(SinkAnswer::Underrun(self.underruns));
+                }
+            }
+            // The stream cannot go on: say so once (ALSA repeats the error on every poll, e.g.
+            // an I/O error once the PulseAudio server behind the `pulse` plugin is gone).
+            ErrorKind::DeviceNotAvailable
+            | ErrorKind::HostUnavailable
+            | ErrorKind::StreamInvalidated
+            | ErrorKind::BackendError
+            | ErrorKind::Other => {
+                if !self.lost.swap(true, Ordering::AcqRel) {
+                    tracing::warn!("audio stream lost: {e}");
+                    let _ = self.tx.send(SinkAnswer::Lost(e.to_string()));
+                }
+            }
+            _ => tracing::warn!("audio stream: {e}"),
+        }
+    }
+}
+
+#[cfg(feature = "playback")]
+fn cpal_thread(transport: Arc<Transport>, tx: Sender<SinkAnswer>) {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+    let lost = Arc::new(AtomicBool::new(false));
     let opened = (|| -> Result<(cpal::Stream, String), String> {
         let host = cpal::default_host();
         let device = host
@@ -295,11 +344,17 @@ fn cpal_thread(transport: Arc<Transport>, tx: Sender<Result<String, String>>) {
         let channels = config.channels as usize;
         let rate = config.sample_rate;
         let mut mixer = Mixer::new(transport, rate);
+        let mut errors = StreamErrors {
+            tx: tx.clone(),
+            underruns: 0,
+            last_report: None,
+            lost: lost.clone(),
+        };
         let stream = device
             .build_output_stream::<f32, _, _>(
                 config,
                 move |out: &mut [f32], _| mixer.fill(out, channels),
-                |e| tracing::warn!("audio stream: {e}"),
+                move |e| errors.on_error(e),
                 None,
             )
             .map_err(|e| format!("no audio output: {e}"))?;
@@ -308,24 +363,28 @@ fn cpal_thread(transport: Arc<Transport>, tx: Sender<Result<String, String>>) {
     })();
     match opened {
         Ok((stream, desc)) => {
-            if tx.send(Ok(desc)).is_ok() {
-                park_until_closed(&tx);
+            if tx.send(SinkAnswer::Ready(desc)).is_ok() {
+                park_until_closed(&tx, &lost);
             }
             drop(stream);
         }
         Err(e) => {
-            let _ = tx.send(Err(e));
+            let _ = tx.send(SinkAnswer::Unavailable(e));
         }
     }
 }
 
-/// Waits until the receiver side (the Player) is gone.
+/// Waits until the receiver side (the Player) is gone, or the stream is lost: a lost ALSA
+/// stream's thread polls its dead device in a loop, so it is closed at once.
 #[cfg(feature = "playback")]
-fn park_until_closed(tx: &Sender<Result<String, String>>) {
+fn park_until_closed(tx: &Sender<SinkAnswer>, lost: &AtomicBool) {
     loop {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        // Sending a no-op heartbeat fails once the Player has dropped its receiver.
-        if tx.send(Ok(String::new())).is_err() {
+        if lost.load(Ordering::Acquire) {
+            return;
+        }
+        // The heartbeat fails to send once the Player has dropped its receiver.
+        if tx.send(SinkAnswer::Heartbeat).is_err() {
             return;
         }
     }
@@ -337,17 +396,32 @@ pub enum DeviceState {
     Opening,
     Ready(String),
     Unavailable(String),
+    /// The device worked, then stopped (unplugged, its sound server gone): playback stopped.
+    Lost(String),
+}
+
+/// What a sink reports, on its own channel, as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkAnswer {
+    /// The device is open: its description (rate, channels).
+    Ready(String),
+    /// There is no device, and why.
+    Unavailable(String),
+    /// The device ran out of samples (a gap was heard); the count since it opened. Playback
+    /// goes on.
+    Underrun(u64),
+    /// The open device stopped working; the stream is over.
+    Lost(String),
+    /// Nothing happened: the sound card thread's periodic check that anyone still listens.
+    Heartbeat,
 }
 
 /// The UI's handle: owns the transport and knows the device's state.
 pub struct Player {
     pub transport: Arc<Transport>,
     device: DeviceState,
+    underruns: u64,
 }
-
-/// What a sink says: the device's description, or why there is none. An empty description is
-/// the sound card thread's heartbeat, which only tells it whether anyone still listens.
-pub type SinkAnswer = Result<String, String>;
 
 impl Player {
     /// Starts `sink` pulling from a new transport and takes in what it has answered already.
@@ -360,6 +434,7 @@ impl Player {
         let mut p = Player {
             transport,
             device: DeviceState::Opening,
+            underruns: 0,
         };
         while let Ok(a) = answers.try_recv() {
             p.answer(a);
@@ -369,9 +444,15 @@ impl Player {
 
     pub fn answer(&mut self, answer: SinkAnswer) {
         match answer {
-            Ok(desc) if desc.is_empty() => {}
-            Ok(desc) => self.device = DeviceState::Ready(desc),
-            Err(e) => self.device = DeviceState::Unavailable(e),
+            SinkAnswer::Heartbeat => {}
+            SinkAnswer::Ready(desc) => self.device = DeviceState::Ready(desc),
+            SinkAnswer::Unavailable(e) => self.device = DeviceState::Unavailable(e),
+            SinkAnswer::Underrun(n) => self.underruns = self.underruns.max(n),
+            SinkAnswer::Lost(e) => {
+                // Nothing advances the playhead any more; showing it as playing would lie.
+                self.transport.set_playing(false);
+                self.device = DeviceState::Lost(e);
+            }
         }
     }
 
@@ -381,6 +462,11 @@ impl Player {
 
     pub fn has_device(&self) -> bool {
         matches!(self.device, DeviceState::Ready(_))
+    }
+
+    /// Underruns reported since the device opened.
+    pub fn underruns(&self) -> u64 {
+        self.underruns
     }
 }
 
@@ -490,6 +576,47 @@ mod tests {
         m.fill(&mut out, 1);
         assert_eq!(out, vec![0.25; 4]);
         assert!((t.position_samples() - 8004.0).abs() < 1e-9);
+    }
+
+    /// A sink that answers with a fixed list, as a sound card would over time.
+    struct Scripted(Vec<SinkAnswer>);
+
+    impl AudioSink for Scripted {
+        fn start(self: Box<Self>, _transport: Arc<Transport>) -> Receiver<SinkAnswer> {
+            let (tx, rx) = mpsc::channel();
+            for a in self.0 {
+                tx.send(a).unwrap();
+            }
+            rx
+        }
+    }
+
+    #[test]
+    fn underruns_are_counted_and_a_lost_device_stops_the_playhead() {
+        let (mut p, answers) = Player::start(Box::new(Scripted(vec![
+            SinkAnswer::Ready("48000 Hz, 2 ch".into()),
+            SinkAnswer::Underrun(2),
+            SinkAnswer::Heartbeat,
+        ])));
+        assert_eq!(p.device(), &DeviceState::Ready("48000 Hz, 2 ch".into()));
+        assert_eq!(p.underruns(), 2);
+        p.transport.set_tracks(Tracks {
+            original: vec![0.5; 16_000],
+            resynthesis: Vec::new(),
+        });
+        p.transport.set_playing(true);
+        // A late, smaller count (reports cross on the channel) never lowers the total.
+        p.answer(SinkAnswer::Underrun(1));
+        assert_eq!(p.underruns(), 2);
+        assert!(p.transport.is_playing());
+        p.answer(SinkAnswer::Lost("Device disconnected".into()));
+        assert_eq!(p.device(), &DeviceState::Lost("Device disconnected".into()));
+        assert!(!p.has_device());
+        assert!(!p.transport.is_playing());
+        assert!(
+            answers.try_recv().is_err(),
+            "everything was taken in at start"
+        );
     }
 
     #[test]
