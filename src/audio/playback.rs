@@ -285,15 +285,33 @@ impl AudioSink for CpalSink {
 #[cfg(feature = "playback")]
 const UNDERRUN_REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Turns cpal's stream errors into [`SinkAnswer`]s. Runs on cpal's stream thread, so it only
-/// counts and sends (an unbounded channel's send never blocks).
+/// How long a stream may fail with a backend error and ask for no samples before it counts as
+/// lost. ALSA's `pulse` plugin answers one I/O error while it recovers from an underrun (and
+/// plays on); once its server is gone, it answers nothing else.
+#[cfg(feature = "playback")]
+const LOSS_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What the stream's two callbacks tell the sound card's thread about the stream's health.
+#[cfg(feature = "playback")]
+#[derive(Default)]
+struct StreamHealth {
+    /// Data callbacks so far: a stream that still asks for samples is alive.
+    fills: AtomicU64,
+    /// A backend error that may pass: when it came, the `fills` count then, its text.
+    suspect: Mutex<Option<(std::time::Instant, u64, String)>>,
+    /// The stream cannot go on (and this was said); the sound card's thread then closes it.
+    lost: AtomicBool,
+}
+
+/// Turns cpal's stream errors into [`SinkAnswer`]s. Runs on cpal's stream thread, never in the
+/// data callback: it counts, takes an uncontended lock and sends (an unbounded channel's send
+/// never blocks).
 #[cfg(feature = "playback")]
 struct StreamErrors {
     tx: Sender<SinkAnswer>,
     underruns: u64,
     last_report: Option<std::time::Instant>,
-    /// Set once the stream cannot go on; the sound card's thread then closes it.
-    lost: Arc<AtomicBool>,
+    health: Arc<StreamHealth>,
 }
 
 #[cfg(feature = "playback")]
@@ -311,16 +329,19 @@ impl StreamErrors {
                     let _ = self.tx.send(SinkAnswer::Underrun(self.underruns));
                 }
             }
-            // The stream cannot go on: say so once (ALSA repeats the error on every poll, e.g.
-            // an I/O error once the PulseAudio server behind the `pulse` plugin is gone).
+            // The stream cannot go on.
             ErrorKind::DeviceNotAvailable
             | ErrorKind::HostUnavailable
-            | ErrorKind::StreamInvalidated
-            | ErrorKind::BackendError
-            | ErrorKind::Other => {
-                if !self.lost.swap(true, Ordering::AcqRel) {
-                    tracing::warn!("audio stream lost: {e}");
-                    let _ = self.tx.send(SinkAnswer::Lost(e.to_string()));
+            | ErrorKind::StreamInvalidated => report_lost(&self.health, &self.tx, e.to_string()),
+            // Lost if no samples are asked for during LOSS_GRACE (the sound card's thread
+            // judges): an I/O error repeated on every poll once a PulseAudio server is gone.
+            ErrorKind::BackendError | ErrorKind::Other => {
+                tracing::debug!("audio stream: {e}");
+                if let Ok(mut s) = self.health.suspect.lock() {
+                    if s.is_none() {
+                        let fills = self.health.fills.load(Ordering::Acquire);
+                        *s = Some((std::time::Instant::now(), fills, e.to_string()));
+                    }
                 }
             }
             _ => tracing::warn!("audio stream: {e}"),
@@ -328,10 +349,19 @@ impl StreamErrors {
     }
 }
 
+/// Says once that the stream is lost.
+#[cfg(feature = "playback")]
+fn report_lost(health: &StreamHealth, tx: &Sender<SinkAnswer>, why: String) {
+    if !health.lost.swap(true, Ordering::AcqRel) {
+        tracing::warn!("audio stream lost: {why}");
+        let _ = tx.send(SinkAnswer::Lost(why));
+    }
+}
+
 #[cfg(feature = "playback")]
 fn cpal_thread(transport: Arc<Transport>, tx: Sender<SinkAnswer>) {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-    let lost = Arc::new(AtomicBool::new(false));
+    let health = Arc::new(StreamHealth::default());
     let opened = (|| -> Result<(cpal::Stream, String), String> {
         let host = cpal::default_host();
         let device = host
@@ -348,12 +378,16 @@ fn cpal_thread(transport: Arc<Transport>, tx: Sender<SinkAnswer>) {
             tx: tx.clone(),
             underruns: 0,
             last_report: None,
-            lost: lost.clone(),
+            health: health.clone(),
         };
+        let alive = health.clone();
         let stream = device
             .build_output_stream::<f32, _, _>(
                 config,
-                move |out: &mut [f32], _| mixer.fill(out, channels),
+                move |out: &mut [f32], _| {
+                    alive.fills.fetch_add(1, Ordering::Release);
+                    mixer.fill(out, channels);
+                },
                 move |e| errors.on_error(e),
                 None,
             )
@@ -364,7 +398,7 @@ fn cpal_thread(transport: Arc<Transport>, tx: Sender<SinkAnswer>) {
     match opened {
         Ok((stream, desc)) => {
             if tx.send(SinkAnswer::Ready(desc)).is_ok() {
-                park_until_closed(&tx, &lost);
+                park_until_closed(&tx, &health);
             }
             drop(stream);
         }
@@ -377,10 +411,23 @@ fn cpal_thread(transport: Arc<Transport>, tx: Sender<SinkAnswer>) {
 /// Waits until the receiver side (the Player) is gone, or the stream is lost: a lost ALSA
 /// stream's thread polls its dead device in a loop, so it is closed at once.
 #[cfg(feature = "playback")]
-fn park_until_closed(tx: &Sender<SinkAnswer>, lost: &AtomicBool) {
+fn park_until_closed(tx: &Sender<SinkAnswer>, health: &StreamHealth) {
     loop {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        if lost.load(Ordering::Acquire) {
+        let expired = health.suspect.lock().ok().and_then(|mut s| {
+            let (since, fills, why) = s.as_ref()?;
+            if health.fills.load(Ordering::Acquire) != *fills {
+                // Samples were asked for since: it passed.
+                *s = None;
+                None
+            } else {
+                (since.elapsed() >= LOSS_GRACE).then(|| why.clone())
+            }
+        });
+        if let Some(why) = expired {
+            report_lost(health, tx, why);
+        }
+        if health.lost.load(Ordering::Acquire) {
             return;
         }
         // The heartbeat fails to send once the Player has dropped its receiver.
