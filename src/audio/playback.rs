@@ -6,6 +6,9 @@
 //!
 //! The device side sits behind [`AudioSink`], so the mixing logic is tested with a fake clock
 //! (calling [`Mixer::fill`] directly) and the workbench keeps working without a sound card.
+//! What the device does once open comes back as [`SinkAnswer`]s: underruns are counted, and a
+//! device that stops working (unplugged, its sound server gone) is reported once, its stream
+//! closed and the playhead stopped, for the transport pane to say so.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 #[cfg(feature = "playback")]
@@ -408,23 +411,27 @@ fn cpal_thread(transport: Arc<Transport>, tx: Sender<SinkAnswer>) {
     }
 }
 
+/// The pending backend error's text once the stream has asked for no samples during
+/// [`LOSS_GRACE`] since it came; clears it when samples were asked for since.
+#[cfg(feature = "playback")]
+fn failed_for_good(health: &StreamHealth) -> Option<String> {
+    let mut s = health.suspect.lock().ok()?;
+    let (since, fills, why) = s.as_ref()?;
+    if health.fills.load(Ordering::Acquire) != *fills {
+        // Samples were asked for since: it passed.
+        *s = None;
+        return None;
+    }
+    (since.elapsed() >= LOSS_GRACE).then(|| why.clone())
+}
+
 /// Waits until the receiver side (the Player) is gone, or the stream is lost: a lost ALSA
 /// stream's thread polls its dead device in a loop, so it is closed at once.
 #[cfg(feature = "playback")]
 fn park_until_closed(tx: &Sender<SinkAnswer>, health: &StreamHealth) {
     loop {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let expired = health.suspect.lock().ok().and_then(|mut s| {
-            let (since, fills, why) = s.as_ref()?;
-            if health.fills.load(Ordering::Acquire) != *fills {
-                // Samples were asked for since: it passed.
-                *s = None;
-                None
-            } else {
-                (since.elapsed() >= LOSS_GRACE).then(|| why.clone())
-            }
-        });
-        if let Some(why) = expired {
+        if let Some(why) = failed_for_good(health) {
             report_lost(health, tx, why);
         }
         if health.lost.load(Ordering::Acquire) {
@@ -664,6 +671,55 @@ mod tests {
             answers.try_recv().is_err(),
             "everything was taken in at start"
         );
+    }
+
+    #[cfg(feature = "playback")]
+    #[test]
+    fn stream_errors_become_underrun_counts_and_a_lost_device() {
+        use cpal::{Error as CpalError, ErrorKind};
+        let (tx, rx) = mpsc::channel();
+        let health = Arc::new(StreamHealth::default());
+        let mut errors = StreamErrors {
+            tx: tx.clone(),
+            underruns: 0,
+            last_report: None,
+            health: health.clone(),
+        };
+        // Underruns in a burst: the first is said at once, the rest counted.
+        for _ in 0..3 {
+            errors.on_error(CpalError::new(ErrorKind::Xrun));
+        }
+        assert_eq!(rx.try_recv(), Ok(SinkAnswer::Underrun(1)));
+        assert!(rx.try_recv().is_err());
+        assert_eq!(errors.underruns, 3);
+        // A backend error that passes: samples are asked for again.
+        errors.on_error(CpalError::new(ErrorKind::BackendError));
+        assert_eq!(failed_for_good(&health), None);
+        health.fills.fetch_add(1, Ordering::Release);
+        assert_eq!(failed_for_good(&health), None);
+        assert!(health.suspect.lock().unwrap().is_none(), "cleared");
+        // One that lasts: lost once the grace is over, and said once.
+        errors.on_error(CpalError::new(ErrorKind::BackendError));
+        let past = std::time::Instant::now()
+            .checked_sub(LOSS_GRACE * 2)
+            .unwrap();
+        health.suspect.lock().unwrap().as_mut().unwrap().0 = past;
+        let why = failed_for_good(&health).expect("lost");
+        report_lost(&health, &tx, why.clone());
+        report_lost(&health, &tx, why.clone());
+        assert_eq!(rx.try_recv(), Ok(SinkAnswer::Lost(why)));
+        assert!(rx.try_recv().is_err());
+        // A device that is gone is lost at once.
+        let health = Arc::new(StreamHealth::default());
+        let mut errors = StreamErrors {
+            tx,
+            underruns: 0,
+            last_report: None,
+            health: health.clone(),
+        };
+        errors.on_error(CpalError::new(ErrorKind::DeviceNotAvailable));
+        assert!(matches!(rx.try_recv(), Ok(SinkAnswer::Lost(_))));
+        assert!(health.lost.load(Ordering::Acquire));
     }
 
     #[test]
