@@ -283,11 +283,6 @@ impl AudioSink for CpalSink {
     }
 }
 
-/// Underruns are reported at most this often: a starved device can underrun every period, and
-/// the count, not each one, is what the user needs.
-#[cfg(feature = "playback")]
-const UNDERRUN_REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
-
 /// How long a stream may fail with a backend error and ask for no samples before it counts as
 /// lost. ALSA's `pulse` plugin answers one I/O error while it recovers from an underrun (and
 /// plays on); once its server is gone, it answers nothing else.
@@ -300,20 +295,21 @@ const LOSS_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 struct StreamHealth {
     /// Data callbacks so far: a stream that still asks for samples is alive.
     fills: AtomicU64,
+    /// Underruns so far. The sound card's thread reports the count on its next tick: a starved
+    /// device can underrun every period, and the count, not each one, is what the user needs.
+    underruns: AtomicU64,
     /// A backend error that may pass: when it came, the `fills` count then, its text.
     suspect: Mutex<Option<(std::time::Instant, u64, String)>>,
     /// The stream cannot go on (and this was said); the sound card's thread then closes it.
     lost: AtomicBool,
 }
 
-/// Turns cpal's stream errors into [`SinkAnswer`]s. Runs on cpal's stream thread, never in the
-/// data callback: it counts, takes an uncontended lock and sends (an unbounded channel's send
-/// never blocks).
+/// Turns cpal's stream errors into [`StreamHealth`] and [`SinkAnswer`]s. Runs on cpal's stream
+/// thread, never in the data callback: it counts, takes an uncontended lock and sends (an
+/// unbounded channel's send never blocks).
 #[cfg(feature = "playback")]
 struct StreamErrors {
     tx: Sender<SinkAnswer>,
-    underruns: u64,
-    last_report: Option<std::time::Instant>,
     health: Arc<StreamHealth>,
 }
 
@@ -323,14 +319,7 @@ impl StreamErrors {
         use cpal::ErrorKind;
         match e.kind() {
             ErrorKind::Xrun => {
-                self.underruns += 1;
-                let due = self
-                    .last_report
-                    .is_none_or(|t| t.elapsed() >= UNDERRUN_REPORT_INTERVAL);
-                if due {
-                    self.last_report = Some(std::time::Instant::now());
-                    let _ = self.tx.send(SinkAnswer::Underrun(self.underruns));
-                }
+                self.health.underruns.fetch_add(1, Ordering::AcqRel);
             }
             // The stream cannot go on.
             ErrorKind::DeviceNotAvailable
@@ -379,8 +368,6 @@ fn cpal_thread(transport: Arc<Transport>, tx: Sender<SinkAnswer>) {
         let mut mixer = Mixer::new(transport, rate);
         let mut errors = StreamErrors {
             tx: tx.clone(),
-            underruns: 0,
-            last_report: None,
             health: health.clone(),
         };
         let alive = health.clone();
@@ -429,8 +416,14 @@ fn failed_for_good(health: &StreamHealth) -> Option<String> {
 /// stream's thread polls its dead device in a loop, so it is closed at once.
 #[cfg(feature = "playback")]
 fn park_until_closed(tx: &Sender<SinkAnswer>, health: &StreamHealth) {
+    let mut reported = 0;
     loop {
         std::thread::sleep(std::time::Duration::from_millis(200));
+        let underruns = health.underruns.load(Ordering::Acquire);
+        if underruns > reported {
+            reported = underruns;
+            let _ = tx.send(SinkAnswer::Underrun(underruns));
+        }
         if let Some(why) = failed_for_good(health) {
             report_lost(health, tx, why);
         }
@@ -518,7 +511,7 @@ impl Player {
         matches!(self.device, DeviceState::Ready(_))
     }
 
-    /// Underruns reported since the device opened.
+    /// Underruns since the device opened, as last reported.
     pub fn underruns(&self) -> u64 {
         self.underruns
     }
@@ -681,17 +674,15 @@ mod tests {
         let health = Arc::new(StreamHealth::default());
         let mut errors = StreamErrors {
             tx: tx.clone(),
-            underruns: 0,
-            last_report: None,
             health: health.clone(),
         };
-        // Underruns in a burst: the first is said at once, the rest counted.
+        // Underruns are counted (the sound card's thread reports the count), nothing is lost.
         for _ in 0..3 {
             errors.on_error(CpalError::new(ErrorKind::Xrun));
         }
-        assert_eq!(rx.try_recv(), Ok(SinkAnswer::Underrun(1)));
+        assert_eq!(health.underruns.load(Ordering::Acquire), 3);
         assert!(rx.try_recv().is_err());
-        assert_eq!(errors.underruns, 3);
+        assert!(!health.lost.load(Ordering::Acquire));
         // A backend error that passes: samples are asked for again.
         errors.on_error(CpalError::new(ErrorKind::BackendError));
         assert_eq!(failed_for_good(&health), None);
@@ -713,8 +704,6 @@ mod tests {
         let health = Arc::new(StreamHealth::default());
         let mut errors = StreamErrors {
             tx,
-            underruns: 0,
-            last_report: None,
             health: health.clone(),
         };
         errors.on_error(CpalError::new(ErrorKind::DeviceNotAvailable));

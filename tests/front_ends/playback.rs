@@ -100,7 +100,7 @@ fn the_player_through_a_real_pulseaudio_server() {
             return;
         }
         println!(
-            "attempt {attempt}: {} underruns reported (a loaded machine); trying again",
+            "attempt {attempt}: the player reported underruns {} times (a loaded machine); trying again",
             run.underruns
         );
         last = Some(run);
