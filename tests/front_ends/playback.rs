@@ -108,7 +108,7 @@ fn the_player_through_a_real_pulseaudio_server() {
     let run = last.unwrap();
     println!(
         "skipped the fidelity checks: the player underran on all {ATTEMPTS} attempts ({} \
-         underruns reported on the last; each was reported, which is what was checked)",
+         underrun reports on the last run; that they were reported is what was checked)",
         run.underruns
     );
 }
