@@ -362,7 +362,14 @@ fn cpal_thread(transport: Arc<Transport>, tx: Sender<SinkAnswer>) {
         let supported = device
             .default_output_config()
             .map_err(|e| format!("no output device ({e})"))?;
-        let config = supported.config();
+        let mut config = supported.config();
+        // Periods of 40 ms: ALSA's default through PulseAudio is about 10 ms, which a busy
+        // machine misses (each miss a gap heard). An A/B switch or a seek waits for at most a
+        // period, which nobody hears as late.
+        if let cpal::SupportedBufferSize::Range { min, max } = supported.buffer_size() {
+            let want = config.sample_rate / 25;
+            config.buffer_size = cpal::BufferSize::Fixed(want.clamp(*min, (*max).max(*min)));
+        }
         let channels = config.channels as usize;
         let rate = config.sample_rate;
         let mut mixer = Mixer::new(transport, rate);
