@@ -6,6 +6,9 @@
 //!
 //! The device side sits behind [`AudioSink`], so the mixing logic is tested with a fake clock
 //! (calling [`Mixer::fill`] directly) and the workbench keeps working without a sound card.
+//! What the device does once open comes back as [`SinkAnswer`]s: underruns are counted, and a
+//! device that stops working (unplugged, its sound server gone) is reported once, its stream
+//! closed and the playhead stopped, for the transport pane to say so.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 #[cfg(feature = "playback")]
@@ -243,18 +246,18 @@ fn sample_at(x: &[f32], pos: f64) -> f32 {
 
 /// Where the mixer's output goes: a sound card, or nothing (tests, machines without a device).
 pub trait AudioSink: Send {
-    /// Starts pulling from `transport`. Returns a one-line description of the device, or why
-    /// there is none. May finish asynchronously: the answer comes on the returned receiver.
-    fn start(self: Box<Self>, transport: Arc<Transport>) -> Receiver<Result<String, String>>;
+    /// Starts pulling from `transport`. What the device does (opened, or why not; underruns;
+    /// loss) comes on the returned receiver, as it happens.
+    fn start(self: Box<Self>, transport: Arc<Transport>) -> Receiver<SinkAnswer>;
 }
 
 /// No output at all; the transport still tracks play state, source and position requests.
 pub struct NoSink(pub String);
 
 impl AudioSink for NoSink {
-    fn start(self: Box<Self>, _transport: Arc<Transport>) -> Receiver<Result<String, String>> {
+    fn start(self: Box<Self>, _transport: Arc<Transport>) -> Receiver<SinkAnswer> {
         let (tx, rx) = mpsc::channel();
-        let _ = tx.send(Err(self.0));
+        let _ = tx.send(SinkAnswer::Unavailable(self.0));
         rx
     }
 }
@@ -266,23 +269,91 @@ pub struct CpalSink;
 
 #[cfg(feature = "playback")]
 impl AudioSink for CpalSink {
-    fn start(self: Box<Self>, transport: Arc<Transport>) -> Receiver<Result<String, String>> {
+    fn start(self: Box<Self>, transport: Arc<Transport>) -> Receiver<SinkAnswer> {
         let (tx, rx) = mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("player".into())
             .spawn(move || cpal_thread(transport, tx));
         if let Err(e) = spawned {
             let (tx, rx) = mpsc::channel();
-            let _ = tx.send(Err(format!("player thread: {e}")));
+            let _ = tx.send(SinkAnswer::Unavailable(format!("player thread: {e}")));
             return rx;
         }
         rx
     }
 }
 
+/// How long a stream may fail with a backend error and ask for no samples before it counts as
+/// lost. ALSA's `pulse` plugin answers one I/O error while it recovers from an underrun (and
+/// plays on); once its server is gone, it answers nothing else.
 #[cfg(feature = "playback")]
-fn cpal_thread(transport: Arc<Transport>, tx: Sender<Result<String, String>>) {
+const LOSS_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What the stream's two callbacks tell the sound card's thread about the stream's health.
+#[cfg(feature = "playback")]
+#[derive(Default)]
+struct StreamHealth {
+    /// Data callbacks so far: a stream that still asks for samples is alive.
+    fills: AtomicU64,
+    /// Underruns so far. The sound card's thread reports the count on its next tick: a starved
+    /// device can underrun every period, and the count, not each one, is what the user needs.
+    underruns: AtomicU64,
+    /// A backend error that may pass: when it came, the `fills` count then, its text.
+    suspect: Mutex<Option<(std::time::Instant, u64, String)>>,
+    /// The stream cannot go on (and this was said); the sound card's thread then closes it.
+    lost: AtomicBool,
+}
+
+/// Turns cpal's stream errors into [`StreamHealth`] and [`SinkAnswer`]s. Runs on cpal's stream
+/// thread, never in the data callback: it counts, takes an uncontended lock and sends (an
+/// unbounded channel's send never blocks).
+#[cfg(feature = "playback")]
+struct StreamErrors {
+    tx: Sender<SinkAnswer>,
+    health: Arc<StreamHealth>,
+}
+
+#[cfg(feature = "playback")]
+impl StreamErrors {
+    fn on_error(&mut self, e: cpal::Error) {
+        use cpal::ErrorKind;
+        match e.kind() {
+            ErrorKind::Xrun => {
+                self.health.underruns.fetch_add(1, Ordering::AcqRel);
+            }
+            // The stream cannot go on.
+            ErrorKind::DeviceNotAvailable
+            | ErrorKind::HostUnavailable
+            | ErrorKind::StreamInvalidated => report_lost(&self.health, &self.tx, e.to_string()),
+            // Lost if no samples are asked for during LOSS_GRACE (the sound card's thread
+            // judges): an I/O error repeated on every poll once a PulseAudio server is gone.
+            ErrorKind::BackendError | ErrorKind::Other => {
+                tracing::debug!("audio stream: {e}");
+                if let Ok(mut s) = self.health.suspect.lock() {
+                    if s.is_none() {
+                        let fills = self.health.fills.load(Ordering::Acquire);
+                        *s = Some((std::time::Instant::now(), fills, e.to_string()));
+                    }
+                }
+            }
+            _ => tracing::warn!("audio stream: {e}"),
+        }
+    }
+}
+
+/// Says once that the stream is lost.
+#[cfg(feature = "playback")]
+fn report_lost(health: &StreamHealth, tx: &Sender<SinkAnswer>, why: String) {
+    if !health.lost.swap(true, Ordering::AcqRel) {
+        tracing::warn!("audio stream lost: {why}");
+        let _ = tx.send(SinkAnswer::Lost(why));
+    }
+}
+
+#[cfg(feature = "playback")]
+fn cpal_thread(transport: Arc<Transport>, tx: Sender<SinkAnswer>) {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+    let health = Arc::new(StreamHealth::default());
     let opened = (|| -> Result<(cpal::Stream, String), String> {
         let host = cpal::default_host();
         let device = host
@@ -291,15 +362,30 @@ fn cpal_thread(transport: Arc<Transport>, tx: Sender<Result<String, String>>) {
         let supported = device
             .default_output_config()
             .map_err(|e| format!("no output device ({e})"))?;
-        let config = supported.config();
+        let mut config = supported.config();
+        // Periods of 40 ms: ALSA's default through PulseAudio is about 10 ms, which a busy
+        // machine misses (each miss a gap heard). An A/B switch or a seek waits for at most a
+        // period, which nobody hears as late.
+        if let cpal::SupportedBufferSize::Range { min, max } = supported.buffer_size() {
+            let want = config.sample_rate / 25;
+            config.buffer_size = cpal::BufferSize::Fixed(want.clamp(*min, (*max).max(*min)));
+        }
         let channels = config.channels as usize;
         let rate = config.sample_rate;
         let mut mixer = Mixer::new(transport, rate);
+        let mut errors = StreamErrors {
+            tx: tx.clone(),
+            health: health.clone(),
+        };
+        let alive = health.clone();
         let stream = device
             .build_output_stream::<f32, _, _>(
                 config,
-                move |out: &mut [f32], _| mixer.fill(out, channels),
-                |e| tracing::warn!("audio stream: {e}"),
+                move |out: &mut [f32], _| {
+                    alive.fills.fetch_add(1, Ordering::Release);
+                    mixer.fill(out, channels);
+                },
+                move |e| errors.on_error(e),
                 None,
             )
             .map_err(|e| format!("no audio output: {e}"))?;
@@ -308,24 +394,51 @@ fn cpal_thread(transport: Arc<Transport>, tx: Sender<Result<String, String>>) {
     })();
     match opened {
         Ok((stream, desc)) => {
-            if tx.send(Ok(desc)).is_ok() {
-                park_until_closed(&tx);
+            if tx.send(SinkAnswer::Ready(desc)).is_ok() {
+                park_until_closed(&tx, &health);
             }
             drop(stream);
         }
         Err(e) => {
-            let _ = tx.send(Err(e));
+            let _ = tx.send(SinkAnswer::Unavailable(e));
         }
     }
 }
 
-/// Waits until the receiver side (the Player) is gone.
+/// The pending backend error's text once the stream has asked for no samples during
+/// [`LOSS_GRACE`] since it came; clears it when samples were asked for since.
 #[cfg(feature = "playback")]
-fn park_until_closed(tx: &Sender<Result<String, String>>) {
+fn failed_for_good(health: &StreamHealth) -> Option<String> {
+    let mut s = health.suspect.lock().ok()?;
+    let (since, fills, why) = s.as_ref()?;
+    if health.fills.load(Ordering::Acquire) != *fills {
+        // Samples were asked for since: it passed.
+        *s = None;
+        return None;
+    }
+    (since.elapsed() >= LOSS_GRACE).then(|| why.clone())
+}
+
+/// Waits until the receiver side (the Player) is gone, or the stream is lost: a lost ALSA
+/// stream's thread polls its dead device in a loop, so it is closed at once.
+#[cfg(feature = "playback")]
+fn park_until_closed(tx: &Sender<SinkAnswer>, health: &StreamHealth) {
+    let mut reported = 0;
     loop {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        // Sending a no-op heartbeat fails once the Player has dropped its receiver.
-        if tx.send(Ok(String::new())).is_err() {
+        let underruns = health.underruns.load(Ordering::Acquire);
+        if underruns > reported {
+            reported = underruns;
+            let _ = tx.send(SinkAnswer::Underrun(underruns));
+        }
+        if let Some(why) = failed_for_good(health) {
+            report_lost(health, tx, why);
+        }
+        if health.lost.load(Ordering::Acquire) {
+            return;
+        }
+        // The heartbeat fails to send once the Player has dropped its receiver.
+        if tx.send(SinkAnswer::Heartbeat).is_err() {
             return;
         }
     }
@@ -337,17 +450,32 @@ pub enum DeviceState {
     Opening,
     Ready(String),
     Unavailable(String),
+    /// The device worked, then stopped (unplugged, its sound server gone): playback stopped.
+    Lost(String),
+}
+
+/// What a sink reports, on its own channel, as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkAnswer {
+    /// The device is open: its description (rate, channels).
+    Ready(String),
+    /// There is no device, and why.
+    Unavailable(String),
+    /// The device ran out of samples (a gap was heard); the count since it opened. Playback
+    /// goes on.
+    Underrun(u64),
+    /// The open device stopped working; the stream is over.
+    Lost(String),
+    /// Nothing happened: the sound card thread's periodic check that anyone still listens.
+    Heartbeat,
 }
 
 /// The UI's handle: owns the transport and knows the device's state.
 pub struct Player {
     pub transport: Arc<Transport>,
     device: DeviceState,
+    underruns: u64,
 }
-
-/// What a sink says: the device's description, or why there is none. An empty description is
-/// the sound card thread's heartbeat, which only tells it whether anyone still listens.
-pub type SinkAnswer = Result<String, String>;
 
 impl Player {
     /// Starts `sink` pulling from a new transport and takes in what it has answered already.
@@ -360,6 +488,7 @@ impl Player {
         let mut p = Player {
             transport,
             device: DeviceState::Opening,
+            underruns: 0,
         };
         while let Ok(a) = answers.try_recv() {
             p.answer(a);
@@ -369,9 +498,15 @@ impl Player {
 
     pub fn answer(&mut self, answer: SinkAnswer) {
         match answer {
-            Ok(desc) if desc.is_empty() => {}
-            Ok(desc) => self.device = DeviceState::Ready(desc),
-            Err(e) => self.device = DeviceState::Unavailable(e),
+            SinkAnswer::Heartbeat => {}
+            SinkAnswer::Ready(desc) => self.device = DeviceState::Ready(desc),
+            SinkAnswer::Unavailable(e) => self.device = DeviceState::Unavailable(e),
+            SinkAnswer::Underrun(n) => self.underruns = self.underruns.max(n),
+            SinkAnswer::Lost(e) => {
+                // Nothing advances the playhead any more; showing it as playing would lie.
+                self.transport.set_playing(false);
+                self.device = DeviceState::Lost(e);
+            }
         }
     }
 
@@ -381,6 +516,11 @@ impl Player {
 
     pub fn has_device(&self) -> bool {
         matches!(self.device, DeviceState::Ready(_))
+    }
+
+    /// Underruns since the device opened, as last reported.
+    pub fn underruns(&self) -> u64 {
+        self.underruns
     }
 }
 
@@ -490,6 +630,92 @@ mod tests {
         m.fill(&mut out, 1);
         assert_eq!(out, vec![0.25; 4]);
         assert!((t.position_samples() - 8004.0).abs() < 1e-9);
+    }
+
+    /// A sink that answers with a fixed list, as a sound card would over time.
+    struct Scripted(Vec<SinkAnswer>);
+
+    impl AudioSink for Scripted {
+        fn start(self: Box<Self>, _transport: Arc<Transport>) -> Receiver<SinkAnswer> {
+            let (tx, rx) = mpsc::channel();
+            for a in self.0 {
+                tx.send(a).unwrap();
+            }
+            rx
+        }
+    }
+
+    #[test]
+    fn underruns_are_counted_and_a_lost_device_stops_the_playhead() {
+        let (mut p, answers) = Player::start(Box::new(Scripted(vec![
+            SinkAnswer::Ready("48000 Hz, 2 ch".into()),
+            SinkAnswer::Underrun(2),
+            SinkAnswer::Heartbeat,
+        ])));
+        assert_eq!(p.device(), &DeviceState::Ready("48000 Hz, 2 ch".into()));
+        assert_eq!(p.underruns(), 2);
+        p.transport.set_tracks(Tracks {
+            original: vec![0.5; 16_000],
+            resynthesis: Vec::new(),
+        });
+        p.transport.set_playing(true);
+        // A late, smaller count (reports cross on the channel) never lowers the total.
+        p.answer(SinkAnswer::Underrun(1));
+        assert_eq!(p.underruns(), 2);
+        assert!(p.transport.is_playing());
+        p.answer(SinkAnswer::Lost("Device disconnected".into()));
+        assert_eq!(p.device(), &DeviceState::Lost("Device disconnected".into()));
+        assert!(!p.has_device());
+        assert!(!p.transport.is_playing());
+        assert!(
+            answers.try_recv().is_err(),
+            "everything was taken in at start"
+        );
+    }
+
+    #[cfg(feature = "playback")]
+    #[test]
+    fn stream_errors_become_underrun_counts_and_a_lost_device() {
+        use cpal::{Error as CpalError, ErrorKind};
+        let (tx, rx) = mpsc::channel();
+        let health = Arc::new(StreamHealth::default());
+        let mut errors = StreamErrors {
+            tx: tx.clone(),
+            health: health.clone(),
+        };
+        // Underruns are counted (the sound card's thread reports the count), nothing is lost.
+        for _ in 0..3 {
+            errors.on_error(CpalError::new(ErrorKind::Xrun));
+        }
+        assert_eq!(health.underruns.load(Ordering::Acquire), 3);
+        assert!(rx.try_recv().is_err());
+        assert!(!health.lost.load(Ordering::Acquire));
+        // A backend error that passes: samples are asked for again.
+        errors.on_error(CpalError::new(ErrorKind::BackendError));
+        assert_eq!(failed_for_good(&health), None);
+        health.fills.fetch_add(1, Ordering::Release);
+        assert_eq!(failed_for_good(&health), None);
+        assert!(health.suspect.lock().unwrap().is_none(), "cleared");
+        // One that lasts: lost once the grace is over, and said once.
+        errors.on_error(CpalError::new(ErrorKind::BackendError));
+        let past = std::time::Instant::now()
+            .checked_sub(LOSS_GRACE * 2)
+            .unwrap();
+        health.suspect.lock().unwrap().as_mut().unwrap().0 = past;
+        let why = failed_for_good(&health).expect("lost");
+        report_lost(&health, &tx, why.clone());
+        report_lost(&health, &tx, why.clone());
+        assert_eq!(rx.try_recv(), Ok(SinkAnswer::Lost(why)));
+        assert!(rx.try_recv().is_err());
+        // A device that is gone is lost at once.
+        let health = Arc::new(StreamHealth::default());
+        let mut errors = StreamErrors {
+            tx,
+            health: health.clone(),
+        };
+        errors.on_error(CpalError::new(ErrorKind::DeviceNotAvailable));
+        assert!(matches!(rx.try_recv(), Ok(SinkAnswer::Lost(_))));
+        assert!(health.lost.load(Ordering::Acquire));
     }
 
     #[test]

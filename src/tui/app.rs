@@ -259,10 +259,7 @@ impl App {
                 }
                 self.training.on_trainer(ev)
             }
-            AppEvent::Sink(answer) => {
-                self.stem.on_sink(answer);
-                None
-            }
+            AppEvent::Sink(answer) => self.stem.on_sink(answer),
         };
         if let Some(a) = answer {
             self.act(a);

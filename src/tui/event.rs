@@ -25,7 +25,8 @@ pub enum AppEvent {
     InputFailed(String),
     Job(JobEvent),
     Trainer(TrainerEvent),
-    /// The sound card's answer (or heartbeat, see [`SinkAnswer`]).
+    /// The sound card's news: opened or not, underruns, loss (or a heartbeat, see
+    /// [`SinkAnswer`]).
     Sink(SinkAnswer),
 }
 

@@ -144,7 +144,7 @@ fn a_changing_tempo_becomes_a_tempo_map() {
     assert!(tempo_events >= 30, "{tempo_events}");
 }
 
-fn performance(seed: u64, style: Style, bpm: f64, seconds: f64) -> Performance {
+pub(crate) fn performance(seed: u64, style: Style, bpm: f64, seconds: f64) -> Performance {
     let settings = GrooveSettings {
         styles: vec![style],
         bpm_min: bpm,
@@ -193,7 +193,7 @@ fn tempo_beats_and_bars_of_generated_grooves() {
 }
 
 /// A transcription holding the true notes of `p` as events.
-fn transcription_of(p: &Performance, midi: &MidiSettings) -> Transcription {
+pub(crate) fn transcription_of(p: &Performance, midi: &MidiSettings) -> Transcription {
     let events = p
         .notes
         .iter()

@@ -12,7 +12,7 @@ use ratatui::layout::Rect;
 use ratatui::Terminal;
 
 use drummernet::atomic_file::Overwrite;
-use drummernet::audio::playback::{NoSink, Source};
+use drummernet::audio::playback::{NoSink, SinkAnswer, Source};
 use drummernet::audio::{load_mono, write_wav, WavFormat, SAMPLE_RATE};
 use drummernet::config::Config;
 use drummernet::midi::read_midi;
@@ -184,6 +184,37 @@ fn snapshot_transport_and_help() {
     );
     a.handle_key(key('?'));
     insta::assert_snapshot!("help", render(&a, 80, 24, |f, _, a| views::draw(f, a)));
+}
+
+#[test]
+fn snapshot_transport_shows_underruns_and_a_lost_device() {
+    let mut a = loaded_app();
+    // The sound card's news, as its thread sends it: opened, two underruns, then gone.
+    a.handle_event(AppEvent::Sink(SinkAnswer::Ready("48000 Hz, 2 ch".into())));
+    a.handle_event(AppEvent::Sink(SinkAnswer::Underrun(2)));
+    a.act(Action::SeekTo(1.5));
+    a.act(Action::PlayPause);
+    assert!(a.stem().transport().is_playing());
+    let draw = |f: &mut ratatui::Frame, r: Rect, a: &App| {
+        views::draw_transport(f, r, a.stem(), a.roll(), a.training())
+    };
+    insta::assert_snapshot!("transport_underruns", render(&a, 40, 9, draw));
+    a.handle_event(AppEvent::Sink(SinkAnswer::Lost(
+        "Device disconnected".into(),
+    )));
+    assert!(!a.stem().transport().is_playing(), "nothing plays any more");
+    assert!(a.status().is_error());
+    assert_eq!(
+        a.status().message(),
+        "audio device lost: Device disconnected; playback stopped"
+    );
+    insta::assert_snapshot!("transport_device_lost", render(&a, 40, 9, draw));
+    // Play now says there is no device instead of pretending.
+    a.act(Action::PlayPause);
+    assert_eq!(
+        a.status().message(),
+        "no audio device: the playhead does not move"
+    );
 }
 
 // ---- keys ------------------------------------------------------------------------------

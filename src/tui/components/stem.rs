@@ -273,9 +273,14 @@ impl StemDeck {
         }
     }
 
-    /// The sound card's answer.
-    pub fn on_sink(&mut self, answer: SinkAnswer) {
+    /// The sound card's answer; a lost device is also an error on the status line.
+    pub fn on_sink(&mut self, answer: SinkAnswer) -> Option<Action> {
+        let lost = match &answer {
+            SinkAnswer::Lost(e) => Some(format!("audio device lost: {e}; playback stopped")),
+            _ => None,
+        };
         self.player.answer(answer);
+        lost.map(Action::Error)
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -306,6 +311,11 @@ impl StemDeck {
 
     pub fn device(&self) -> &DeviceState {
         self.player.device()
+    }
+
+    /// Underruns the sound card has reported.
+    pub fn underruns(&self) -> u64 {
+        self.player.underruns()
     }
 }
 

@@ -63,11 +63,20 @@ pub fn draw_transport(
     };
     let device = match stem.device() {
         DeviceState::Opening => Line::from("audio: opening device…"),
-        DeviceState::Ready(d) => Line::from(format!("audio: {d}")),
+        DeviceState::Ready(d) => match stem.underruns() {
+            0 => Line::from(format!("audio: {d}")),
+            n => Line::styled(
+                format!("audio: {d} · {n} underrun{}", if n == 1 { "" } else { "s" }),
+                Style::default().fg(Color::Yellow),
+            ),
+        },
         DeviceState::Unavailable(e) => Line::styled(
             format!("audio off: {e}"),
             Style::default().fg(Color::Yellow),
         ),
+        DeviceState::Lost(e) => {
+            Line::styled(format!("audio lost: {e}"), Style::default().fg(Color::Red))
+        }
     };
     let job = match stem.busy() {
         Some(b) => Line::styled(
