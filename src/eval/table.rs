@@ -43,16 +43,6 @@ pub fn table(res: &EvalResult) -> String {
             a.mean.micro_f1
         );
     }
-    if res
-        .subsets
-        .values()
-        .any(|a| !a.unscored_events_per_clip.is_empty())
-    {
-        let _ = writeln!(
-            out,
-            "+n: false events per clip of a class the subset's clips hold none of"
-        );
-    }
     if !res.missing.is_empty() {
         let shown: Vec<&str> = res.missing.iter().take(8).map(String::as_str).collect();
         let _ = writeln!(

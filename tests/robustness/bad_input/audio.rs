@@ -78,7 +78,20 @@ fn judge(entry: Entry, case: &Case, o: &Outcome, reference: &Outcome) -> String 
                     "{what}: kick/snare recall {recall:.2}: {onsets:?}"
                 );
             }
-            if let (Some(n), Some(want)) = (o.onset_count, reference.onset_count) {
+            // Kicks and snares only where the events are known (the `eval` entry counts those
+            // already): an input without a band above 6 kHz (8 kHz) takes its hi-hats from the
+            // model instead of the audio, and their count differs by design.
+            let main = |onsets: &[(f64, String)]| {
+                onsets
+                    .iter()
+                    .filter(|(_, c)| c == "KD" || c == "SD")
+                    .count()
+            };
+            let counts = match (&o.onsets, &reference.onsets) {
+                (Some(got), Some(want)) => Some((main(got), main(want))),
+                _ => o.onset_count.zip(reference.onset_count),
+            };
+            if let Some((n, want)) = counts {
                 let want = want as f64;
                 assert!(
                     (n as f64 - want).abs() <= 0.35 * want,
