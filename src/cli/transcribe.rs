@@ -59,6 +59,10 @@ pub struct TranscribeArgs {
     /// Adaptation time budget in seconds per file (implies --adapt).
     #[arg(long, value_name = "S")]
     pub adapt_seconds: Option<f64>,
+    /// Classes to write out, comma-separated (KD, SD, HH, TT, CY, OT; default all), e.g.
+    /// `--classes KD,SD,HH` for a kit part without toms and cymbals.
+    #[arg(long, value_name = "LIST")]
+    pub classes: Option<String>,
     /// Drum map of the MIDI notes: gm (default), a [midi.maps.NAME] of the config, or a .toml
     /// file with `instrument = "..."` and a [notes] table.
     #[arg(long, value_name = "NAME|FILE")]
@@ -187,6 +191,19 @@ pub fn transcribe_cmd(mut cfg: Config, a: TranscribeArgs, verbose: u8) -> Result
     a.device.settle(&mut cfg)?;
     a.settle_midi(&mut cfg.midi)?;
     a.settle_adapt(&mut cfg.adapt)?;
+    if let Some(list) = &a.classes {
+        cfg.inference.classes = list
+            .split(',')
+            .map(|c| c.trim().to_uppercase())
+            .filter(|c| !c.is_empty())
+            .collect();
+        if cfg.inference.classes.is_empty() {
+            bail!("--classes: name at least one of KD, SD, HH, TT, CY, OT");
+        }
+        if let Err(e) = cfg.inference.validate("inference") {
+            bail!("--classes {list}: {e}");
+        }
+    }
     let formats = OutputFormat::parse_list(&a.format)?;
     if let Some(out) = &a.out {
         super::check_output_folder(out)?;

@@ -45,6 +45,8 @@ pub struct MidiWriteOptions {
     pub track_name: Option<String>,
     /// Instrument name written into every track with notes.
     pub instrument_name: Option<String>,
+    /// A text event at the start of the first track (what was transcribed).
+    pub text: Option<String>,
 }
 
 impl Default for MidiWriteOptions {
@@ -56,6 +58,7 @@ impl Default for MidiWriteOptions {
             grid: None,
             track_name: None,
             instrument_name: None,
+            text: None,
         }
     }
 }
@@ -141,6 +144,7 @@ impl MidiWriteOptions {
             grid: None,
             track_name: Some("Drums".to_string()),
             instrument_name: Some(settings.instrument_name()),
+            text: None,
         }
     }
 
@@ -352,14 +356,16 @@ pub fn midi_bytes(notes: &[MidiNote], opts: &MidiWriteOptions) -> Result<Vec<u8>
     let events = events_for(notes, &map)?;
     let timing = Timing::Metrical(u15::new(opts.ticks_per_beat));
     let track_name = opts.track_name.as_ref().map(|n| n.as_bytes());
+    let text = opts.text.as_ref().map(|t| t.as_bytes());
     let instrument = opts.instrument_name.as_ref().map(|n| n.as_bytes());
     // Track names must outlive the Smf that borrows them.
     let names: Vec<(u8, Vec<u8>)>;
     let smf = match &opts.layout {
         TrackLayout::Single => {
             let mut smf = Smf::new(Header::new(Format::SingleTrack, timing));
-            smf.tracks
-                .push(track_from(named(track_name, instrument), &metas, &events)?);
+            let mut head = named(track_name, instrument);
+            head.extend(text.map(|t| TrackEventKind::Meta(MetaMessage::Text(t))));
+            smf.tracks.push(track_from(head, &metas, &events)?);
             smf
         }
         TrackLayout::OnePerNote { names: given } => {
@@ -377,8 +383,9 @@ pub fn midi_bytes(notes: &[MidiNote], opts: &MidiWriteOptions) -> Result<Vec<u8>
                 })
                 .collect();
             let mut smf = Smf::new(Header::new(Format::Parallel, timing));
-            smf.tracks
-                .push(track_from(named(track_name, None), &metas, &[])?);
+            let mut head = named(track_name, None);
+            head.extend(text.map(|t| TrackEventKind::Meta(MetaMessage::Text(t))));
+            smf.tracks.push(track_from(head, &metas, &[])?);
             for (key, name) in &names {
                 let own: Vec<Event> = events.iter().filter(|e| e.key == *key).copied().collect();
                 smf.tracks.push(track_from(

@@ -93,6 +93,8 @@ struct JsonDocument<'a> {
     silent: bool,
     model: &'a ModelInfo,
     components: &'a [String],
+    /// The classes written out (`transcribe --classes`); events of the others were dropped.
+    classes: &'a [String],
     settings: JsonSettings<'a>,
     /// Tempo (bpm, where it came from, whether it is one tempo), beat and downbeat times.
     tempo: JsonTempo<'a>,
@@ -217,6 +219,11 @@ pub fn midi_options(midi: &MidiSettings, tempo: &TempoAnalysis) -> MidiWriteOpti
     }
 }
 
+/// The text event that says which classes a file holds (`transcribe --classes`).
+pub fn classes_text(classes: &[String]) -> String {
+    format!("drummernet: classes transcribed {}", classes.join(","))
+}
+
 /// Writes the events as MIDI with the tempo map and bars of `tempo`, each note at its exact
 /// time.
 pub fn write_mid(
@@ -224,10 +231,15 @@ pub fn write_mid(
     events: &[DrumEvent],
     midi: &MidiSettings,
     tempo: &TempoAnalysis,
+    classes: &[String],
     overwrite: Overwrite,
 ) -> Result<()> {
     let notes: Vec<_> = events.iter().map(|e| e.midi_note(midi)).collect();
-    write_midi(path, &notes, &midi_options(midi, tempo), overwrite)
+    let opts = MidiWriteOptions {
+        text: Some(classes_text(classes)),
+        ..midi_options(midi, tempo)
+    };
+    write_midi(path, &notes, &opts, overwrite)
 }
 
 /// Writes the events quantised by `q` on the grid of `tempo` (the track named so).
@@ -237,6 +249,7 @@ pub fn write_quantized_mid(
     midi: &MidiSettings,
     tempo: &TempoAnalysis,
     q: &Quantizer,
+    classes: &[String],
     overwrite: Overwrite,
 ) -> Result<()> {
     let notes: Vec<_> = events
@@ -254,6 +267,7 @@ pub fn write_quantized_mid(
             q.strength * 100.0,
             q.swing_percent
         )),
+        text: Some(classes_text(classes)),
         ..midi_options(midi, tempo)
     };
     write_midi(path, &notes, &opts, overwrite)
@@ -278,6 +292,7 @@ pub fn write_json(
         silent: t.silent,
         model,
         components: &t.components,
+        classes: &settings.classes,
         settings: JsonSettings {
             inference: settings,
             midi,
@@ -373,10 +388,18 @@ pub fn write_outputs_and_tempo(
     for (f, p) in &paths {
         match f {
             OutputFormat::Mid => {
-                write_mid(p, &t.events, midi, &tempo, overwrite)?;
+                write_mid(p, &t.events, midi, &tempo, &settings.classes, overwrite)?;
                 if let Some(q) = &quantizer {
                     let qp = quantized_path(&t.input, out_dir, q);
-                    write_quantized_mid(&qp, &t.events, midi, &tempo, q, overwrite)?;
+                    write_quantized_mid(
+                        &qp,
+                        &t.events,
+                        midi,
+                        &tempo,
+                        q,
+                        &settings.classes,
+                        overwrite,
+                    )?;
                 }
             }
             OutputFormat::Json => write_json(p, t, model, settings, midi, &tempo, overwrite)?,

@@ -201,8 +201,15 @@ impl StemAnalysis {
                 before,
             });
         }
+        // Classes switched off for output go last: the passes (verification above all) see
+        // every class.
+        let written = |e: &DrumEvent| settings.classes.iter().any(|l| l == e.class.label());
         Ok(Picked {
-            events: candidates.into_iter().map(|c| c.event).collect(),
+            events: candidates
+                .into_iter()
+                .map(|c| c.event)
+                .filter(written)
+                .collect(),
             passes: reports,
         })
     }

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::kit::DrumClass;
+
 use crate::dsp::peak_pick::PeakPickParams;
 use crate::error::{Error, Result};
 
@@ -32,6 +34,9 @@ pub struct InferenceSettings {
     pub components: BTreeMap<String, ComponentOverrides>,
     /// The transcription passes' switches and settings (`[inference.passes.*]`).
     pub passes: PassSettings,
+    /// Classes written out (labels KD, SD, HH, TT, CY, OT; `transcribe --classes`): the passes
+    /// see every class, the outputs only these, and the MIDI and JSON say which they were.
+    pub classes: Vec<String>,
 }
 
 /// How activation heights become MIDI velocities (see `transcribe::velocity`).
@@ -108,6 +113,10 @@ impl Default for InferenceSettings {
             velocity: VelocitySettings::default(),
             components: default_component_overrides(),
             passes: PassSettings::default(),
+            classes: DrumClass::ALL
+                .iter()
+                .map(|c| c.label().to_string())
+                .collect(),
         }
     }
 }
@@ -177,6 +186,16 @@ impl InferenceSettings {
             if !(v.is_finite() && (lo..=hi).contains(&v)) {
                 return Err(Error::config(key(k), format!("must be in {lo}..={hi}")));
             }
+        }
+        if let Some(bad) = self
+            .classes
+            .iter()
+            .find(|l| !DrumClass::ALL.iter().any(|c| c.label() == l.as_str()))
+        {
+            return Err(Error::config(
+                key("classes"),
+                format!("unknown class `{bad}` (KD, SD, HH, TT, CY or OT)"),
+            ));
         }
         self.peak_pick.validate(&key("peak_pick"))?;
         self.passes.validate(&key("passes"))?;

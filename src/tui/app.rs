@@ -334,7 +334,14 @@ impl App {
         check_writable(&json, overwrite)?;
         let t = self.record();
         let tempo = tempo_of(&t, &self.midi);
-        write_mid(path, &t.events, &self.midi, &tempo, overwrite)?;
+        write_mid(
+            path,
+            &t.events,
+            &self.midi,
+            &tempo,
+            &self.roll.inference().classes,
+            overwrite,
+        )?;
         let model = self
             .stem
             .transcription()

@@ -935,3 +935,50 @@ fn transcribe_adapt_refuses_a_stem_too_short_and_writes_nothing() {
     );
     assert_eq!(file_names(work.path()), ["short.wav"]);
 }
+
+#[test]
+fn classes_switch_off_toms_and_cymbals_and_the_files_say_so() {
+    let work = TempDir::new().unwrap();
+    let demo = assets().join("demo/demo_drums.wav");
+    succeeds(
+        drummernet()
+            .args([
+                "transcribe",
+                "--classes",
+                "KD,SD,HH",
+                "--format",
+                "mid,json",
+            ])
+            .arg(&demo)
+            .arg("--out")
+            .arg(work.path()),
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("demo_drums.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["classes"], serde_json::json!(["KD", "SD", "HH"]));
+    let labels: std::collections::BTreeSet<&str> = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["HH", "KD", "SD"].into_iter().collect());
+    let bytes = std::fs::read(work.path().join("demo_drums.mid")).unwrap();
+    let text = b"drummernet: classes transcribed KD,SD,HH";
+    assert!(bytes.windows(text.len()).any(|w| w == text));
+    let notes = read_midi(&work.path().join("demo_drums.mid")).unwrap();
+    // GM toms 41-50 (but 42/44/46 are hats), cymbals 49/51/52/55/57/59.
+    assert!(notes
+        .iter()
+        .all(|n| matches!(n.note, 35 | 36 | 37 | 38 | 40 | 42 | 44 | 46)));
+    fails_with(
+        drummernet()
+            .args(["transcribe", "--classes", "KD,XX"])
+            .arg(&demo)
+            .arg("--out")
+            .arg(work.path())
+            .arg("--force"),
+        &["--classes", "XX"],
+    );
+}
