@@ -206,6 +206,18 @@ impl Config {
         Ok(())
     }
 
+    /// What of the configuration shapes an adaptation (`[adapt]`, the loss, the synthesizer,
+    /// the crop length), as text to hash.
+    pub fn adapt_identity(&self) -> Result<String> {
+        serde_json::to_string(&(
+            &self.adapt,
+            &self.loss,
+            &self.synth,
+            self.audio.segment_seconds,
+        ))
+        .map_err(|e| Error::Invalid(format!("config: {e}")))
+    }
+
     pub fn to_toml(&self) -> Result<String> {
         toml::to_string_pretty(self).map_err(|e| Error::Invalid(format!("config: {e}")))
     }

@@ -43,6 +43,9 @@ pub struct WatchArgs {
     /// The model file (default: the bundled model).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Adapt a copy of the model to each file before transcribing it ([adapt]).
+    #[arg(long)]
+    pub adapt: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -67,7 +70,7 @@ pub fn watch_cmd(mut cfg: Config, a: WatchArgs) -> Result<()> {
     let (model, device) = load_model(&cfg, a.model.as_deref())?;
     let info = drummernet::transcribe::ModelInfo::of(&model);
     let model_hash = hash_file(&model.path)?;
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         model,
         device,
         cfg.inference.clone(),
@@ -75,6 +78,19 @@ pub fn watch_cmd(mut cfg: Config, a: WatchArgs) -> Result<()> {
         info,
         model_hash,
     )?;
+    if a.adapt || cfg.adapt.enabled {
+        cfg.adapt.enabled = true;
+        // Adapted outputs differ from plain ones: a file is redone when the switch changes.
+        engine.identity.settings = drummernet::watch::fingerprint::hash_bytes(
+            format!(
+                "{}+adapt:{}",
+                engine.identity.settings,
+                cfg.adapt_identity()?
+            )
+            .as_bytes(),
+        );
+        engine.adapt = Some(Box::new(cfg.clone()));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     // SIGINT/SIGTERM: finish the jobs in flight, then exit; a second signal exits at once

@@ -26,6 +26,9 @@ pub struct Engine {
     pub midi: MidiSettings,
     pub info: ModelInfo,
     pub identity: Identity,
+    /// Adapt a copy of the model to each file before transcribing it (`watch --adapt`): the
+    /// whole configuration, which adaptation reads beyond `[adapt]` (loss, synthesizer, crops).
+    pub adapt: Option<Box<crate::config::Config>>,
 }
 
 impl Engine {
@@ -42,6 +45,7 @@ impl Engine {
         let settings = serde_json::to_vec(&(&inference, &midi))
             .map_err(|e| Error::Invalid(format!("settings: {e}")))?;
         Ok(Engine {
+            adapt: None,
             model,
             device,
             identity: Identity {
@@ -53,6 +57,23 @@ impl Engine {
             info,
         })
     }
+}
+
+/// With `watch --adapt`, a copy of the engine's model adapted to `path`.
+fn adapted(engine: &Engine, path: &Path) -> Result<Option<LoadedModel>> {
+    let Some(cfg) = &engine.adapt else {
+        return Ok(None);
+    };
+    let stem = crate::audio::load_mono(path, crate::audio::SAMPLE_RATE)?;
+    let components = &engine.model.config.components;
+    let kit = crate::adapt::Adaptation::kit_waveforms(cfg, components, &engine.device)?;
+    let mut adaptation =
+        crate::adapt::Adaptation::new(&engine.model, &kit, &stem, cfg, &engine.device)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    adaptation
+        .run(&mut |_| {})
+        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    Ok(Some(adaptation.adapted_model()?))
 }
 
 /// Where inputs come from and outputs go.
@@ -216,14 +237,16 @@ pub fn process(engine: &Engine, ws: &Workspace, journal: &Mutex<Journal>, path: 
     }
 
     let start = Instant::now();
-    let result = transcribe_file(
-        &engine.model,
-        &engine.device,
-        path,
-        &engine.inference,
-        &engine.midi,
-        &|_| {},
-    );
+    let result = adapted(engine, path).and_then(|adapted| {
+        transcribe_file(
+            adapted.as_ref().unwrap_or(&engine.model),
+            &engine.device,
+            path,
+            &engine.inference,
+            &engine.midi,
+            &|_| {},
+        )
+    });
     match stamp_of(path) {
         None => return Outcome::Gone,
         Some(now) if now != stamp => return Outcome::ChangedMeanwhile,

@@ -982,3 +982,31 @@ fn classes_switch_off_toms_and_cymbals_and_the_files_say_so() {
         &["--classes", "XX"],
     );
 }
+
+#[test]
+fn watch_once_adapts_each_file_and_a_short_one_is_recorded_as_failed() {
+    let work = TempDir::new().unwrap();
+    let inbox = work.path().join("in");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::copy(assets().join("demo/demo_drums.wav"), inbox.join("demo.wav")).unwrap();
+    drummernet::audio::write_wav(
+        &inbox.join("short.wav"),
+        &vec![0.1f32; 16_000],
+        16_000,
+        drummernet::audio::WavFormat::Pcm16,
+        drummernet::atomic_file::Overwrite::Refuse,
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    let run = drummernet()
+        .args(["watch", "--once", "--adapt", "--set", "adapt.steps=2"])
+        .arg(&inbox)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&run.stderr);
+    assert!(out.join("demo.mid").is_file(), "{log}");
+    assert!(!out.join("short.mid").exists(), "{log}");
+    assert!(log.contains("too short to adapt on"), "{log}");
+}
