@@ -262,17 +262,18 @@ impl Adaptation {
         Ok(report)
     }
 
-    /// Steps until [`Adaptation::finished`], `progress` told after each; with
+    /// Steps until [`Adaptation::finished`], `progress` told after each (with the adaptation,
+    /// to read its waveforms); with
     /// `least_squares`, the waveforms are fitted to the stem before the first step and after
     /// the last (the kit that best re-synthesises the stem from the model's activations).
-    pub fn run(&mut self, progress: &mut dyn FnMut(&AdaptStep)) -> Result<()> {
+    pub fn run(&mut self, progress: &mut dyn FnMut(&AdaptStep, &Adaptation)) -> Result<()> {
         let fit = self.settings.least_squares && self.settings.learn.contains(&Learned::Waveforms);
         if fit {
             self.fit_waveforms()?;
         }
         while !self.finished() {
             let s = self.step()?;
-            progress(&s);
+            progress(&s, self);
         }
         if fit && !self.steps.is_empty() {
             self.fit_waveforms()?;

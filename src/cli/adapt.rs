@@ -67,7 +67,7 @@ pub fn adapt_with_progress(
         b
     });
     let started = Instant::now();
-    let result = adaptation.run(&mut |s| {
+    let result = adaptation.run(&mut |s, _| {
         if let Some(b) = &bar {
             b.set_position(s.step as u64);
             b.set_message(format!("{} loss {:.4}", input.display(), s.loss));

@@ -26,6 +26,7 @@ pub enum Action {
     ToggleAb,
     WriteResynthesis,
     ExportMidi,
+    Adapt,
     TrainStart,
     TrainPause,
     TrainStop,

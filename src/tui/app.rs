@@ -75,6 +75,8 @@ pub struct App {
     overlay: Overlay,
     status: StatusLine,
     midi: MidiSettings,
+    /// The configuration an adaptation of the open stem runs with (`a`).
+    adapt_config: Box<crate::config::Config>,
     quit: bool,
     /// Why the terminal could not be read, which ends the workbench.
     input_failure: Option<String>,
@@ -132,6 +134,7 @@ impl App {
             ),
             overlay: Overlay::default(),
             status: StatusLine::new(format!("{:?}", cfg.device.device)),
+            adapt_config: Box::new(cfg.clone()),
             midi: cfg.midi,
             quit: false,
             input_failure: None,
@@ -165,6 +168,11 @@ impl App {
                 picking,
                 self.training.model().map(Path::to_path_buf),
                 self.waveforms.waveforms(),
+            ),
+            Action::Adapt => self.stem.adapt(
+                picking,
+                self.training.model().map(Path::to_path_buf),
+                &self.adapt_config,
             ),
             Action::TrainStart => self.training.start(self.stem.data()),
             Action::ExportTo { path, overwrite } => self.export_answer(path, *overwrite),
@@ -238,6 +246,14 @@ impl App {
             }
             AppEvent::Job(JobEvent::Picked { generation, picked }) => {
                 self.roll.on_picked(generation, picked)
+            }
+            AppEvent::Job(JobEvent::AdaptedKit {
+                step,
+                names,
+                waveforms,
+            }) => {
+                self.waveforms.adapted(step, names, waveforms);
+                None
             }
             AppEvent::Job(ev) => {
                 if let JobEvent::Failed(_) = ev {

@@ -47,6 +47,12 @@ pub enum JobEvent {
         fraction: f32,
     },
     Transcribed(TranscribedStem),
+    /// The waveforms an adaptation learned so far (step `step`), in component order.
+    AdaptedKit {
+        step: u64,
+        names: Vec<String>,
+        waveforms: Vec<Vec<f32>>,
+    },
     /// The events of re-pick number `generation`.
     Picked {
         generation: u64,
@@ -137,6 +143,106 @@ pub fn spawn_transcribe(req: TranscribeRequest, tx: Sender<AppEvent>) {
         );
         Ok(())
     });
+}
+
+/// Everything an adaptation of the open stem needs, owned for the job's thread.
+pub struct AdaptRequest {
+    pub samples: Arc<Vec<f32>>,
+    /// The model file adapted (a copy; the file is never written).
+    pub model: PathBuf,
+    /// The whole configuration: `[adapt]`, the loss, the synthesizer, the inference settings.
+    pub config: crate::config::Config,
+}
+
+/// How often (steps) an adaptation sends its learned waveforms to the components pane.
+const ADAPT_WAVEFORMS_EVERY: usize = 5;
+
+/// Adapts a copy of the model to the stem (live: step, loss and how far the kit has moved in
+/// the busy line; the learned waveforms every few steps), then transcribes the stem with the
+/// adapted copy and re-synthesises it through the learned kit.
+pub fn spawn_adapt(req: AdaptRequest, tx: Sender<AppEvent>) {
+    spawn("adapt", tx.clone(), move || {
+        let device = Device::Cpu;
+        let loaded = DrummerNet::load(&req.model, &device)?;
+        let names = loaded.config.components.clone();
+        let kit = crate::adapt::Adaptation::kit_waveforms(&req.config, &names, &device)?;
+        let mut adaptation =
+            crate::adapt::Adaptation::new(&loaded, &kit, &req.samples, &req.config, &device)?;
+        let initial = adaptation.waveforms()?;
+        let steps = req.config.adapt.steps.max(1);
+        adaptation.run(&mut |s, a| {
+            report(
+                &tx,
+                JobEvent::Progress {
+                    label: format!("adapting: step {} loss {:.4}", s.step, s.loss),
+                    fraction: (s.step as f32 / steps as f32).min(1.0),
+                },
+            );
+            if s.step % ADAPT_WAVEFORMS_EVERY == 0 {
+                if let Ok(waveforms) = a.waveforms() {
+                    report(
+                        &tx,
+                        JobEvent::AdaptedKit {
+                            step: s.step as u64,
+                            names: names.clone(),
+                            waveforms,
+                        },
+                    );
+                }
+            }
+        })?;
+        let learned = adaptation.waveforms()?;
+        report(
+            &tx,
+            JobEvent::Progress {
+                label: format!(
+                    "adapted: kit moved {:.1} % from where it started; transcribing",
+                    100.0 * relative_change(&initial, &learned)
+                ),
+                fraction: 1.0,
+            },
+        );
+        report(
+            &tx,
+            JobEvent::AdaptedKit {
+                step: adaptation.steps().len() as u64,
+                names: names.clone(),
+                waveforms: learned.clone(),
+            },
+        );
+        let adapted = adaptation.adapted_model()?;
+        let mut info = ModelInfo::of(&adapted);
+        info.path = format!("{} (adapted to the stem)", info.path);
+        let analysis = StemAnalysis::of_samples(
+            &NetRunner::new(&adapted.net, device),
+            &names,
+            &req.samples,
+            &req.config.inference,
+            &|_| {},
+        )?;
+        let resynthesis = resynthesise(&analysis.activations, &learned, &req.samples)?;
+        report(
+            &tx,
+            JobEvent::Transcribed(TranscribedStem {
+                analysis: Arc::new(analysis),
+                model: info,
+                resynthesis,
+            }),
+        );
+        Ok(())
+    });
+}
+
+/// `||b - a|| / ||a||` over all the waveforms: how far a kit has moved.
+pub fn relative_change(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
+    let (mut diff, mut norm) = (0.0f64, 0.0f64);
+    for (x, y) in a.iter().zip(b) {
+        for (p, q) in x.iter().zip(y) {
+            diff += f64::from(q - p).powi(2);
+            norm += f64::from(*p).powi(2);
+        }
+    }
+    (diff / norm.max(1e-30)).sqrt()
 }
 
 /// A new pick of events from a stem's analysis (other settings, e.g. the threshold).

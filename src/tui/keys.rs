@@ -36,6 +36,11 @@ pub const KEYS: &[(&str, Action, &str)] = &[
         "export MIDI (+ JSON), path confirmed first",
     ),
     (
+        "a",
+        Action::Adapt,
+        "learn the recording: adapt the model, transcribe",
+    ),
+    (
         "t",
         Action::TrainStart,
         "start training (open folder/file, session)",
@@ -82,6 +87,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('b') => Action::ToggleAb,
         KeyCode::Char('w') => Action::WriteResynthesis,
         KeyCode::Char('e') => Action::ExportMidi,
+        KeyCode::Char('a') => Action::Adapt,
         KeyCode::Char('t') => Action::TrainStart,
         KeyCode::Char('p') => Action::TrainPause,
         KeyCode::Char('x') => Action::TrainStop,

@@ -71,7 +71,7 @@ fn adapted(engine: &Engine, path: &Path) -> Result<Option<LoadedModel>> {
         crate::adapt::Adaptation::new(&engine.model, &kit, &stem, cfg, &engine.device)
             .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
     adaptation
-        .run(&mut |_| {})
+        .run(&mut |_, _| {})
         .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
     Ok(Some(adaptation.adapted_model()?))
 }

@@ -606,3 +606,43 @@ fn training_starts_pauses_resumes_and_stops_from_keys_then_reopens_as_a_session(
         Some(dir.path().join("keys/latest.safetensors").as_path())
     );
 }
+
+#[test]
+fn adapting_the_open_stem_shows_the_learned_kit_and_transcribes_with_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stem = short_stem(dir.path());
+    let mut cfg = Config::defaults().expect("default config");
+    cfg.adapt.steps = 5;
+    cfg.adapt.batch_size = 2;
+    let mut opts = AppOptions::new(cfg);
+    opts.kit = Some("procedural:0".into());
+    opts.sessions_dir = dir.path().join("sessions");
+    opts.model = Some(root().join("assets/model/default.safetensors"));
+    let mut a = App::new(opts, Box::new(NoSink("no output device (test)".into())));
+    // Without a stem: a message, no job.
+    a.handle_key(key('a'));
+    assert!(!a.is_busy());
+    a.act(Action::OpenPath(stem));
+    assert!(a.wait_idle(Duration::from_secs(20)), "open finished");
+    let before = a.waveforms().waveforms().to_vec();
+    a.handle_key(key('a'));
+    assert!(a.is_busy());
+    assert!(a.wait_idle(Duration::from_secs(120)), "adaptation finished");
+    assert_eq!(a.waveforms().origin(), "adapted to the stem, step 5");
+    assert_ne!(a.waveforms().waveforms(), before.as_slice());
+    let t = a
+        .stem()
+        .transcription()
+        .expect("transcribed by the adapted copy");
+    assert!(
+        t.model.path.ends_with("(adapted to the stem)"),
+        "{}",
+        t.model.path
+    );
+    assert_eq!(t.resynthesis.len(), 48_000);
+    assert!(a.roll().onsets().iter().map(Vec::len).sum::<usize>() > 0);
+    let draw =
+        |f: &mut ratatui::Frame, r: Rect, a: &App| views::draw_waveforms(f, r, a.waveforms());
+    let pane = render(&a, 60, 13, draw);
+    assert!(pane.contains("adapted to the stem, step 5"), "{pane}");
+}

@@ -93,7 +93,7 @@ fn adaptation_lowers_the_loss_and_changes_the_kit() {
     let init = Adaptation::kit_waveforms(&cfg, &model.config.components, &Device::Cpu).unwrap();
     let mut adaptation = Adaptation::new(&model, &init, &stem, &cfg, &Device::Cpu).unwrap();
     let initial = adaptation.waveforms().unwrap();
-    adaptation.run(&mut |_| {}).unwrap();
+    adaptation.run(&mut |_, _| {}).unwrap();
     let losses: Vec<f64> = adaptation.steps().iter().map(|s| s.loss).collect();
     assert_eq!(losses.len(), 30);
     let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
@@ -133,7 +133,7 @@ fn adaptation_is_deterministic() {
     let init = Adaptation::kit_waveforms(&cfg, &model.config.components, &Device::Cpu).unwrap();
     let run = || {
         let mut a = Adaptation::new(&model, &init, &stem, &cfg, &Device::Cpu).unwrap();
-        a.run(&mut |_| {}).unwrap();
+        a.run(&mut |_, _| {}).unwrap();
         (
             a.steps().iter().map(|s| s.loss).collect::<Vec<_>>(),
             a.waveforms().unwrap(),

@@ -218,6 +218,42 @@ impl StemDeck {
         None
     }
 
+    /// Adapts a copy of `model` to the open stem on a job thread (`[adapt]` of `config`), then
+    /// transcribes the stem with it; the busy line shows the step, the loss and how far the
+    /// kit moved. `picking`: as for [`StemDeck::open`].
+    pub fn adapt(
+        &mut self,
+        picking: bool,
+        model: Option<PathBuf>,
+        config: &crate::config::Config,
+    ) -> Option<Action> {
+        if self.busy.is_some() || picking {
+            return Some(Action::Error("busy: wait for the current job".into()));
+        }
+        let Some(samples) = self.samples.clone() else {
+            return Some(Action::Error("open a file first (o)".into()));
+        };
+        let Some(model) = model else {
+            return Some(Action::Error(
+                "adaptation starts from a trained model: open one (--model) or train first".into(),
+            ));
+        };
+        self.busy = Some(Busy {
+            label: "adapting".into(),
+            fraction: 0.0,
+            since: Instant::now(),
+        });
+        jobs::spawn_adapt(
+            jobs::AdaptRequest {
+                samples,
+                model,
+                config: config.clone(),
+            },
+            self.jobs.clone(),
+        );
+        None
+    }
+
     /// A decoding or transcription job's news (picks go to the piano roll).
     pub fn on_job(&mut self, ev: JobEvent) -> Option<Action> {
         let transport = &self.player.transport;
@@ -265,7 +301,7 @@ impl StemDeck {
                     seconds,
                 })
             }
-            JobEvent::Picked { .. } => None,
+            JobEvent::Picked { .. } | JobEvent::AdaptedKit { .. } => None,
             JobEvent::Failed(e) => {
                 self.busy = None;
                 Some(Action::Error(e))

@@ -79,6 +79,13 @@ impl WaveformPane {
         self.origin = format!("learned, step {step}");
     }
 
+    /// An adaptation's waveforms at `step`.
+    pub fn adapted(&mut self, step: u64, names: Vec<String>, waveforms: Vec<Vec<f32>>) {
+        self.names = names;
+        self.waveforms = waveforms;
+        self.origin = format!("adapted to the stem, step {step}");
+    }
+
     pub fn names(&self) -> &[String] {
         &self.names
     }
