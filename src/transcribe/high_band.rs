@@ -15,6 +15,7 @@ use realfft::RealFftPlanner;
 use crate::dsp::window::hann;
 use crate::error::{Error, Result};
 
+use super::centred_windows::CentredWindows;
 use super::chunked::SampleSource;
 
 /// FFT length (32 ms at 16 kHz): long enough to resolve the band, short enough to separate
@@ -56,7 +57,7 @@ pub struct HighBand {
 /// All zeros when the band holds almost none of the input's energy ([`MIN_BAND_SHARE`]).
 /// Also the band's power per frame, for the hi-hat onsets' ring test. Reads `source` once.
 pub fn read_high_band<S: SampleSource>(
-    mut source: S,
+    source: S,
     gain: f32,
     frames: usize,
     hop: usize,
@@ -77,28 +78,13 @@ pub fn read_high_band<S: SampleSource>(
     let mut past = vec![0.0f32; lag * bins];
     let mut current = vec![0.0f32; bins];
     let compression = COMPRESSION * scale;
-    // Samples [offset, offset + buffer.len()) of the stream, with WINDOW / 2 zeros before it.
-    let half = WINDOW / 2;
-    let mut buffer = vec![0.0f32; half];
-    let mut offset = 0usize;
-    let mut eof = false;
+    let mut windows = CentredWindows::new(source, WINDOW, hop);
     let mut flux = Vec::with_capacity(frames);
     let mut power = Vec::with_capacity(frames);
     let (mut band_energy, mut total_energy) = (0.0f64, 0.0f64);
     for t in 0..frames + delay {
-        // Window of frame t: stream samples [hop t - half, hop t + half), i.e. buffer
-        // positions from hop t - offset (the buffer starts half a window early).
-        let start = hop * t - offset;
-        while !eof && buffer.len() < start + WINDOW {
-            match source.next_samples()? {
-                Some(piece) => buffer.extend(piece),
-                None => eof = true,
-            }
-        }
-        if buffer.len() < start + WINDOW {
-            buffer.resize(start + WINDOW, 0.0);
-        }
-        for ((x, &s), &w) in input.iter_mut().zip(&buffer[start..]).zip(&window) {
+        // Window of frame t: stream samples [hop t - WINDOW / 2, hop t + WINDOW / 2).
+        for ((x, &s), &w) in input.iter_mut().zip(windows.at(t)?).zip(&window) {
             *x = s * w;
         }
         fft.process(&mut input, &mut spectrum)
@@ -125,11 +111,6 @@ pub fn read_high_band<S: SampleSource>(
             flux.push(value);
         }
         widen_into(&current, WIDENING_BINS, slot);
-        // Keep the buffer short: drop what no later window needs.
-        if start > 1 << 16 {
-            buffer.drain(..start);
-            offset += start;
-        }
     }
     if band_energy <= MIN_BAND_SHARE * total_energy {
         flux.fill(0.0);

@@ -13,6 +13,7 @@
 //!    settings (the workbench's threshold) redoes only this step.
 //! 3. **Write** the outputs ([`export::write_outputs`]).
 
+pub mod centred_windows;
 pub mod chunked;
 pub mod events;
 pub mod export;

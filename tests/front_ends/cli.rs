@@ -983,6 +983,7 @@ fn classes_switch_off_toms_and_cymbals_and_the_files_say_so() {
     );
 }
 
+#[cfg(feature = "watch")]
 #[test]
 fn watch_once_adapts_each_file_and_a_short_one_is_recorded_as_failed() {
     let work = TempDir::new().unwrap();

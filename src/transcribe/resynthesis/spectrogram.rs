@@ -6,6 +6,7 @@ use realfft::RealFftPlanner;
 
 use crate::dsp::window::hann;
 use crate::error::{Error, Result};
+use crate::transcribe::centred_windows::CentredWindows;
 use crate::transcribe::chunked::SampleSource;
 
 /// FFT length (64 ms at 16 kHz): 15.6-Hz bins resolve a kick's and a floor tom's fundamentals.
@@ -59,7 +60,7 @@ pub fn band_edges(window: usize) -> Vec<usize> {
 /// Reads `source` once into a [`BandSpectrogram`] of `ceil(len / HOP)` frames, samples scaled
 /// by `gain`.
 pub fn read_band_spectrogram<S: SampleSource>(
-    mut source: S,
+    source: S,
     gain: f32,
     len: usize,
 ) -> Result<BandSpectrogram> {
@@ -72,23 +73,9 @@ pub fn read_band_spectrogram<S: SampleSource>(
     let mut input = fft.make_input_vec();
     let mut spectrum = fft.make_output_vec();
     let mut values = Vec::with_capacity(frames * bands);
-    // Samples [offset, offset + buffer.len()) of the stream, with WINDOW / 2 zeros before it.
-    let half = WINDOW / 2;
-    let mut buffer = vec![0.0f32; half];
-    let mut offset = 0usize;
-    let mut eof = false;
+    let mut windows = CentredWindows::new(source, WINDOW, HOP);
     for t in 0..frames {
-        let start = HOP * t - offset;
-        while !eof && buffer.len() < start + WINDOW {
-            match source.next_samples()? {
-                Some(piece) => buffer.extend(piece),
-                None => eof = true,
-            }
-        }
-        if buffer.len() < start + WINDOW {
-            buffer.resize(start + WINDOW, 0.0);
-        }
-        for ((x, &s), &w) in input.iter_mut().zip(&buffer[start..]).zip(&window) {
+        for ((x, &s), &w) in input.iter_mut().zip(windows.at(t)?).zip(&window) {
             *x = s * w;
         }
         fft.process(&mut input, &mut spectrum)
@@ -99,10 +86,6 @@ pub fn read_band_spectrogram<S: SampleSource>(
                 .map(|x| x.norm_sqr())
                 .sum();
             values.push(power.sqrt() * scale);
-        }
-        if start > 1 << 16 {
-            buffer.drain(..start);
-            offset += start;
         }
     }
     Ok(BandSpectrogram {
