@@ -491,7 +491,7 @@ impl Drop for Tmux {
 }
 
 #[test]
-fn end_to_end_in_tmux_open_transcribe_ab_export_quit() {
+fn end_to_end_in_tmux_open_transcribe_ab_export_adapt_quit() {
     if std::process::Command::new("tmux")
         .arg("-V")
         .output()
@@ -504,7 +504,7 @@ fn end_to_end_in_tmux_open_transcribe_ab_export_quit() {
     let stem = short_stem(dir.path());
     let rc = dir.path().join("rc");
     let cmd = format!(
-        "cd '{}' && '{}' tui '{}' --sessions-dir '{}' --log '{}'; echo $? > '{}'",
+        "cd '{}' && '{}' tui '{}' --sessions-dir '{}' --log '{}' --set adapt.steps=3; echo $? > '{}'",
         root().display(),
         env!("CARGO_BIN_EXE_drummernet"),
         stem.display(),
@@ -543,6 +543,10 @@ fn end_to_end_in_tmux_open_transcribe_ab_export_quit() {
     tmux.keys("Enter");
     let s = tmux.wait_for("exported", 10);
     assert!(s.contains("exported"), "screen:\n{s}");
+    // Learn the recording: the components pane then shows the adapted kit.
+    tmux.keys("a");
+    let s = tmux.wait_for("· adapted", 60);
+    assert!(s.contains("· adapted"), "screen:\n{s}");
     tmux.keys("q");
     let end = Instant::now() + Duration::from_secs(20);
     while !rc.exists() && Instant::now() < end {
