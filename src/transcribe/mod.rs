@@ -4,10 +4,11 @@
 //! The whole path, in the order it runs ([`transcribe_source`]):
 //! 1. **Read** the input in a planned set of passes over it: its peak and length (the
 //!    normalising gain), then the model's activations ([`chunked`]) and, on a thread beside
-//!    them, the high band the hi-hat passes read ([`high_band`]). The result is a
+//!    them, the high band the hi-hat passes read ([`high_band`]) and the band spectrogram the
+//!    verification reads ([`resynthesis`]). The result is a
 //!    [`StemAnalysis`]: everything the events are picked from, computed once.
 //! 2. **Pick** events with the [`passes::PIPELINE`] (peak picking, hi-hat onsets, ring test,
-//!    velocity, cross-talk gate, kick low-band test), each switchable in
+//!    velocity, cross-talk gate, kick low-band test, verification), each switchable in
 //!    `[inference.passes.*]`. The audio at the candidates' onsets ([`onset_level`]) is read once,
 //!    before the first pass that needs it ([`StemAnalysis::pick`]); a new pick from other
 //!    settings (the workbench's threshold) redoes only this step.
@@ -33,6 +34,7 @@ pub use events::DrumEvent;
 pub use export::{write_outputs, ModelInfo, OutputFormat};
 pub use high_band::HighBand;
 pub use passes::{PassReport, PassSettings, PIPELINE};
+pub use resynthesis::BandSpectrogram;
 pub use settings::{ComponentOverrides, InferenceSettings, VelocitySettings, VelocitySource};
 
 use crate::audio::{MonoReader, SAMPLE_RATE};
@@ -80,6 +82,9 @@ pub struct StemAnalysis {
     pub gain: Option<f32>,
     /// The high band (`Some` when the input is not silent and the `hihat_onsets` pass runs).
     pub high_band: Option<HighBand>,
+    /// The band spectrogram (`Some` when the input is not silent and the `verification` pass
+    /// runs).
+    pub spectrogram: Option<BandSpectrogram>,
 }
 
 /// The events of one pick and what each pass did.
@@ -93,6 +98,11 @@ pub struct Picked {
 /// that the ring test reads it for.
 pub fn needs_high_band(settings: &InferenceSettings) -> bool {
     settings.passes.hihat_onsets.enabled
+}
+
+/// Whether the band spectrogram must be read for `settings` (the verification's).
+pub fn needs_spectrogram(settings: &InferenceSettings) -> bool {
+    settings.passes.verification.enabled
 }
 
 impl StemAnalysis {
@@ -136,6 +146,14 @@ impl StemAnalysis {
             )?),
             None => None,
         };
+        let spectrogram = match gain.filter(|_| needs_spectrogram(settings)) {
+            Some(gain) => Some(resynthesis::read_band_spectrogram(
+                SliceSource::whole(samples),
+                gain,
+                samples.len(),
+            )?),
+            None => None,
+        };
         progress(1.0);
         Ok(StemAnalysis {
             components: components.to_vec(),
@@ -143,21 +161,22 @@ impl StemAnalysis {
             hop,
             gain,
             high_band,
+            spectrogram,
         })
     }
 
-    /// Runs the [`PIPELINE`] with `settings`; `open` opens the input for the reads of the
-    /// audio at the candidates' onsets and of its band spectrogram (each once, and only when a
-    /// pass needs it). Settings that need a high band this analysis lacks skip the passes
-    /// that read it (reported so).
+    /// Runs the [`PIPELINE`] with `settings`; `open` opens the input for the one read of the
+    /// audio at the candidates' onsets (not called when no pass needs it). Settings that need
+    /// a high band or a band spectrogram this analysis lacks skip the passes that read them
+    /// (reported so).
     pub fn pick<S: SampleSource>(
         &self,
         settings: &InferenceSettings,
         midi: &MidiSettings,
-        mut open: impl FnMut() -> Result<S>,
+        open: impl FnOnce() -> Result<S>,
     ) -> Result<Picked> {
+        let mut open = Some(open);
         let mut onsets = None;
-        let mut spectrogram = None;
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut reports = Vec::with_capacity(PIPELINE.len());
         for pass in PIPELINE {
@@ -171,16 +190,21 @@ impl StemAnalysis {
                 Some("silent input")
             } else if needs.high_band && self.high_band.is_none() {
                 Some("no high band: hihat_onsets is off")
+            } else if needs.spectrogram && self.spectrogram.is_none() {
+                Some("no band spectrogram: verification was off when the stem was analysed")
             } else {
                 None
             };
             if skipped.is_none() {
                 if needs.onset_readings && onsets.is_none() {
-                    onsets = Some(read_onsets_of(&mut candidates, open()?, settings)?);
-                }
-                if let (true, None, Some(gain)) = (needs.spectrogram, &spectrogram, self.gain) {
-                    let len = self.activations.first().map_or(0, Vec::len) * self.hop;
-                    spectrogram = Some(resynthesis::read_band_spectrogram(open()?, gain, len)?);
+                    let source = match open.take() {
+                        Some(open) => Some(open()?),
+                        None => None,
+                    };
+                    onsets = Some(match source {
+                        Some(source) => read_onsets_of(&mut candidates, source, settings)?,
+                        None => OnsetSummary::default(),
+                    });
                 }
                 let cx = PassContext {
                     activations: &self.activations,
@@ -191,7 +215,7 @@ impl StemAnalysis {
                     sample_rate: SAMPLE_RATE,
                     high_band: self.high_band.as_ref(),
                     onsets: onsets.unwrap_or_default(),
-                    spectrogram: spectrogram.as_ref(),
+                    spectrogram: self.spectrogram.as_ref(),
                 };
                 pass.run(&cx, &mut candidates);
             }
@@ -281,12 +305,21 @@ pub fn transcribe_source<S: SampleSource + Send>(
         gain.map(|g| open().map(|source| (source, g))).transpose()
     };
     let flux_input = open_with(gain.filter(|_| needs_high_band(settings)), &mut open)?;
+    let spectrogram_input = open_with(gain.filter(|_| needs_spectrogram(settings)), &mut open)?;
     let model_input = open_with(gain, &mut open)?;
-    // The high band reads the input on a thread of its own while the model runs: the model
+    // The audio features are read on a thread of their own while the model runs: the model
     // leaves part of the cores idle, and the flux after it added a fifth to a transcription.
-    let (run, high_band) = std::thread::scope(|scope| -> Result<_> {
-        let flux = flux_input.map(|(source, gain)| {
-            scope.spawn(move || high_band::read_high_band(source, gain, frames, hop, SAMPLE_RATE))
+    let (run, (high_band, spectrogram)) = std::thread::scope(|scope| -> Result<_> {
+        let features = scope.spawn(move || -> Result<_> {
+            let flux = flux_input
+                .map(|(source, gain)| {
+                    high_band::read_high_band(source, gain, frames, hop, SAMPLE_RATE)
+                })
+                .transpose()?;
+            let spectrogram = spectrogram_input
+                .map(|(source, gain)| resynthesis::read_band_spectrogram(source, gain, len))
+                .transpose()?;
+            Ok((flux, spectrogram))
         });
         let run = match model_input {
             Some((source, gain)) => Some(chunked::stream_activations(
@@ -300,15 +333,10 @@ pub fn transcribe_source<S: SampleSource + Send>(
             )?),
             None => None,
         };
-        let flux = match flux {
-            Some(handle) => Some(
-                handle
-                    .join()
-                    .map_err(|_| Error::Invalid("the high-band thread panicked".into()))??,
-            ),
-            None => None,
-        };
-        Ok((run, flux))
+        let features = features
+            .join()
+            .map_err(|_| Error::Invalid("the audio-features thread panicked".into()))??;
+        Ok((run, features))
     })?;
     let (activations, windows, high_water) = match run {
         Some(run) => (run.curves, run.windows, run.buffered_high_water),
@@ -320,6 +348,7 @@ pub fn transcribe_source<S: SampleSource + Send>(
         hop,
         gain,
         high_band,
+        spectrogram,
     };
     let picked = analysis.pick(settings, midi, &mut open)?;
     progress(1.0);

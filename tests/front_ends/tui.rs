@@ -67,6 +67,7 @@ fn fixed_transcription(app: &App) -> TranscribedStem {
             hop: 16,
             gain: None,
             high_band: None,
+            spectrogram: None,
         }),
         model: Default::default(),
         resynthesis: vec![0.0; frames * 16],

@@ -226,12 +226,17 @@ pub(crate) fn pick_for_test(
     audio: &[f32],
     settings: &InferenceSettings,
 ) -> super::Picked {
+    let spectrogram = super::needs_spectrogram(settings).then(|| {
+        let source = super::SliceSource::whole(audio);
+        super::resynthesis::read_band_spectrogram(source, 1.0, audio.len()).expect("a slice reads")
+    });
     let analysis = super::StemAnalysis {
         components: crate::kit::components::default_component_names(),
         activations: activations.to_vec(),
         hop: 16,
         gain: Some(1.0),
         high_band,
+        spectrogram,
     };
     analysis
         .pick(settings, &MidiSettings::default(), || {
@@ -403,6 +408,7 @@ mod tests {
             hop: 16,
             gain: None,
             high_band: None,
+            spectrogram: None,
         };
         let picked = analysis
             .pick(
