@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::model::drummernet::{DrummerNet, LoadedModel};
 use crate::model::file;
 use crate::model::loss::CqtLoss;
-use crate::model::synthesizer::{normalise_rows, KitPool, Synthesizer, WaveformNorm};
+use crate::model::synthesizer::{KitPool, Synthesizer, WaveformNorm};
 use crate::model::unet::InferenceWorkspace;
 use crate::train::adam::{Adam, AdamParams};
 
@@ -27,6 +27,22 @@ use super::settings::{AdaptSettings, Learned};
 
 /// Name of the learned waveforms in an adapted model file.
 pub const WAVEFORMS: &str = "synth.waveforms";
+
+/// The kit of `cfg.adapt.kit` (the bundled kit when empty) as waveforms (K, L), normalised as
+/// the model trained with them.
+fn kit_waveforms(cfg: &Config, components: &[String], device: &Device) -> Result<Tensor> {
+    let spec = if cfg.adapt.kit.is_empty() {
+        crate::assets::locate(crate::assets::BUNDLED_KIT)
+            .display()
+            .to_string()
+    } else {
+        cfg.adapt.kit.clone()
+    };
+    let kits =
+        crate::kit::spec::KitSpec::parse(&spec)?.load(components, cfg.synth.waveform_len())?;
+    let pool = KitPool::new(&kits[..1], components, &cfg.synth, device)?;
+    pool.waveforms(&vec![0; components.len()])
+}
 
 /// Ridge of the least-squares kit toward the current one, relative to the activations' energy.
 const LEAST_SQUARES_RIDGE: f64 = 1e-2;
@@ -73,11 +89,10 @@ struct LoadedModelInfo {
 
 impl Adaptation {
     /// Prepares the adaptation of `model` to `stem` (mono 16 kHz samples, any level), with the
-    /// waveforms starting from `kit` (K, L) in the model's component order. Errors name what
-    /// is wrong with the stem: too short for one crop, silent.
+    /// waveforms starting from the learned kit a model adapted before carries, else from
+    /// `[adapt] kit`. Errors name what is wrong with the stem: too short for one crop, silent.
     pub fn new(
         model: &LoadedModel,
-        kit: &Tensor,
         stem: &[f32],
         cfg: &Config,
         device: &Device,
@@ -132,15 +147,17 @@ impl Adaptation {
             })
             .collect();
         let hop = model.config.frame_hop();
-        // A model adapted before carries its learned kit: start from it.
+        // A model adapted before carries its learned kit, at the scale it learned: start from
+        // it. A kit starts at the scale the model trained with (the pool normalises it); from
+        // there on the waveforms keep the scale they learn (a least-squares kit's level is the
+        // stem's, relative to the activations), so no norm is imposed.
+        let components = &model.config.components;
         let init = match f.tensors.get(WAVEFORMS) {
-            Some(w) if w.dims() == kit.dims() => w.to_dtype(DType::F32)?,
-            _ => kit.clone(),
+            Some(w) if w.dims() == [components.len(), cfg.synth.waveform_len()] => {
+                w.to_dtype(DType::F32)?
+            }
+            _ => kit_waveforms(cfg, components, device)?,
         };
-        // The kit starts at the scale the model trained with; from there on the waveforms keep
-        // the scale they learn (a least-squares kit's level is the stem's, relative to the
-        // activations), so no norm is imposed.
-        let init = normalise_rows(cfg.synth.norm, &init)?;
         let synth = Synthesizer::trainable(&init, hop, WaveformNorm::None)?;
         let waveforms: Vec<(String, Var)> = match synth.learned_waveforms() {
             Some(w) if learns(Learned::Waveforms) => vec![(WAVEFORMS.to_string(), w.clone())],
@@ -183,22 +200,6 @@ impl Adaptation {
             started: None,
             inference: cfg.inference.clone(),
         })
-    }
-
-    /// The kit of `cfg.adapt.kit` (the bundled kit when empty) as waveforms (K, L) for
-    /// [`Adaptation::new`].
-    pub fn kit_waveforms(cfg: &Config, components: &[String], device: &Device) -> Result<Tensor> {
-        let spec = if cfg.adapt.kit.is_empty() {
-            crate::assets::locate(crate::assets::BUNDLED_KIT)
-                .display()
-                .to_string()
-        } else {
-            cfg.adapt.kit.clone()
-        };
-        let kits =
-            crate::kit::spec::KitSpec::parse(&spec)?.load(components, cfg.synth.waveform_len())?;
-        let pool = KitPool::new(&kits[..1], components, &cfg.synth, device)?;
-        pool.waveforms(&vec![0; components.len()])
     }
 
     /// Steps taken so far, with their losses.

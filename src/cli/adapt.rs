@@ -54,8 +54,7 @@ pub fn adapt_with_progress(
 ) -> Result<Adaptation> {
     let fail = |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: {e}", input.display());
     let stem = drummernet::audio::load_mono(input, drummernet::audio::SAMPLE_RATE)?;
-    let kit = Adaptation::kit_waveforms(cfg, &model.config.components, device)?;
-    let mut adaptation = Adaptation::new(model, &kit, &stem, cfg, device).map_err(|e| fail(&e))?;
+    let mut adaptation = Adaptation::new(model, &stem, cfg, device).map_err(|e| fail(&e))?;
     let steps = cfg.adapt.steps;
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = ProgressBar::new(steps as u64);

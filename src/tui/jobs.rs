@@ -165,9 +165,8 @@ pub fn spawn_adapt(req: AdaptRequest, tx: Sender<AppEvent>) {
         let device = Device::Cpu;
         let loaded = DrummerNet::load(&req.model, &device)?;
         let names = loaded.config.components.clone();
-        let kit = crate::adapt::Adaptation::kit_waveforms(&req.config, &names, &device)?;
         let mut adaptation =
-            crate::adapt::Adaptation::new(&loaded, &kit, &req.samples, &req.config, &device)?;
+            crate::adapt::Adaptation::new(&loaded, &req.samples, &req.config, &device)?;
         let initial = adaptation.waveforms()?;
         let steps = req.config.adapt.steps.max(1);
         adaptation.run(&mut |s, a| {

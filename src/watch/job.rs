@@ -65,11 +65,8 @@ fn adapted(engine: &Engine, path: &Path) -> Result<Option<LoadedModel>> {
         return Ok(None);
     };
     let stem = crate::audio::load_mono(path, crate::audio::SAMPLE_RATE)?;
-    let components = &engine.model.config.components;
-    let kit = crate::adapt::Adaptation::kit_waveforms(cfg, components, &engine.device)?;
-    let mut adaptation =
-        crate::adapt::Adaptation::new(&engine.model, &kit, &stem, cfg, &engine.device)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    let mut adaptation = crate::adapt::Adaptation::new(&engine.model, &stem, cfg, &engine.device)
+        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
     adaptation
         .run(&mut |_, _| {})
         .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;

@@ -90,8 +90,7 @@ fn adaptation_lowers_the_loss_and_changes_the_kit() {
     let kit = procedural_kit(7, SAMPLE_RATE as usize);
     let stem = groove(&kit, 6.0);
     let cfg = config(30);
-    let init = Adaptation::kit_waveforms(&cfg, &model.config.components, &Device::Cpu).unwrap();
-    let mut adaptation = Adaptation::new(&model, &init, &stem, &cfg, &Device::Cpu).unwrap();
+    let mut adaptation = Adaptation::new(&model, &stem, &cfg, &Device::Cpu).unwrap();
     let initial = adaptation.waveforms().unwrap();
     adaptation.run(&mut |_, _| {}).unwrap();
     let losses: Vec<f64> = adaptation.steps().iter().map(|s| s.loss).collect();
@@ -130,9 +129,8 @@ fn adaptation_is_deterministic() {
     let model = bundled();
     let stem = groove(&procedural_kit(7, SAMPLE_RATE as usize), 4.0);
     let cfg = config(3);
-    let init = Adaptation::kit_waveforms(&cfg, &model.config.components, &Device::Cpu).unwrap();
     let run = || {
-        let mut a = Adaptation::new(&model, &init, &stem, &cfg, &Device::Cpu).unwrap();
+        let mut a = Adaptation::new(&model, &stem, &cfg, &Device::Cpu).unwrap();
         a.run(&mut |_, _| {}).unwrap();
         (
             a.steps().iter().map(|s| s.loss).collect::<Vec<_>>(),
@@ -146,15 +144,14 @@ fn adaptation_is_deterministic() {
 fn a_stem_too_short_or_silent_is_refused_with_a_reason() {
     let model = bundled();
     let cfg = config(3);
-    let init = Adaptation::kit_waveforms(&cfg, &model.config.components, &Device::Cpu).unwrap();
     let short = groove(&procedural_kit(7, SAMPLE_RATE as usize), 1.5);
-    let err = Adaptation::new(&model, &init, &short, &cfg, &Device::Cpu)
+    let err = Adaptation::new(&model, &short, &cfg, &Device::Cpu)
         .err()
         .unwrap()
         .to_string();
     assert!(err.contains("too short to adapt on"), "{err}");
     let silent = vec![0.0f32; 4 * SAMPLE_RATE as usize];
-    let err = Adaptation::new(&model, &init, &silent, &cfg, &Device::Cpu)
+    let err = Adaptation::new(&model, &silent, &cfg, &Device::Cpu)
         .err()
         .unwrap()
         .to_string();
