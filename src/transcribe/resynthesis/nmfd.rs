@@ -76,7 +76,7 @@ pub fn fit(
             continue;
         }
         fit.rebuild(spec, onsets, active, Some(free));
-        fit.start_templates(spec, onsets, free);
+        fit.start_templates(spec, onsets, active, free);
         fit.normalise(onsets, free);
         fit.rebuild(spec, onsets, active, None);
         for _ in 0..iterations {
@@ -150,27 +150,54 @@ impl Fit {
         }
     }
 
-    /// The `free` components' templates: the mean of what the stem holds above the current
-    /// model after their onsets.
-    fn start_templates(&mut self, spec: &BandSpectrogram, onsets: &[Onset], free: &[bool]) {
+    /// Per component and lag, over the frames after each `active` onset of a `free`
+    /// component: the sum of `weight(onset)` (den) and, per band, of `weight(onset)` times
+    /// `cell(stem, model)` (num). What both template estimates are made of.
+    fn accumulate(
+        &self,
+        spec: &BandSpectrogram,
+        onsets: &[Onset],
+        active: &[bool],
+        free: &[bool],
+        weight: impl Fn(usize) -> f32,
+        cell: impl Fn(f32, f32) -> f32,
+    ) -> (Vec<f32>, Vec<f32>) {
         let bands = self.bands;
-        let mut counts = vec![0.0f32; free.len() * self.span];
-        let mut sums = vec![0.0f32; free.len() * self.span * bands];
-        for o in onsets.iter().filter(|o| free[o.component]) {
+        let mut num = vec![0.0f32; free.len() * self.span * bands];
+        let mut den = vec![0.0f32; free.len() * self.span];
+        for (i, o) in onsets.iter().enumerate() {
+            if !active[i] || !free[o.component] {
+                continue;
+            }
+            let g = weight(i);
             for lag in 0..self.lags(o, spec.frames) {
                 let t = o.frame + lag;
-                counts[o.component * self.span + lag] += 1.0;
-                let row = &mut sums[(o.component * self.span + lag) * bands..][..bands];
+                den[o.component * self.span + lag] += g;
+                let row = &mut num[(o.component * self.span + lag) * bands..][..bands];
                 let (v, m) = (spec.frame(t), &self.model[t * bands..][..bands]);
-                for ((w, &v), &m) in row.iter_mut().zip(v).zip(m) {
-                    *w += (v - m).max(0.0);
+                for ((n, &v), &m) in row.iter_mut().zip(v).zip(m) {
+                    *n += g * cell(v, m);
                 }
             }
         }
+        (num, den)
+    }
+
+    /// The `free` components' templates: the mean of what the stem holds above the current
+    /// model after their `active` onsets.
+    fn start_templates(
+        &mut self,
+        spec: &BandSpectrogram,
+        onsets: &[Onset],
+        active: &[bool],
+        free: &[bool],
+    ) {
+        let (sums, counts) =
+            self.accumulate(spec, onsets, active, free, |_| 1.0, |v, m| (v - m).max(0.0));
         for (i, (row, sum)) in self
             .templates
-            .chunks_mut(bands)
-            .zip(sums.chunks(bands))
+            .chunks_mut(self.bands)
+            .zip(sums.chunks(self.bands))
             .enumerate()
         {
             if free[i / self.span] {
@@ -190,29 +217,19 @@ impl Fit {
         active: &[bool],
         free: &[bool],
     ) {
-        let bands = self.bands;
-        let mut num = vec![0.0f32; free.len() * self.span * bands];
-        let mut den = vec![0.0f32; free.len() * self.span];
-        for ((o, &g), _) in onsets
-            .iter()
-            .zip(&self.gains)
-            .zip(active)
-            .filter(|((o, _), &a)| a && free[o.component])
-        {
-            for lag in 0..self.lags(o, spec.frames) {
-                let t = o.frame + lag;
-                den[o.component * self.span + lag] += g;
-                let row = &mut num[(o.component * self.span + lag) * bands..][..bands];
-                let (v, m) = (spec.frame(t), &self.model[t * bands..][..bands]);
-                for ((n, &v), &m) in row.iter_mut().zip(v).zip(m) {
-                    *n += g * v / (m + TINY);
-                }
-            }
-        }
+        let gains = &self.gains;
+        let (num, den) = self.accumulate(
+            spec,
+            onsets,
+            active,
+            free,
+            |i| gains[i],
+            |v, m| v / (m + TINY),
+        );
         for ((w, n), i) in self
             .templates
-            .chunks_mut(bands)
-            .zip(num.chunks(bands))
+            .chunks_mut(self.bands)
+            .zip(num.chunks(self.bands))
             .zip(0..)
         {
             if den[i] > 0.0 {
