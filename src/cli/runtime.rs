@@ -9,6 +9,7 @@ use clap::Args;
 
 use drummernet::config::{Config, DeviceKind};
 use drummernet::model::drummernet::{DrummerNet, LoadedModel};
+use drummernet::model::ops::simd;
 
 /// Where the bundled model lives, relative to the assets folder.
 pub const BUNDLED_MODEL: &str = drummernet::assets::BUNDLED_MODEL;
@@ -35,6 +36,13 @@ impl DeviceArgs {
         }
         cfg.validate()?;
         apply_threads(cfg.device.threads);
+        // Which build of the hand-written kernels runs (DRUMMERNET_SIMD caps it), for
+        // `DRUMMERNET_LOG=info` and bug reports.
+        tracing::info!(
+            "vector kernels: {} (this CPU: {})",
+            simd::level().name(),
+            simd::detected().name()
+        );
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 mod cli;
 #[cfg(all(feature = "playback", target_os = "linux"))]
 mod playback;
+mod simd_paths;
 #[cfg(feature = "tui")]
 mod tui;
 #[cfg(feature = "watch")]

@@ -5,6 +5,7 @@ use candle_core::{Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::kernel::{elu_grad, same_shape, Float, Map1, Map2};
+use super::simd::multiversion;
 
 /// Elements per parallel work item.
 const CHUNK: usize = 1 << 14;
@@ -21,35 +22,10 @@ struct Elu;
 /// (output, output gradient) -> input gradient.
 struct EluGrad;
 
-/// ELU of every element, in place (for ops that fuse it into their own output tiles).
-pub(crate) fn elu_in_place<T: Float>(xs: &mut [T]) {
-    // The crate is built for baseline x86-64 (SSE2, 4 lanes); the same loop compiled for the
-    // wider vector units this CPU has runs 2-4x faster, and ELUs are a third of the U-Net.
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { elu_in_place_avx512(xs) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { elu_in_place_avx2(xs) };
-        }
-    }
-    elu_in_place_portable(xs)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn elu_in_place_avx512<T: Float>(xs: &mut [T]) {
-    elu_in_place_portable(xs)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn elu_in_place_avx2<T: Float>(xs: &mut [T]) {
-    elu_in_place_portable(xs)
+multiversion! {
+    /// ELU of every element, in place (for ops that fuse it into their own output tiles),
+    /// on the widest vector unit: ELUs are a third of the U-Net.
+    pub(crate) fn elu_in_place<T: Float>(xs: &mut [T]) => elu_in_place_portable
 }
 
 #[inline(always)]

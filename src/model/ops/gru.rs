@@ -15,6 +15,10 @@
 use candle_core::{Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::gru_scan::{
+    backward_sequence, forward_sequence, PaddedWeights, Sequence, SequenceGrads, Strides,
+    MAX_HIDDEN,
+};
 use super::kernel::{elements, for_float, Float, Grads3, Map3, OpResult};
 
 /// Runs the GRU recurrence over `gx` (B, T, 3H) with `w_hh` (3H, H) and `b_hh` (3H) and returns
@@ -112,214 +116,38 @@ enum SeqLayout {
     ChannelsFirst,
 }
 
-/// Element strides (per step, per channel) of a (steps x channels) block.
-#[derive(Debug, Clone, Copy)]
-struct Strides {
-    step: usize,
-    channel: usize,
-}
-
 impl SeqLayout {
-    fn strides(self, steps: usize, channels: usize) -> Strides {
+    /// The layout of a (steps x gates H) block.
+    fn strides(self, steps: usize, hidden: usize, gates: usize) -> Strides {
         match self {
             SeqLayout::TimeMajor => Strides {
-                step: channels,
+                step: gates * hidden,
                 channel: 1,
+                gates,
             },
             SeqLayout::ChannelsFirst => Strides {
                 step: 1,
                 channel: steps,
+                gates,
             },
-        }
-    }
-}
-
-/// Step index in time order for the `step`-th step processed.
-fn time_index(step: usize, steps: usize, reverse: bool) -> usize {
-    if reverse {
-        steps - 1 - step
-    } else {
-        step
-    }
-}
-
-/// Sequences advanced in lockstep: the per-step state is stored [channel][lane], so every
-/// inner loop (hidden projection, gates, gradients) runs over lanes and vectorises.
-const LANES: usize = 8;
-
-/// A group of up to LANES sequences, all `steps` long, stored one block after the other.
-#[derive(Clone, Copy)]
-struct Group {
-    lanes: usize,
-    steps: usize,
-    hidden: usize,
-    reverse: bool,
-    /// Strides inside one sequence's gx block (T x 3H) and output block (T x H).
-    gx: Strides,
-    out: Strides,
-}
-
-impl Group {
-    fn new(lanes: usize, steps: usize, hidden: usize, reverse: bool, layout: SeqLayout) -> Self {
-        Group {
-            lanes,
-            steps,
-            hidden,
-            reverse,
-            gx: layout.strides(steps, 3 * hidden),
-            out: layout.strides(steps, hidden),
-        }
-    }
-
-    /// Copies step t of every lane's block (`block` elements apart) into dst [channel][lane].
-    #[inline]
-    fn gather<T: Copy>(&self, src: &[T], block: usize, s: Strides, t: usize, dst: &mut [T]) {
-        let g = self.lanes;
-        for l in 0..g {
-            let base = l * block + t * s.step;
-            for (c, d) in dst.iter_mut().skip(l).step_by(g).enumerate() {
-                *d = src[base + c * s.channel];
-            }
-        }
-    }
-
-    /// Writes src [channel][lane] into step t of every lane's block.
-    #[inline]
-    fn scatter<T: Copy>(&self, dst: &mut [T], block: usize, s: Strides, t: usize, src: &[T]) {
-        let g = self.lanes;
-        for l in 0..g {
-            let base = l * block + t * s.step;
-            for (c, v) in src.iter().skip(l).step_by(g).enumerate() {
-                dst[base + c * s.channel] = *v;
-            }
-        }
-    }
-
-    /// gh [3H][lane] = b_hh + W_hh h.
-    #[inline]
-    fn hidden_projection<T: Float>(&self, w: &[T], b: &[T], h: &[T], gh: &mut [T]) {
-        let (g, hidden) = (self.lanes, self.hidden);
-        for (j, row) in gh.chunks_exact_mut(g).enumerate() {
-            row.fill(b[j]);
-            for (k, &wjk) in w[j * hidden..(j + 1) * hidden].iter().enumerate() {
-                for (acc, &hv) in row.iter_mut().zip(&h[k * g..(k + 1) * g]) {
-                    *acc += wjk * hv;
-                }
-            }
-        }
-    }
-
-    /// Forward pass of the group: gx blocks -> out blocks.
-    fn forward<T: Float>(&self, gx: &[T], w: &[T], b: &[T], out: &mut [T]) {
-        let (g, hidden, steps) = (self.lanes, self.hidden, self.steps);
-        let (gx_block, out_block) = (steps * 3 * hidden, steps * hidden);
-        let zero = T::from_f64(0.0);
-        let one = T::from_f64(1.0);
-        let hg = hidden * g;
-        let mut h_prev = vec![zero; hg];
-        let mut h = vec![zero; hg];
-        let mut gh = vec![zero; 3 * hg];
-        let mut gx_t = vec![zero; 3 * hg];
-        for step in 0..steps {
-            let t = time_index(step, steps, self.reverse);
-            self.hidden_projection(w, b, &h_prev, &mut gh);
-            self.gather(gx, gx_block, self.gx, t, &mut gx_t);
-            for idx in 0..hg {
-                let r = (gx_t[idx] + gh[idx]).sigmoid();
-                let z = (gx_t[hg + idx] + gh[hg + idx]).sigmoid();
-                let n = (gx_t[2 * hg + idx] + r * gh[2 * hg + idx]).tanh();
-                h[idx] = (one - z) * n + z * h_prev[idx];
-            }
-            self.scatter(out, out_block, self.out, t, &h);
-            std::mem::swap(&mut h, &mut h_prev);
-        }
-    }
-
-    /// Backward pass (BPTT) of the group: writes d gx, accumulates d W_hh [3H·H][lane] and
-    /// d b_hh [3H][lane] per lane (summed over lanes by the caller).
-    #[allow(clippy::too_many_arguments)]
-    fn backward<T: Float>(
-        &self,
-        gx: &[T],
-        w: &[T],
-        b: &[T],
-        h: &[T],
-        dh_out: &[T],
-        dgx: &mut [T],
-        dw_lanes: &mut [T],
-        db_lanes: &mut [T],
-    ) {
-        let (g, hidden, steps) = (self.lanes, self.hidden, self.steps);
-        let (gx_block, out_block) = (steps * 3 * hidden, steps * hidden);
-        let zero = T::from_f64(0.0);
-        let one = T::from_f64(1.0);
-        let hg = hidden * g;
-        let mut gh = vec![zero; 3 * hg];
-        let mut gx_t = vec![zero; 3 * hg];
-        let mut dgx_t = vec![zero; 3 * hg];
-        let mut dgh = vec![zero; 3 * hg];
-        let mut h_prev = vec![zero; hg];
-        let mut dh_t = vec![zero; hg];
-        // Gradient reaching h_t from the steps processed after it.
-        let mut dh_next = vec![zero; hg];
-        let mut dh_prev = vec![zero; hg];
-        for step in (0..steps).rev() {
-            let t = time_index(step, steps, self.reverse);
-            if step == 0 {
-                h_prev.fill(zero);
-            } else {
-                let tp = time_index(step - 1, steps, self.reverse);
-                self.gather(h, out_block, self.out, tp, &mut h_prev);
-            }
-            self.hidden_projection(w, b, &h_prev, &mut gh);
-            self.gather(gx, gx_block, self.gx, t, &mut gx_t);
-            self.gather(dh_out, out_block, self.out, t, &mut dh_t);
-            for idx in 0..hg {
-                let r = (gx_t[idx] + gh[idx]).sigmoid();
-                let z = (gx_t[hg + idx] + gh[hg + idx]).sigmoid();
-                let n = (gx_t[2 * hg + idx] + r * gh[2 * hg + idx]).tanh();
-                let dh = dh_t[idx] + dh_next[idx];
-                let da_n = dh * (one - z) * (one - n * n);
-                let da_r = da_n * gh[2 * hg + idx] * r * (one - r);
-                let da_z = dh * (h_prev[idx] - n) * z * (one - z);
-                dgx_t[idx] = da_r;
-                dgx_t[hg + idx] = da_z;
-                dgx_t[2 * hg + idx] = da_n;
-                dgh[idx] = da_r;
-                dgh[hg + idx] = da_z;
-                dgh[2 * hg + idx] = da_n * r;
-                dh_prev[idx] = dh * z;
-            }
-            self.scatter(dgx, gx_block, self.gx, t, &dgx_t);
-            for (j, dgh_j) in dgh.chunks_exact(g).enumerate() {
-                for (acc, &v) in db_lanes[j * g..(j + 1) * g].iter_mut().zip(dgh_j) {
-                    *acc += v;
-                }
-                for k in 0..hidden {
-                    let wjk = w[j * hidden + k];
-                    let dw = &mut dw_lanes[(j * hidden + k) * g..(j * hidden + k + 1) * g];
-                    let hp = &h_prev[k * g..(k + 1) * g];
-                    let dhp = &mut dh_prev[k * g..(k + 1) * g];
-                    for l in 0..g {
-                        dw[l] += dgh_j[l] * hp[l];
-                        dhp[l] += wjk * dgh_j[l];
-                    }
-                }
-            }
-            std::mem::swap(&mut dh_next, &mut dh_prev);
         }
     }
 }
 
 impl GruRecurrence {
-    /// Sequences per rayon task, a multiple of LANES: enough work per task that scheduling is
-    /// negligible, and a split that does not depend on the thread count (so sums are
-    /// reproducible).
-    fn items_per_task(steps: usize, hidden: usize) -> usize {
-        let work_per_item = (steps * hidden * hidden.max(4) * 3).max(1);
-        (65_536 / work_per_item).clamp(1, 4096).div_ceil(LANES) * LANES
+    fn sequence(&self, steps: usize, hidden: usize) -> Sequence {
+        Sequence {
+            steps,
+            hidden,
+            reverse: self.reverse,
+            gx: self.layout.strides(steps, hidden, 3),
+            out: self.layout.strides(steps, hidden, 1),
+        }
     }
 
+    /// One task per sequence: the scans are sequential within a sequence and independent
+    /// across sequences (and a batch holds at least as many sequences as the machine cores
+    /// that are free beside the other direction's scan).
     fn forward_typed<T: Float>(
         &self,
         gx: &[T],
@@ -333,25 +161,11 @@ impl GruRecurrence {
         if out.is_empty() {
             return out;
         }
-        let (gx_block, out_block) = (steps * 3 * hidden, steps * hidden);
-        let per_task = Self::items_per_task(steps, hidden);
-        out.par_chunks_mut(per_task * out_block)
-            .zip(gx.par_chunks(per_task * gx_block))
-            .for_each(|(out_chunk, gx_chunk)| {
-                for (o, g) in out_chunk
-                    .chunks_mut(LANES * out_block)
-                    .zip(gx_chunk.chunks(LANES * gx_block))
-                {
-                    let group = Group::new(
-                        o.len() / out_block,
-                        steps,
-                        hidden,
-                        self.reverse,
-                        self.layout,
-                    );
-                    group.forward(g, w, b, o);
-                }
-            });
+        let seq = self.sequence(steps, hidden);
+        let weights = PaddedWeights::new(w, b, hidden);
+        out.par_chunks_mut(steps * hidden)
+            .zip(gx.par_chunks(steps * 3 * hidden))
+            .for_each(|(out, gx)| forward_sequence(&seq, &weights, gx, out));
         out
     }
 
@@ -369,60 +183,49 @@ impl GruRecurrence {
     ) -> (Vec<T>, Vec<T>, Vec<T>) {
         let zero = T::from_f64(0.0);
         let mut dgx = vec![zero; batch * steps * 3 * hidden];
-        let mut dw = vec![zero; 3 * hidden * hidden];
-        let mut db = vec![zero; 3 * hidden];
         if dgx.is_empty() {
-            return (dgx, dw, db);
+            return (dgx, vec![zero; 3 * hidden * hidden], vec![zero; 3 * hidden]);
         }
+        let seq = self.sequence(steps, hidden);
+        let weights = PaddedWeights::new(w, b, hidden);
         let (gx_block, out_block) = (steps * 3 * hidden, steps * hidden);
-        let per_task = Self::items_per_task(steps, hidden);
+        let (columns_len, bias_len) = weights.gradient_lens();
+        // Per-sequence partial sums, added in sequence order: the gradients do not depend on
+        // the thread count.
         let partials: Vec<(Vec<T>, Vec<T>)> = dgx
-            .par_chunks_mut(per_task * gx_block)
+            .par_chunks_mut(gx_block)
             .enumerate()
-            .map(|(task, dgx_chunk)| {
-                let mut dw_lanes = vec![zero; 3 * hidden * hidden * LANES];
-                let mut db_lanes = vec![zero; 3 * hidden * LANES];
-                let mut dw_task = vec![zero; 3 * hidden * hidden];
-                let mut db_task = vec![zero; 3 * hidden];
-                for (i, dgx_group) in dgx_chunk.chunks_mut(LANES * gx_block).enumerate() {
-                    let lanes = dgx_group.len() / gx_block;
-                    let first = task * per_task + i * LANES;
-                    let span_in = first * gx_block..(first + lanes) * gx_block;
-                    let span_out = first * out_block..(first + lanes) * out_block;
-                    let group = Group::new(lanes, steps, hidden, self.reverse, self.layout);
-                    group.backward(
-                        &gx[span_in],
-                        w,
-                        b,
-                        &h[span_out.clone()],
-                        &dh[span_out],
-                        dgx_group,
-                        &mut dw_lanes[..3 * hidden * hidden * lanes],
-                        &mut db_lanes[..3 * hidden * lanes],
-                    );
-                    // Packed [entry][lane] with this group's lane count (the last may be short).
-                    add_lane_sums(&mut dw_task, &mut dw_lanes, lanes);
-                    add_lane_sums(&mut db_task, &mut db_lanes, lanes);
-                }
-                (dw_task, db_task)
+            .map(|(i, dgx)| {
+                let mut dcolumns = vec![zero; columns_len];
+                let mut dbias = vec![zero; bias_len];
+                let span_in = i * gx_block..(i + 1) * gx_block;
+                let span_out = i * out_block..(i + 1) * out_block;
+                backward_sequence(
+                    &seq,
+                    &weights,
+                    &gx[span_in],
+                    &h[span_out.clone()],
+                    &dh[span_out],
+                    &mut SequenceGrads {
+                        dgx,
+                        dcolumns: &mut dcolumns,
+                        dbias: &mut dbias,
+                    },
+                );
+                (dcolumns, dbias)
             })
             .collect();
-        for (pw, pb) in partials {
-            dw.iter_mut().zip(pw).for_each(|(a, p)| *a += p);
-            db.iter_mut().zip(pb).for_each(|(a, p)| *a += p);
+        let mut dcolumns = vec![zero; columns_len];
+        let mut dbias = vec![zero; bias_len];
+        for (pc, pb) in partials {
+            dcolumns.iter_mut().zip(pc).for_each(|(a, p)| *a += p);
+            dbias.iter_mut().zip(pb).for_each(|(a, p)| *a += p);
         }
-        (dgx, dw, db)
-    }
-}
-
-/// Adds the per-lane sums of a group (packed [entry][lane], `lanes` wide) to `total` and
-/// clears them for the next group.
-fn add_lane_sums<T: Float>(total: &mut [T], lanes_acc: &mut [T], lanes: usize) {
-    for (e, t) in total.iter_mut().enumerate() {
-        for v in &mut lanes_acc[e * lanes..(e + 1) * lanes] {
-            *t += *v;
-            *v = T::from_f64(0.0);
-        }
+        (
+            dgx,
+            weights.unpad_columns(&dcolumns),
+            weights.unpad_bias(&dbias),
+        )
     }
 }
 
@@ -435,6 +238,12 @@ impl GruRecurrence {
     fn dims(&self, gx: &[usize]) -> OpResult<(usize, usize, usize)> {
         match (self.layout, gx) {
             (SeqLayout::TimeMajor, &[b, t, c]) | (SeqLayout::ChannelsFirst, &[b, c, t]) => {
+                if c / 3 > MAX_HIDDEN {
+                    candle_core::bail!(
+                        "gru: hidden size {} is above the CPU kernel's {MAX_HIDDEN}",
+                        c / 3
+                    );
+                }
                 Ok((b, t, c / 3))
             }
             _ => candle_core::bail!("gru: gx must have rank 3, got {gx:?}"),

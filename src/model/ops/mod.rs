@@ -8,14 +8,17 @@
 //! Kernels speak candle's `Result` (they run inside candle); the model layer above them
 //! speaks `crate::Error`.
 
+pub mod channel_bias;
 pub mod conv1d;
 pub mod cqt_stft;
 pub mod elu;
 pub mod gru;
+mod gru_scan;
 pub mod hpss;
 pub mod kernel;
 pub mod maxpool;
 pub mod scalar_gru;
+pub mod simd;
 pub mod sparsemax;
 pub mod synth_fft;
 pub mod upsample_linear;

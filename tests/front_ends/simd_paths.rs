@@ -1,0 +1,113 @@
+//! Every build of the hand-written kernels (`DRUMMERNET_SIMD` = `avx512`, `avx2`, `portable`:
+//! those this CPU can run) gives the same transcription and the same training losses, bit for
+//! bit: the kernels keep one arithmetic order whatever the vector width. (The gemm crate under
+//! the convolutions chooses its own kernels at run time and is not switched by the variable.)
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+use drummernet::model::ops::simd::{detected, SimdLevel};
+
+/// The levels this machine can run, widest first.
+fn levels() -> Vec<SimdLevel> {
+    [SimdLevel::Avx512, SimdLevel::Avx2, SimdLevel::Portable]
+        .into_iter()
+        .filter(|&l| l <= detected())
+        .collect()
+}
+
+fn drummernet(level: SimdLevel) -> Command {
+    let mut cmd = Command::cargo_bin("drummernet").expect("binary built by cargo test");
+    cmd.env("DRUMMERNET_SIMD", level.name())
+        .env("DRUMMERNET_LOG", "info")
+        .env("RAYON_NUM_THREADS", "2");
+    cmd
+}
+
+/// Runs `cmd`, checks it succeeded and said it ran the kernels at `level`.
+fn run_at(level: SimdLevel, cmd: &mut Command) {
+    let out = cmd.output().expect("binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", level.name());
+    let said = format!("vector kernels: {}", level.name());
+    assert!(stderr.contains(&said), "expected `{said}` in: {stderr}");
+}
+
+#[test]
+fn transcription_is_identical_on_every_simd_path() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/demo_drums.wav");
+    let dir = TempDir::new().unwrap();
+    let mut outputs = Vec::new();
+    for level in levels() {
+        let out = dir.path().join(level.name());
+        run_at(
+            level,
+            drummernet(level)
+                .arg("transcribe")
+                .arg(&demo)
+                .args(["--format", "mid,json", "--out"])
+                .arg(&out),
+        );
+        let bytes = |ext: &str| std::fs::read(out.join(format!("demo_drums.{ext}"))).unwrap();
+        outputs.push((level, bytes("mid"), bytes("json")));
+    }
+    let (first, mid, json) = &outputs[0];
+    for (level, m, j) in &outputs[1..] {
+        assert!(
+            m == mid && j == json,
+            "{} and {} transcribe differently",
+            first.name(),
+            level.name()
+        );
+    }
+}
+
+#[test]
+fn training_losses_are_identical_on_every_simd_path() {
+    let dir = TempDir::new().unwrap();
+    let mut losses = Vec::new();
+    for level in levels() {
+        let sessions = dir.path().join(level.name());
+        let mut cmd = drummernet(level);
+        for set in [
+            "model.channels=4",
+            "model.first_conv_channels=4",
+            "train.batch_size=2",
+            "audio.segment_seconds=0.8",
+        ] {
+            cmd.args(["--set", set]);
+        }
+        cmd.args(["train", "--procedural-kits", "1", "--steps", "3"])
+            .arg("--sessions-dir")
+            .arg(&sessions);
+        run_at(level, &mut cmd);
+        let csv = std::fs::read_to_string(sessions.join("default/loss.csv")).unwrap();
+        // Every column but the timings (seconds, items_per_second).
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        let rows: Vec<String> = csv
+            .lines()
+            .skip(1)
+            .map(|l| {
+                l.split(',')
+                    .zip(&header)
+                    .filter(|(_, h)| !matches!(**h, "seconds" | "items_per_second"))
+                    .map(|(v, _)| v)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        assert_eq!(rows.len(), 3, "{csv}");
+        losses.push((level, rows));
+    }
+    for (level, rows) in &losses[1..] {
+        assert_eq!(
+            rows,
+            &losses[0].1,
+            "{} and {} train differently",
+            losses[0].0.name(),
+            level.name()
+        );
+    }
+}
