@@ -29,7 +29,8 @@ pub enum KitCommand {
         index: Option<u32>,
     },
     /// Write one kit as a folder of 16 kHz WAV samples with plain names (`KD_KD.wav`...): an SF2
-    /// drum preset (`sf2:FILE#N`), a procedural kit (`procedural:SEED`) or a folder kit (`DIR#N`).
+    /// drum preset (`sf2:FILE#N`), a procedural kit (`procedural:SEED`,
+    /// `procedural:FAMILY:SEED`) or a folder kit (`DIR#N`).
     Export {
         /// The kit, as `--kits` takes it, naming exactly one kit.
         kit: String,
@@ -45,6 +46,9 @@ pub enum KitCommand {
         /// Seed of the kit: the same seed gives bit-identical samples.
         #[arg(long)]
         seed: u64,
+        /// The kit family: acoustic, electronic, brushes, processed or room (assets/kits/README.md).
+        #[arg(long, default_value = "acoustic", value_name = "FAMILY")]
+        family: kit::KitFamily,
         /// Folder to write the samples into (created if missing).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
@@ -61,12 +65,22 @@ pub fn kit_cmd(cfg: &Config, k: KitCommand) -> Result<()> {
         KitCommand::Show { dir, index } => {
             print_out(&kit::commands::show(&dir, index, length)?.to_string())
         }
-        KitCommand::Synth { seed, out, force } => {
+        KitCommand::Synth {
+            seed,
+            family,
+            out,
+            force,
+        } => {
             check_output_folder(&out)?;
-            let kit =
-                kit::commands::synth_to_folder(seed, length, &out, Overwrite::from_force(force))?;
+            let kit = kit::commands::synth_to_folder(
+                family,
+                seed,
+                length,
+                &out,
+                Overwrite::from_force(force),
+            )?;
             print_out(&format!(
-                "{}: procedural kit seed {seed}, {} components\n",
+                "{}: {family} procedural kit seed {seed}, {} components\n",
                 out.display(),
                 kit.components.len()
             ))

@@ -21,7 +21,8 @@ pub struct TrainArgs {
     /// Kits for the synthesizer and the groove renderer (repeatable), as for `groove --kits`.
     #[arg(long)]
     pub kits: Vec<String>,
-    /// Procedural training kits added to the pool (seeds from train.procedural_seed_first on).
+    /// Procedural training kits added to the pool (seeds from train.procedural_seed_first on, in
+    /// the families of train.procedural_families).
     #[arg(long, default_value_t = 16)]
     pub procedural_kits: usize,
     /// Session name: checkpoints and the loss log go to sessions/NAME/.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::components::{all_component_names, component_by_name, default_component_names};
 use super::folder::{index_ranges, list_kits, load_kit, save_kit, KitListing};
-use super::procedural::procedural_kit;
+use super::procedural::{procedural_kit_of, KitFamily};
 use super::soundfont::SoundFontKits;
 use super::spec::KitSpec;
 use super::summary::{summarise, KitSummary};
@@ -208,7 +208,7 @@ fn show_soundfont(path: &Path, requested: Option<u32>, length: usize) -> Result<
 }
 
 /// `kit export KIT --out DIR`: writes the one kit a kit spec names (`sf2:FILE#8`,
-/// `procedural:3`, `DIR#2`...) as a plain-named folder and returns it. It holds all twelve
+/// `procedural:3`, `procedural:room:3`, `DIR#2`...) as a plain-named folder and returns it. It holds all twelve
 /// components when the kit has them, else the model's eleven.
 pub fn export_to_folder(
     spec: &str,
@@ -233,9 +233,16 @@ pub fn export_to_folder(
     Ok(kit)
 }
 
-/// `kit synth --seed S --out DIR`: writes a procedural kit with plain names and returns it.
-pub fn synth_to_folder(seed: u64, length: usize, out: &Path, overwrite: Overwrite) -> Result<Kit> {
-    let kit = procedural_kit(seed, length);
+/// `kit synth --seed S [--family F] --out DIR`: writes a procedural kit of a family with plain
+/// names and returns it.
+pub fn synth_to_folder(
+    family: KitFamily,
+    seed: u64,
+    length: usize,
+    out: &Path,
+    overwrite: Overwrite,
+) -> Result<Kit> {
+    let kit = procedural_kit_of(family, seed, length);
     save_kit(&kit, out, None, overwrite)?;
     Ok(kit)
 }

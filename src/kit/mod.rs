@@ -14,7 +14,7 @@ pub mod summary;
 pub use components::{Component, DrumClass, COMPONENTS};
 pub use folder::{list_kits, load_kit, save_kit, KitListing};
 pub use norm::{normalise, SourceNorm};
-pub use procedural::procedural_kit;
+pub use procedural::{procedural_kit, procedural_kit_of, KitFamily};
 pub use settings::KitSettings;
 pub use summary::{summarise, ComponentSummary, KitSummary};
 
@@ -30,7 +30,7 @@ pub struct KitComponent {
 /// A drum kit: one waveform per component, in the order the caller asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Kit {
-    /// Human-readable name, e.g. `drum_sources#3` or `procedural#42`.
+    /// Human-readable name, e.g. `drum_sources#3`, `procedural#42` or `procedural-room#42`.
     pub name: String,
     pub components: Vec<KitComponent>,
 }

@@ -2,12 +2,22 @@
 //! product runs and trains without any sample library. The seed varies tuning, decay, noise colour,
 //! level and EQ within plausible ranges; the same seed gives bit-identical samples everywhere
 //! (ChaCha8 parameters, arithmetic-only transcendental functions, no threads).
+//!
+//! Kits come in families ([`KitFamily`]), each its own sound world; `acoustic` is the original
+//! generator and [`procedural_kit`] still makes exactly its kits.
 
 mod blocks;
+mod brushes;
 mod cymbals;
 mod detmath;
+mod electronic;
+mod family;
 mod hats;
+#[cfg(test)]
+mod measure;
 mod membranes;
+mod processed;
+mod room;
 mod tambourine;
 
 use rand::SeedableRng;
@@ -19,6 +29,8 @@ use membranes::Tom;
 
 use super::{Kit, KitComponent};
 
+pub use family::{KitFamily, UnknownKitFamily};
+
 /// Largest absolute sample a procedural component reaches (peak targets are drawn below it).
 pub const MAX_PEAK: f32 = 0.9;
 
@@ -28,24 +40,66 @@ pub fn procedural_component_names() -> Vec<String> {
 }
 
 /// A kit of all 12 components (`COMPONENTS` in order, then `CY_RDB`), `length` samples each at
-/// 16 kHz, every attack starting at sample 0.
+/// 16 kHz, every attack starting at sample 0: the acoustic family's kit of `seed`.
 pub fn procedural_kit(seed: u64, length: usize) -> Kit {
+    procedural_kit_of(KitFamily::Acoustic, seed, length)
+}
+
+/// The kit of `seed` in `family`: the same 12 components, length and conventions in every family.
+pub fn procedural_kit_of(family: KitFamily, seed: u64, length: usize) -> Kit {
     let components = procedural_component_names()
         .into_iter()
         .enumerate()
         .map(|(stream, name)| {
-            // One ChaCha stream per component: changing one voice never reshuffles the others.
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(stream as u64);
-            let mut dice = Dice::new(rng);
-            let raw = render_voice(&name, &mut dice, length);
-            let samples = finish(raw, &name, &mut dice);
+            let samples = render_component(family, seed, stream as u64, &name, length);
             KitComponent { name, samples }
         })
         .collect();
     Kit {
-        name: format!("procedural#{seed}"),
+        name: family.kit_name(seed),
         components,
+    }
+}
+
+/// One ChaCha stream per component: changing one voice never reshuffles the others.
+fn component_dice(seed: u64, stream: u64) -> Dice {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    Dice::new(rng)
+}
+
+fn render_component(
+    family: KitFamily,
+    seed: u64,
+    stream: u64,
+    name: &str,
+    length: usize,
+) -> Vec<f32> {
+    let mut dice = component_dice(seed, family.stream_base() + stream);
+    match family {
+        KitFamily::Acoustic => {
+            let raw = render_voice(name, &mut dice, length);
+            finish(raw, name, &mut dice)
+        }
+        KitFamily::Electronic => {
+            let raw = electronic::voice(name, &mut dice, length);
+            finish(raw, name, &mut dice)
+        }
+        KitFamily::Brushes => {
+            let raw = brushes::voice(name, &mut dice, length);
+            finish(raw, name, &mut dice)
+        }
+        KitFamily::Processed | KitFamily::Room => {
+            // The same-seed acoustic voice, finished with its own draws, so that a processed or
+            // roomy kit differs from its acoustic twin only by the effect (drawn from `dice`).
+            let mut voice_dice = component_dice(seed, stream);
+            let dry = render_voice(name, &mut voice_dice, length);
+            let wet = match family {
+                KitFamily::Processed => processed::process(dry, &mut dice),
+                _ => room::reverberate(dry, &mut dice),
+            };
+            finish(wet, name, &mut voice_dice)
+        }
     }
 }
 
@@ -94,16 +148,84 @@ mod tests {
 
     #[test]
     fn renders_every_component_at_the_requested_length() {
-        for length in [0, 1, 100, 16_000] {
-            let kit = procedural_kit(3, length);
-            assert_eq!(kit.components.len(), 12);
-            assert_eq!(kit.component_names(), procedural_component_names());
-            for c in &kit.components {
-                assert_eq!(c.samples.len(), length, "{}", c.name);
-                assert!(c
-                    .samples
-                    .iter()
-                    .all(|v| v.is_finite() && v.abs() <= MAX_PEAK));
+        for family in KitFamily::ALL {
+            for length in [0, 1, 100, 16_000] {
+                let kit = procedural_kit_of(family, 3, length);
+                assert_eq!(kit.components.len(), 12);
+                assert_eq!(kit.component_names(), procedural_component_names());
+                for c in &kit.components {
+                    assert_eq!(c.samples.len(), length, "{family} {}", c.name);
+                    assert!(c
+                        .samples
+                        .iter()
+                        .all(|v| v.is_finite() && v.abs() <= MAX_PEAK));
+                }
+            }
+        }
+    }
+
+    fn bits(kit: &Kit) -> Vec<Vec<u32>> {
+        kit.components
+            .iter()
+            .map(|c| c.samples.iter().map(|v| v.to_bits()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn every_family_renders_deterministically_and_each_seed_differs() {
+        for family in KitFamily::ALL {
+            let a = bits(&procedural_kit_of(family, 1042, 4000));
+            assert_eq!(a, bits(&procedural_kit_of(family, 1042, 4000)), "{family}");
+            let b = bits(&procedural_kit_of(family, 1043, 4000));
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                assert_ne!(x, y, "{family} component {i}: seeds 1042 and 1043 agree");
+            }
+        }
+    }
+
+    #[test]
+    fn families_are_distinct_sound_worlds() {
+        let acoustic = bits(&procedural_kit(5, 2000));
+        for family in &KitFamily::ALL[1..] {
+            let other = bits(&procedural_kit_of(*family, 5, 2000));
+            for (i, (x, y)) in acoustic.iter().zip(&other).enumerate() {
+                assert_ne!(x, y, "{family} component {i} is the acoustic one");
+            }
+        }
+    }
+
+    #[test]
+    fn the_acoustic_family_is_the_original_generator() {
+        for seed in [0, 7, 1000, 123_456] {
+            assert_eq!(
+                procedural_kit_of(KitFamily::Acoustic, seed, 3000),
+                procedural_kit(seed, 3000)
+            );
+        }
+        assert_eq!(procedural_kit(4, 10).name, "procedural#4");
+        assert_eq!(
+            procedural_kit_of(KitFamily::Room, 4, 10).name,
+            "procedural-room#4"
+        );
+    }
+
+    /// Every family's components are audible, unclipped and sound from sample 0: the model's
+    /// synthesizer places each onset at the sample's start.
+    #[test]
+    fn every_family_is_audible_and_starts_at_once() {
+        for family in KitFamily::ALL {
+            for seed in [0, 1, 1000, 1001] {
+                let kit = procedural_kit_of(family, seed, 16_000);
+                for c in &kit.components {
+                    let x = &c.samples;
+                    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                    let label = format!("{family} seed {seed} {}", c.name);
+                    assert!(peak > 0.3 && peak <= MAX_PEAK, "{label}: peak {peak}");
+                    let rms = (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+                    assert!(rms > 0.003, "{label}: rms {rms}");
+                    let first = x.iter().position(|v| v.abs() > 0.01 * peak).unwrap();
+                    assert!(first < 16, "{label}: silent until sample {first}");
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Naming kits on the command line: `DIR` (a folder holding one kit, or every kit of a
 //! drum-source folder), `DIR#3` or `DIR#1-11` (kits by index), `procedural:42` or
-//! `procedural:1000-1015` (generated kits by seed), `sf2:FILE` (every drum preset of a SoundFont)
+//! `procedural:1000-1015` (generated kits by seed), `procedural:electronic:1000-1015` (generated
+//! kits of a family, see `assets/kits/README.md`), `sf2:FILE` (every drum preset of a SoundFont)
 //! or `sf2:FILE#0,8,16` / `sf2:FILE#0-31` (drum presets by program number), `pat:DIR` (a folder
 //! of GUS drum patches such as freepats' `Drum_000`, one kit).
 
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::kit::folder::{list_kits, load_kit};
 use crate::kit::gus_patch::load_patch_kit;
-use crate::kit::procedural::procedural_kit;
+use crate::kit::procedural::{procedural_kit_of, KitFamily};
 use crate::kit::soundfont::load_soundfont_kits;
 use crate::kit::Kit;
 
@@ -19,18 +20,15 @@ pub enum KitSpec {
         dir: PathBuf,
         indices: Option<Vec<u32>>,
     },
-    Procedural {
-        seeds: Vec<u64>,
-    },
+    /// Generated kits: `acoustic` unless the spec names a family.
+    Procedural { family: KitFamily, seeds: Vec<u64> },
     /// Drum presets of an SF2 file: `None` for all, else inclusive ranges of program numbers.
     SoundFont {
         path: PathBuf,
         presets: Option<Vec<(u8, u8)>>,
     },
     /// A folder of GUS drum patches named by GM note (`036_Kick_2.pat`).
-    Patches {
-        dir: PathBuf,
-    },
+    Patches { dir: PathBuf },
 }
 
 /// `0,8,16` or `0-15,25`: program numbers 0..=127, singly or as ranges.
@@ -101,9 +99,19 @@ impl KitSpec {
                 },
             });
         }
-        if let Some(seeds) = text.strip_prefix("procedural:") {
+        if let Some(rest) = text.strip_prefix("procedural:") {
+            let (family, seeds) = match rest.split_once(':') {
+                Some((family, seeds)) => (
+                    family
+                        .parse()
+                        .map_err(|e| Error::Invalid(format!("kit `{text}`: {e}")))?,
+                    seeds,
+                ),
+                None => (KitFamily::Acoustic, rest),
+            };
             let (a, b) = parse_range(seeds, text)?;
             return Ok(KitSpec::Procedural {
+                family,
                 seeds: (a..=b).collect(),
             });
         }
@@ -127,9 +135,9 @@ impl KitSpec {
     /// an index means every complete kit in it.
     pub fn load(&self, components: &[String], length: usize) -> Result<Vec<Kit>> {
         match self {
-            KitSpec::Procedural { seeds } => Ok(seeds
+            KitSpec::Procedural { family, seeds } => Ok(seeds
                 .iter()
-                .map(|&s| select(procedural_kit(s, length), components))
+                .map(|&s| select(procedural_kit_of(*family, s, length), components))
                 .collect::<Result<_>>()?),
             KitSpec::Folder {
                 dir,
@@ -189,8 +197,27 @@ mod tests {
         assert_eq!(
             KitSpec::parse("procedural:3-5").unwrap(),
             KitSpec::Procedural {
+                family: KitFamily::Acoustic,
                 seeds: vec![3, 4, 5]
             }
+        );
+        assert_eq!(
+            KitSpec::parse("procedural:electronic:1000-1002").unwrap(),
+            KitSpec::Procedural {
+                family: KitFamily::Electronic,
+                seeds: vec![1000, 1001, 1002]
+            }
+        );
+        assert_eq!(
+            KitSpec::parse("procedural:brushes:7").unwrap(),
+            KitSpec::Procedural {
+                family: KitFamily::Brushes,
+                seeds: vec![7]
+            }
+        );
+        assert_eq!(
+            KitSpec::parse("procedural:acoustic:7").unwrap(),
+            KitSpec::parse("procedural:7").unwrap()
         );
         assert_eq!(
             KitSpec::parse("kits#2").unwrap(),
@@ -245,6 +272,17 @@ mod tests {
             assert!(err.contains(bad), "{err}");
         }
         assert!(KitSpec::parse("procedural:x").is_err());
+        assert!(KitSpec::parse("procedural:room:").is_err());
+        assert!(KitSpec::parse("procedural:room:x").is_err());
+        let err = KitSpec::parse("procedural:jazz:1-3")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "kit `procedural:jazz:1-3`: unknown kit family `jazz` \
+             (known: acoustic, electronic, brushes, processed, room)"
+        );
+        assert!(!err.contains('\n'));
         assert!(KitSpec::parse("d#5-2").is_err());
     }
 
@@ -257,5 +295,23 @@ mod tests {
             .unwrap();
         assert_eq!(kits[0].component_names(), names);
         assert_eq!(kits[0].components[0].samples.len(), 800);
+    }
+
+    #[test]
+    fn family_specs_load_that_familys_kits() {
+        let names = vec!["KD_KD".to_string()];
+        let kits = KitSpec::parse("procedural:room:7-8")
+            .unwrap()
+            .load(&names, 800)
+            .unwrap();
+        let kit_names: Vec<&str> = kits.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(kit_names, ["procedural-room#7", "procedural-room#8"]);
+        let room = procedural_kit_of(KitFamily::Room, 8, 800);
+        assert_eq!(kits[1].components[0], room.components[0]);
+        let plain = KitSpec::parse("procedural:7")
+            .unwrap()
+            .load(&names, 800)
+            .unwrap();
+        assert_eq!(plain[0].name, "procedural#7");
     }
 }

@@ -10,7 +10,8 @@ use rand_chacha::ChaCha8Rng;
 use crate::audio;
 use crate::error::{Error, Result};
 use crate::groove::{self, GrooveSettings};
-use crate::kit::{procedural::procedural_kit, Kit};
+use crate::kit::Kit;
+use crate::train::procedural_draw::ProceduralDraw;
 
 /// A stem file and its duration.
 #[derive(Debug, Clone)]
@@ -89,7 +90,7 @@ pub struct ItemSource {
     groove: GrooveSettings,
     /// Kits the grooves are rendered with: loaded source kits plus procedural ones made on demand.
     source_kits: Vec<Kit>,
-    procedural_seeds: (u64, u64),
+    procedural: ProceduralDraw,
     kit_length: usize,
     rng: ChaCha8Rng,
 }
@@ -100,7 +101,7 @@ impl ItemSource {
         synthetic_share: f64,
         groove: GrooveSettings,
         source_kits: Vec<Kit>,
-        procedural_seeds: (u64, u64),
+        procedural: ProceduralDraw,
         kit_length: usize,
         seed: u64,
     ) -> Self {
@@ -109,7 +110,7 @@ impl ItemSource {
             synthetic_share,
             groove,
             source_kits,
-            procedural_seeds,
+            procedural,
             kit_length,
             rng: ChaCha8Rng::seed_from_u64(seed),
         }
@@ -143,8 +144,7 @@ impl ItemSource {
         let kit = if use_source {
             self.source_kits[self.rng.random_range(0..self.source_kits.len())].clone()
         } else {
-            let (first, count) = self.procedural_seeds;
-            procedural_kit(first + self.rng.random_range(0..count), self.kit_length)
+            self.procedural.draw(&mut self.rng, self.kit_length)
         };
         // Start somewhere inside a longer performance so items do not all begin on a downbeat.
         let lead_in = self.rng.random_range(0.0..2.0);

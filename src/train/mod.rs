@@ -5,6 +5,7 @@ pub mod adam;
 pub mod background;
 pub mod dataset;
 pub mod prefetch;
+pub mod procedural_draw;
 pub mod session;
 pub mod settings;
 pub mod trainer;

@@ -96,7 +96,8 @@ impl PrefetchedItems {
 mod tests {
     use super::*;
     use crate::groove::GrooveSettings;
-    use crate::kit::procedural::procedural_kit;
+    use crate::kit::procedural::{procedural_kit, KitFamily};
+    use crate::train::procedural_draw::ProceduralDraw;
 
     fn source(seed: u64) -> ItemSource {
         let kits = vec![procedural_kit(3, 4_000)];
@@ -105,7 +106,11 @@ mod tests {
             1.0,
             GrooveSettings::default(),
             kits,
-            (1000, 10),
+            ProceduralDraw {
+                families: vec![KitFamily::Acoustic],
+                first: 1000,
+                count: 10,
+            },
             4_000,
             seed,
         )

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::kit::procedural::KitFamily;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -31,6 +32,8 @@ pub struct TrainSettings {
     /// `procedural_seed_first` are held out for evaluation.
     pub procedural_seed_first: u64,
     pub procedural_seed_count: u64,
+    /// Procedural kit families drawn from (assets/kits/README.md), each with the same seeds.
+    pub procedural_families: Vec<KitFamily>,
     /// Kit indices used from drum-source folders (`N)CLASS_SUB.wav`); kit 12 is held out.
     pub source_kit_indices: Vec<u32>,
 }
@@ -51,6 +54,7 @@ impl Default for TrainSettings {
             synthetic_share: 0.5,
             procedural_seed_first: 1000,
             procedural_seed_count: 1_000_000,
+            procedural_families: vec![KitFamily::Acoustic],
             source_kit_indices: (1..=11).collect(),
         }
     }
@@ -101,6 +105,23 @@ impl TrainSettings {
                 "first + count must stay below 2^64",
             ));
         }
+        if self.procedural_families.is_empty() {
+            return Err(Error::config(
+                key("procedural_families"),
+                format!("name at least one of {}", KitFamily::known_names()),
+            ));
+        }
+        if let Some(twice) = self
+            .procedural_families
+            .iter()
+            .enumerate()
+            .find_map(|(i, f)| self.procedural_families[..i].contains(f).then_some(f))
+        {
+            return Err(Error::config(
+                key("procedural_families"),
+                format!("`{twice}` is named twice"),
+            ));
+        }
         if self.source_kit_indices.contains(&12) {
             return Err(Error::config(
                 key("source_kit_indices"),
@@ -108,5 +129,46 @@ impl TrainSettings {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn families_error(value: &str) -> String {
+        Config::load(None, &[format!("train.procedural_families={value}")])
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn procedural_families_default_to_acoustic_and_are_validated() {
+        let cfg = Config::load(None, &[]).unwrap();
+        assert_eq!(cfg.train.procedural_families, [KitFamily::Acoustic]);
+        let cfg = Config::load(
+            None,
+            &["train.procedural_families=[\"electronic\", \"room\"]".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.train.procedural_families,
+            [KitFamily::Electronic, KitFamily::Room]
+        );
+        let err = families_error("[\"acoustic\", \"jazz\"]");
+        assert!(
+            err.contains("train.procedural_families")
+                && err.contains("unknown kit family `jazz`")
+                && err.contains("electronic, brushes"),
+            "{err}"
+        );
+        let err = families_error("[]");
+        assert!(
+            err.contains("train.procedural_families") && err.contains("at least one"),
+            "{err}"
+        );
+        let err = families_error("[\"room\", \"room\"]");
+        assert!(err.contains("`room` is named twice"), "{err}");
     }
 }

@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::kit::folder::load_kit;
-use crate::kit::procedural::procedural_kit;
 use crate::kit::Kit;
 use crate::model::drummernet::DrummerNet;
 use crate::model::file::{self, CHECKPOINT_FORMAT};
@@ -26,6 +25,7 @@ use crate::model::unet::TrainingWorkspace;
 use crate::train::adam::{Adam, AdamParams};
 use crate::train::dataset::{find_stems, ItemSource};
 use crate::train::prefetch::PrefetchedItems;
+use crate::train::procedural_draw::ProceduralDraw;
 
 /// Where a run's data and kits come from.
 #[derive(Debug, Clone, Default)]
@@ -93,11 +93,10 @@ impl Training {
                 kits.push(load_kit(dir, Some(index), &cfg.model.components, kit_len)?);
             }
         }
+        let procedural = ProceduralDraw::from_settings(t);
         let mut seed_rng = ChaCha8Rng::seed_from_u64(t.seed ^ 0x6b69_7473);
         for _ in 0..data.procedural_kits {
-            use rand::Rng;
-            let seed = t.procedural_seed_first + seed_rng.random_range(0..t.procedural_seed_count);
-            kits.push(procedural_kit(seed, kit_len));
+            kits.push(procedural.draw(&mut seed_rng, kit_len));
         }
         if kits.is_empty() {
             return Err(Error::Invalid(
@@ -152,7 +151,7 @@ impl Training {
             t.synthetic_share,
             cfg.groove.clone(),
             kits,
-            (t.procedural_seed_first, t.procedural_seed_count),
+            procedural,
             kit_len,
             t.seed,
         );

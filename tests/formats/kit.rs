@@ -10,7 +10,10 @@ use drummernet::kit::components::default_component_names;
 use drummernet::kit::procedural::procedural_component_names;
 use drummernet::kit::spec::KitSpec;
 use drummernet::kit::summary::{decay_time, spectral_centroid};
-use drummernet::kit::{list_kits, load_kit, normalise, procedural_kit, save_kit, Kit, SourceNorm};
+use drummernet::kit::{
+    list_kits, load_kit, normalise, procedural_kit, procedural_kit_of, save_kit, Kit, KitFamily,
+    SourceNorm,
+};
 use drummernet::Error;
 use realfft::RealFftPlanner;
 
@@ -228,7 +231,7 @@ fn silent_sample_is_an_error_naming_it() {
 fn synth_command_writes_a_plain_kit_that_show_measures() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("default");
-    let kit = synth_to_folder(0, 16_000, &out, Overwrite::Refuse).unwrap();
+    let kit = synth_to_folder(KitFamily::Acoustic, 0, 16_000, &out, Overwrite::Refuse).unwrap();
     let summary = show(&out, None, 16_000).unwrap();
     assert_eq!(summary.components.len(), 12);
     let names: Vec<&str> = summary.components.iter().map(|c| c.name.as_str()).collect();
@@ -244,6 +247,17 @@ fn synth_command_writes_a_plain_kit_that_show_measures() {
     );
     let err = show(&out, Some(3), 16_000).unwrap_err().to_string();
     assert!(err.contains("no kit 3"), "{err}");
+}
+
+#[test]
+fn synth_command_writes_a_kit_of_the_family_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("electronic");
+    let kit = synth_to_folder(KitFamily::Electronic, 1003, 4000, &out, Overwrite::Refuse).unwrap();
+    assert_eq!(kit.name, "procedural-electronic#1003");
+    assert_eq!(kit, procedural_kit_of(KitFamily::Electronic, 1003, 4000));
+    let summary = show(&out, None, 4000).unwrap();
+    assert_eq!(summary.components.len(), 12);
 }
 
 #[test]

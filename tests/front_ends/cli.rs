@@ -320,6 +320,18 @@ fn render_with_a_kit_folder_without_samples_names_it() {
             .arg(&out),
         &["procedural:x"],
     );
+    fails_with(
+        drummernet()
+            .arg("render")
+            .arg(demo_midi())
+            .args(["--kit", "procedural:jazz:1", "-o"])
+            .arg(&out),
+        &[
+            "procedural:jazz:1",
+            "unknown kit family `jazz`",
+            "acoustic, electronic, brushes, processed, room",
+        ],
+    );
     assert!(!out.exists());
 
     // A kit with a sample that is no audio: one line (no decoder log line), naming the sample.
@@ -567,6 +579,28 @@ fn kit_synth_seed_0_reproduces_the_bundled_kit() {
     );
     assert_eq!(std::fs::read(&kick).unwrap(), b"edited");
     assert_eq!(file_names(&out), bundled, "no stray file");
+
+    // Another family's seed 0 is another kit, with the same files.
+    let electronic = dir.path().join("electronic");
+    let said = succeeds(
+        drummernet()
+            .args([
+                "kit",
+                "synth",
+                "--seed",
+                "0",
+                "--family",
+                "electronic",
+                "--out",
+            ])
+            .arg(&electronic),
+    );
+    assert!(said.contains("electronic procedural kit seed 0"), "{said}");
+    assert_eq!(file_names(&electronic), bundled);
+    assert_ne!(
+        std::fs::read(electronic.join("KD_KD.wav")).unwrap(),
+        std::fs::read(default_kit().join("KD_KD.wav")).unwrap()
+    );
 }
 
 #[test]
@@ -787,7 +821,10 @@ fn every_subcommand_help_names_its_key_options() {
         ),
         (&["kit", "list"], &["DIR"]),
         (&["kit", "show"], &["--kit"]),
-        (&["kit", "synth"], &["--seed", "--out", "--force"]),
+        (
+            &["kit", "synth"],
+            &["--seed", "--family", "--out", "--force"],
+        ),
         (
             &["train"],
             &[
