@@ -39,7 +39,7 @@ type Res<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const FORMAT_VERSION: u32 = 1;
 const SEED: u64 = 7;
-const SCENARIOS: [&str; 9] = [
+const SCENARIOS: [&str; 10] = [
     "train_b16",
     "train_b4",
     "split_b16",
@@ -48,6 +48,7 @@ const SCENARIOS: [&str; 9] = [
     "infer_600s",
     "infer_model_hh_60",
     "infer_split",
+    "transcribe_split",
     "loss_chart",
 ];
 
@@ -203,6 +204,7 @@ fn run_scenario(name: &str) -> Res<()> {
         "infer_600s" => infer(name, 600.0)?,
         "infer_model_hh_60" => infer(name, 60.0)?,
         "infer_split" => infer_split(name)?,
+        "transcribe_split" => transcribe_split(name)?,
         #[cfg(feature = "tui")]
         "loss_chart" => loss_chart(name)?,
         #[cfg(not(feature = "tui"))]
@@ -588,6 +590,170 @@ fn infer_split(scenario: &str) -> Res<()> {
         unet_gflops / machine,
         "ratio",
     );
+    Ok(())
+}
+
+/// Where a transcription's time goes, stage by stage, on real drums (two development-set clips
+/// joined into 60 s, `SPEED_AUDIO` names another file): each stage of `transcribe_file` run on
+/// its own, in the order the product runs them (the product overlaps the audio features with the
+/// model on a thread beside it; here they are apart, so each figure is that stage's alone), with
+/// the default settings and the bundled model.
+fn transcribe_split(scenario: &str) -> Res<()> {
+    use drummernet::audio::MonoReader;
+    use drummernet::transcribe::{chunked, high_band, resynthesis, StemAnalysis};
+
+    let cfg = Config::defaults()?;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir()?;
+    let input = match std::env::var_os("SPEED_AUDIO") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => {
+            let clips = root.join("../shared/eval-dev/audio");
+            let mut audio = Vec::new();
+            for name in [
+                "dtd_01_rock_dn_logic_12.wav",
+                "dtp_10_fills_dn_logic_12.wav",
+            ] {
+                audio.extend(drummernet::audio::load_mono(
+                    &clips.join(name),
+                    SAMPLE_RATE,
+                )?);
+            }
+            let path = dir.path().join("drums_60s.wav");
+            write_wav(
+                &path,
+                &audio,
+                SAMPLE_RATE,
+                WavFormat::Pcm16,
+                Overwrite::Allow,
+            )?;
+            path
+        }
+    };
+    let model = DrummerNet::load(&root.join(drummernet::assets::BUNDLED_MODEL), &Device::Cpu)?;
+    let settings = &cfg.inference;
+    let open = || MonoReader::open(&input, SAMPLE_RATE);
+    let runner = drummernet::transcribe::NetRunner::new(&model.net, Device::Cpu);
+    let names = [
+        "decode",
+        "model",
+        "high_band",
+        "band_spectrogram",
+        "passes",
+        "tempo_and_writing",
+        "whole",
+    ];
+    let mut walls: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let mut seconds = 0.0;
+    for run in 0..runs() + 1 {
+        let (len, w0, c0) = timed(|| Ok(chunked::peak_and_len(open()?)?))?;
+        let (peak, len) = len;
+        seconds = len as f64 / SAMPLE_RATE as f64;
+        let gain = chunked::normalising_gain(peak, settings.silence_dbfs).ok_or("silent input")?;
+        let hop = model.net.config().frame_hop();
+        let frames = len.div_ceil(hop);
+        let (acts, w1, c1) = timed(|| {
+            Ok(chunked::stream_activations(
+                &runner,
+                open()?,
+                len,
+                gain,
+                settings,
+                SAMPLE_RATE,
+                &|_| {},
+            )?)
+        })?;
+        let (high, w2, c2) = timed(|| {
+            Ok(high_band::read_high_band(
+                open()?,
+                gain,
+                frames,
+                hop,
+                SAMPLE_RATE,
+            )?)
+        })?;
+        let (spec, w3, c3) = timed(|| Ok(resynthesis::read_band_spectrogram(open()?, gain, len)?))?;
+        let analysis = StemAnalysis {
+            components: model.config.components.clone(),
+            activations: acts.curves,
+            hop,
+            gain: Some(gain),
+            high_band: Some(high),
+            spectrogram: Some(spec),
+        };
+        let (picked, w4, c4) = timed(|| Ok(analysis.pick(settings, &cfg.midi, open)?))?;
+        let t = drummernet::transcribe::Transcription {
+            input: input.clone(),
+            duration: seconds,
+            components: analysis.components.clone(),
+            activations: analysis.activations.clone(),
+            frame_rate: SAMPLE_RATE as f64 / hop as f64,
+            events: picked.events,
+            passes: picked.passes,
+            peak,
+            silent: false,
+            windows: 0,
+            buffered_high_water: 0,
+            header_seconds: None,
+        };
+        let out = dir.path().join("out");
+        std::fs::create_dir_all(&out)?;
+        let info = drummernet::transcribe::ModelInfo::of(&model);
+        let (_, w5, c5) = timed(|| {
+            Ok(drummernet::transcribe::export::write_outputs_and_tempo(
+                &t,
+                &out,
+                &[drummernet::transcribe::OutputFormat::Mid],
+                &info,
+                settings,
+                &cfg.midi,
+                Overwrite::Allow,
+            )?)
+        })?;
+        let (_, w6, c6) = timed(|| {
+            Ok(transcribe_file(
+                &model,
+                &Device::Cpu,
+                &input,
+                settings,
+                &cfg.midi,
+                &|_| {},
+            )?)
+        })?;
+        if run > 0 {
+            for (i, (w, c)) in [
+                (w0, c0),
+                (w1, c1),
+                (w2, c2),
+                (w3, c3),
+                (w4, c4),
+                (w5, c5),
+                (w6, c6),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                walls[i].push(w);
+                cpus[i].push(c);
+            }
+        }
+    }
+    emit(scenario, "audio_seconds", seconds, "s");
+    for (i, name) in names.iter().enumerate() {
+        emit(
+            scenario,
+            &format!("{name}_wall"),
+            median(walls[i].clone()),
+            "s",
+        );
+        emit(
+            scenario,
+            &format!("{name}_cpu"),
+            median(cpus[i].clone()),
+            "s",
+        );
+    }
     Ok(())
 }
 

@@ -3,6 +3,8 @@
 //! component `[inference.components.*]`), after an optional moving sum (`smooth`). Velocities
 //! here come from the peak heights; the `velocity` pass replaces them with the audio's.
 
+use rayon::prelude::*;
+
 use crate::dsp::peak_pick::{pick_peaks, Peak};
 
 use super::super::events::{class_of, note_of, DrumEvent};
@@ -29,63 +31,73 @@ impl Pass for PeakPicking {
 /// The peaks of every enabled component's curve as candidates, sorted by time then component.
 pub fn pick_activations(cx: &PassContext) -> Vec<Candidate> {
     let (settings, hop, sample_rate) = (cx.settings, cx.hop, cx.sample_rate);
-    let mut candidates = Vec::new();
-    for (index, (raw, name)) in cx.activations.iter().zip(cx.components).enumerate() {
-        if !settings.enabled(name) {
-            continue;
-        }
-        let params = settings.peak_pick_for(name);
-        let vel = settings.velocity_for(name);
-        let width = cx.frames_in(params.smooth);
-        let summed;
-        let curve = if width > 1 {
-            summed = moving_sum(raw, width);
-            &summed
-        } else {
-            raw
-        };
-        let peaks: Vec<_> = pick_peaks(curve, hop, sample_rate, &params)
-            .into_iter()
-            .map(|p| Peak {
-                frame: raw_peak(raw, p.frame, width / 2),
-                value: p.value,
-            })
-            .collect();
-        let reference = if vel.reference_height > 0.0 {
-            vel.reference_height as f32
-        } else {
-            peaks.iter().fold(0.0f32, |m, p| m.max(p.value))
-        };
-        let max = curve.iter().fold(0.0f32, |m, &x| m.max(x));
-        let means = LocalMean::new(
-            curve,
-            max,
-            hop,
-            sample_rate,
-            params.pre_avg,
-            params.post_avg,
-        );
-        let class = class_of(name);
-        let note = note_of(name, cx.midi);
-        for p in peaks {
-            let x = p.value / max;
-            candidates.push(Candidate {
-                event: DrumEvent {
-                    time: cx.time_of(p.frame),
-                    component: name.clone(),
-                    component_index: index,
-                    class,
-                    note,
-                    velocity: velocity(p.value, reference, vel.range_db),
-                    confidence: (x - means.at(p.frame)).clamp(0.0, 1.0),
-                    height: p.value,
-                },
-                frame: p.frame,
-                origin: Origin::Activation,
-                reading: None,
-            });
-        }
-    }
+    // Components are independent: one per core, concatenated in channel order (then sorted
+    // as before), so the result is the same as a single loop's.
+    let per_component: Vec<Vec<Candidate>> = cx
+        .activations
+        .par_iter()
+        .zip(cx.components)
+        .enumerate()
+        .map(|(index, (raw, name))| {
+            let mut candidates = Vec::new();
+            if !settings.enabled(name) {
+                return candidates;
+            }
+            let params = settings.peak_pick_for(name);
+            let vel = settings.velocity_for(name);
+            let width = cx.frames_in(params.smooth);
+            let summed;
+            let curve = if width > 1 {
+                summed = moving_sum(raw, width);
+                &summed
+            } else {
+                raw
+            };
+            let peaks: Vec<_> = pick_peaks(curve, hop, sample_rate, &params)
+                .into_iter()
+                .map(|p| Peak {
+                    frame: raw_peak(raw, p.frame, width / 2),
+                    value: p.value,
+                })
+                .collect();
+            let reference = if vel.reference_height > 0.0 {
+                vel.reference_height as f32
+            } else {
+                peaks.iter().fold(0.0f32, |m, p| m.max(p.value))
+            };
+            let max = curve.iter().fold(0.0f32, |m, &x| m.max(x));
+            let means = LocalMean::new(
+                curve,
+                max,
+                hop,
+                sample_rate,
+                params.pre_avg,
+                params.post_avg,
+            );
+            let class = class_of(name);
+            let note = note_of(name, cx.midi);
+            for p in peaks {
+                let x = p.value / max;
+                candidates.push(Candidate {
+                    event: DrumEvent {
+                        time: cx.time_of(p.frame),
+                        component: name.clone(),
+                        component_index: index,
+                        class,
+                        note,
+                        velocity: velocity(p.value, reference, vel.range_db),
+                        confidence: (x - means.at(p.frame)).clamp(0.0, 1.0),
+                        height: p.value,
+                    },
+                    frame: p.frame,
+                    origin: Origin::Activation,
+                    reading: None,
+                });
+            }
+            candidates
+        })
+        .collect();
+    let mut candidates: Vec<Candidate> = per_component.into_iter().flatten().collect();
     sort_candidates(&mut candidates);
     candidates
 }
