@@ -96,7 +96,7 @@ fn recording_chain(
             settings.compression_threshold_db_max,
         );
         let ratio = uniform(rng, 2.0, settings.compression_ratio_max.max(2.0));
-        compress(samples, threshold, ratio, 1.0, sample_rate);
+        compress(samples, threshold, ratio, 80.0, sample_rate);
         r.compression = Some((threshold, ratio));
     }
     r

@@ -29,7 +29,10 @@ fn performance_fingerprint(seed: u64) -> (usize, u64) {
             u64::from(n.velocity),
         ]
     });
-    let head = [p.bpm.to_bits() >> 20, (p.first_downbeat * 1e6).round() as u64];
+    let head = [
+        p.bpm.to_bits() >> 20,
+        (p.first_downbeat * 1e6).round() as u64,
+    ];
     (p.notes.len(), fnv(head.into_iter().chain(words)))
 }
 
@@ -42,7 +45,9 @@ fn augmentation_fingerprint(seed: u64) -> u64 {
         })
         .collect();
     let a = augment(&mut x, seed, &AugmentSettings::default(), 16_000);
-    let samples = x.iter().map(|&s| (f64::from(s) * 1e5).round() as i64 as u64);
+    let samples = x
+        .iter()
+        .map(|&s| (f64::from(s) * 1e5).round() as i64 as u64);
     let record = [
         (a.gain_db * 1e6).round() as i64 as u64,
         (a.tilt_db * 1e6).round() as i64 as u64,

@@ -39,7 +39,12 @@ pub(crate) fn add_fill(
     const TOMS_DOWN: [&[Piece]; 3] = [
         &[Piece::HighTom, Piece::MidTom, Piece::FloorTom],
         &[Piece::MidTom, Piece::FloorTom],
-        &[Piece::HighTom, Piece::FloorTom, Piece::MidTom, Piece::FloorTom],
+        &[
+            Piece::HighTom,
+            Piece::FloorTom,
+            Piece::MidTom,
+            Piece::FloorTom,
+        ],
     ];
     let drums: &[Piece] = match toms_only {
         // The original draw, kept draw for draw.
@@ -91,11 +96,11 @@ pub(crate) fn crash_at(bar: &mut Bar, beat: f64, cymbal: Piece, level: f64) {
 }
 
 /// A crash accent somewhere inside the bar: on beats 2-4 or an off-beat 8th, at full
-/// velocity (the top layer of the dynamics).
-pub(crate) fn crash_accent(bar: &mut Bar, cymbal: Piece, rng: &mut impl Rng) {
+/// velocity (the top layer of the dynamics) times the style's fill level.
+pub(crate) fn crash_accent(bar: &mut Bar, feel: &Feel, cymbal: Piece, rng: &mut impl Rng) {
     const BEATS: [f64; 6] = [1.0, 2.0, 3.0, 1.5, 2.5, 3.5];
     let beat = BEATS[rng.random_range(0..BEATS.len())];
-    crash_at(bar, beat, cymbal, FULL);
+    crash_at(bar, beat, cymbal, FULL * feel.style.fill_level());
 }
 
 /// Accented downbeat: the kick and any cymbal on beat 1 at full velocity.

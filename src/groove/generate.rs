@@ -107,11 +107,13 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
     let pickup_probability = clamp_or(settings.pickup_fill_probability, 0.0, 1.0, 0.0);
     let toms_only = settings
         .tom_fill_probability
+        .probability()
         .or(style.tom_fill_habit())
         .map(|p| clamp_or(p, 0.0, 1.0, 0.0));
     let accent_crashes = clamp_or(
         settings
             .accent_crash_probability
+            .probability()
             .unwrap_or(style.accent_crash_habit()),
         0.0,
         1.0,
@@ -149,7 +151,7 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
         // Guarded: no draw when accents are off (the classic styles' streams are kept).
         if settings.crashes && accent_crashes > 0.0 && rng.random_bool(accent_crashes) {
             let cymbal = crash_cymbal(china_splash, &mut rng);
-            crash_accent(&mut bar, cymbal, &mut rng);
+            crash_accent(&mut bar, &feel, cymbal, &mut rng);
         }
         crash_next = false;
         let phrase_end = (index + 1).is_multiple_of(phrase_bars);
@@ -161,8 +163,7 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
             };
             add_fill(&mut bar, &feel, beats, toms_only, &mut rng);
             crash_next = true;
-        } else if (index + 1) % 4 == 2 && rng.random_bool(pickup_probability * fill_probability)
-        {
+        } else if (index + 1) % 4 == 2 && rng.random_bool(pickup_probability * fill_probability) {
             // A short pickup fill in the middle of a phrase.
             add_fill(&mut bar, &feel, 1, toms_only, &mut rng);
             crash_next = rng.random_bool(0.5);

@@ -5,9 +5,9 @@ mod annotation;
 mod augment;
 #[cfg(test)]
 mod augment_tests;
+mod bar;
 #[cfg(test)]
 mod compat_tests;
-mod bar;
 mod fills;
 mod generate;
 mod mics;
@@ -28,8 +28,8 @@ pub use annotation::{
     read_annotations, read_beats, write_annotations,
 };
 pub use augment::{augment, Augmentation, Recording, AUGMENT_CEILING};
-pub use mics::{mic_placement, MicPlacement, MicSetup};
 pub use generate::{generate_performance, Performance, BEATS_PER_BAR, NOTE_SECONDS};
+pub use mics::{mic_placement, MicPlacement, MicSetup};
 pub use render::{
     kit_index_for_note, natural_length, normalize_peak, render, render_through_mics, velocity_gain,
 };
@@ -37,5 +37,5 @@ pub use render_file::{render_midi_file, RenderedFile};
 pub use set::{
     groove_paths, item_seed, make_groove, write_groove_set, write_groove_set_reporting, GrooveTake,
 };
-pub use settings::{AugmentSettings, GrooveSettings};
+pub use settings::{AugmentSettings, GrooveSettings, Habit, StyleWord};
 pub use style::Style;

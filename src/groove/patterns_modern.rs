@@ -15,7 +15,11 @@ pub(crate) fn blast(bar: &mut Bar, feel: &Feel, section: &Section) {
         // Traditional: kick on the 8ths, snare on the 16ths between.
         0 => {
             for (i, b) in sixteenths.enumerate() {
-                let piece = if i % 2 == 0 { Piece::Kick } else { Piece::Snare };
+                let piece = if i % 2 == 0 {
+                    Piece::Kick
+                } else {
+                    Piece::Snare
+                };
                 bar.add(b, piece, if i % 4 == 0 { ACCENT } else { NORMAL });
             }
         }
@@ -26,7 +30,11 @@ pub(crate) fn blast(bar: &mut Bar, feel: &Feel, section: &Section) {
             for i in 0..n {
                 let b = f64::from(i) * step;
                 bar.add(b, Piece::Kick, NORMAL);
-                bar.add(b, Piece::Snare, if b.fract() == 0.0 { ACCENT } else { NORMAL });
+                bar.add(
+                    b,
+                    Piece::Snare,
+                    if b.fract() == 0.0 { ACCENT } else { NORMAL },
+                );
             }
         }
         // Bomb blast: 16th kicks, 8th snares.
@@ -59,20 +67,32 @@ pub(crate) fn blast(bar: &mut Bar, feel: &Feel, section: &Section) {
 /// in 16ths with open hats on the off-beats (or the ride in 8ths).
 pub(crate) fn electro(bar: &mut Bar, section: &Section, rng: &mut impl Rng) {
     for b in 0..4 {
-        bar.add(f64::from(b), Piece::Kick, if b == 0 { FULL } else { ACCENT });
+        bar.add(
+            f64::from(b),
+            Piece::Kick,
+            if b == 0 { FULL } else { ACCENT },
+        );
     }
     bar.add(1.0, Piece::Snare, ACCENT);
     bar.add(3.0, Piece::Snare, ACCENT);
     if section.ride {
         for i in 0..8 {
-            bar.add(f64::from(i) * 0.5, Piece::Ride, if i % 2 == 1 { NORMAL } else { SOFT });
+            bar.add(
+                f64::from(i) * 0.5,
+                Piece::Ride,
+                if i % 2 == 1 { NORMAL } else { SOFT },
+            );
         }
     } else {
         let step = if section.sixteenth_hats { 0.25 } else { 0.5 };
         let n = (4.0 / step) as u32;
         for i in 0..n {
             let b = f64::from(i) * step;
-            bar.add(b, Piece::ClosedHat, if b.fract() == 0.0 { SOFT } else { 0.45 });
+            bar.add(
+                b,
+                Piece::ClosedHat,
+                if b.fract() == 0.0 { SOFT } else { 0.45 },
+            );
         }
         for b in 0..4 {
             bar.add(f64::from(b) + 0.5, Piece::OpenHat, NORMAL);
@@ -128,7 +148,11 @@ pub(crate) fn trap(bar: &mut Bar, feel: &Feel, section: &Section, rng: &mut impl
             for j in from..per_beat {
                 // A roll swells towards the next beat.
                 let level = 0.38 + 0.3 * f64::from(k) / f64::from(per_beat - from);
-                bar.add(beat + f64::from(j) / f64::from(per_beat), Piece::ClosedHat, level);
+                bar.add(
+                    beat + f64::from(j) / f64::from(per_beat),
+                    Piece::ClosedHat,
+                    level,
+                );
                 k += 1;
             }
         } else {

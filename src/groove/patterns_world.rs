@@ -35,7 +35,11 @@ pub(crate) fn jazz(bar: &mut Bar, feel: &Feel, section: &Section, rng: &mut impl
         for b in 0..4 {
             for t in [TRIPLET, SKIP] {
                 if rng.random_bool(0.2) {
-                    bar.add(f64::from(b) + t, Piece::Snare, GHOST + rng.random_range(-0.05..0.06));
+                    bar.add(
+                        f64::from(b) + t,
+                        Piece::Snare,
+                        GHOST + rng.random_range(-0.05..0.06),
+                    );
                 }
             }
         }
@@ -97,7 +101,11 @@ fn samba(bar: &mut Bar, feel: &Feel) {
     let n = (4.0 / step) as u32;
     for i in 0..n {
         let b = f64::from(i) * step;
-        let level = if (b * 2.0).fract() == 0.0 { NORMAL } else { SOFT - 0.1 };
+        let level = if (b * 2.0).fract() == 0.0 {
+            NORMAL
+        } else {
+            SOFT - 0.1
+        };
         bar.add(b, Piece::RideBell, level);
     }
     for b in [0.5, 1.25, 2.0, 2.75, 3.5] {
@@ -138,21 +146,21 @@ pub(crate) fn ballad(bar: &mut Bar, section: &Section, rng: &mut impl Rng) {
         let level = SWISH + rng.random_range(-0.04..0.05);
         bar.add_long(f64::from(b), Piece::Snare, level, 0.9);
     }
-    bar.add(1.0, Piece::Snare, 0.42);
-    bar.add(3.0, Piece::Snare, 0.42);
+    bar.add(1.0, Piece::Snare, 0.36);
+    bar.add(3.0, Piece::Snare, 0.36);
     const KICKS: [&[f64]; 3] = [&[0.0], &[0.0, 2.0], &[0.0, 2.5]];
     for &b in pick(&KICKS, section.variant) {
-        bar.add(b, Piece::Kick, 0.4);
+        bar.add(b, Piece::Kick, 0.34);
     }
     if section.ride {
         for b in 0..4 {
-            bar.add(f64::from(b), Piece::Ride, 0.38);
+            bar.add(f64::from(b), Piece::Ride, 0.32);
         }
-        bar.add(1.0 + SKIP, Piece::Ride, 0.3);
-        bar.add(3.0 + SKIP, Piece::Ride, 0.3);
+        bar.add(1.0 + SKIP, Piece::Ride, 0.26);
+        bar.add(3.0 + SKIP, Piece::Ride, 0.26);
     }
-    bar.add(1.0, Piece::PedalHat, 0.38);
-    bar.add(3.0, Piece::PedalHat, 0.38);
+    bar.add(1.0, Piece::PedalHat, 0.3);
+    bar.add(3.0, Piece::PedalHat, 0.3);
 }
 
 /// Tom grooves: the floor and mid toms carry the time (tribal, "Sing, Sing, Sing", toms for

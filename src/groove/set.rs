@@ -82,15 +82,11 @@ pub fn make_groove(
     let kit = &kits[kit_rng.random_range(0..kits.len())];
     let augment_seed = mix(seed ^ 0x61_7567); // "aug"
     let mics = mic_placement(augment_seed, &settings.augment);
-    let mut audio = render_through_mics(&performance.notes, kit, SAMPLE_RATE, seconds, mics.as_ref());
+    let mut audio =
+        render_through_mics(&performance.notes, kit, SAMPLE_RATE, seconds, mics.as_ref());
     let peak = 10f64.powf(settings.peak_dbfs.min(-0.1) / 20.0) as f32;
     let mix_gain = normalize_peak(&mut audio, peak);
-    let augmentation = augment(
-        &mut audio,
-        augment_seed,
-        &settings.augment,
-        SAMPLE_RATE,
-    );
+    let augmentation = augment(&mut audio, augment_seed, &settings.augment, SAMPLE_RATE);
     Ok(GrooveTake {
         performance,
         midi_options,

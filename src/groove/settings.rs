@@ -5,6 +5,33 @@ use serde::{Deserialize, Serialize};
 use super::style::Style;
 use crate::error::{Error, Result};
 
+/// A probability, or `"style"`: each style's own habit (in TOML, a number or the word).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Habit {
+    Style(StyleWord),
+    Probability(f64),
+}
+
+/// The one word a [`Habit`] accepts besides a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StyleWord {
+    Style,
+}
+
+impl Habit {
+    pub const STYLE: Habit = Habit::Style(StyleWord::Style);
+
+    /// The probability set, `None` for the style's habit.
+    pub fn probability(self) -> Option<f64> {
+        match self {
+            Habit::Style(_) => None,
+            Habit::Probability(p) => Some(p),
+        }
+    }
+}
+
 /// How synthetic grooves are generated (config section `[groove]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -34,12 +61,12 @@ pub struct GrooveSettings {
     pub crash_probability: f64,
     /// Chance of a short pickup fill in the second bar of four, times `fill_probability`.
     pub pickup_fill_probability: f64,
-    /// Chance that a fill stays on the toms (no snare strokes). Unset: each style's habit
+    /// Chance that a fill stays on the toms (no snare strokes). `"style"`: each style's habit
     /// (the classic styles: one fill in six, as they always played).
-    pub tom_fill_probability: Option<f64>,
+    pub tom_fill_probability: Habit,
     /// Chance per bar of a crash accent (with the kick, at full velocity) on a beat or an
-    /// off-beat inside the bar. Unset: each style's habit (none in the classic styles).
-    pub accent_crash_probability: Option<f64>,
+    /// off-beat inside the bar. `"style"`: each style's habit (none in the classic styles).
+    pub accent_crash_probability: Habit,
     /// Share of crashes (downbeat and accent) played on a china or a splash instead.
     pub china_splash_probability: f64,
     /// Accented downbeats: the kick and cymbal of beat 1 at full velocity (110-127), above the
@@ -66,8 +93,8 @@ impl Default for GrooveSettings {
             crashes: true,
             crash_probability: 0.25,
             pickup_fill_probability: 0.15,
-            tom_fill_probability: None,
-            accent_crash_probability: None,
+            tom_fill_probability: Habit::STYLE,
+            accent_crash_probability: Habit::STYLE,
             china_splash_probability: 0.0,
             accents: false,
             peak_dbfs: -1.0,
@@ -210,13 +237,16 @@ impl GrooveSettings {
         probability(self.tambourine_probability, key("tambourine_probability"))?;
         probability(self.crash_probability, key("crash_probability"))?;
         probability(self.pickup_fill_probability, key("pickup_fill_probability"))?;
-        if let Some(p) = self.tom_fill_probability {
+        if let Some(p) = self.tom_fill_probability.probability() {
             probability(p, key("tom_fill_probability"))?;
         }
-        if let Some(p) = self.accent_crash_probability {
+        if let Some(p) = self.accent_crash_probability.probability() {
             probability(p, key("accent_crash_probability"))?;
         }
-        probability(self.china_splash_probability, key("china_splash_probability"))?;
+        probability(
+            self.china_splash_probability,
+            key("china_splash_probability"),
+        )?;
         range(
             self.humanize_std_ms,
             self.humanize_max_ms,
@@ -283,9 +313,13 @@ impl AugmentSettings {
             key("compression_threshold_db_min"),
             key("compression_threshold_db_max"),
         )?;
-        if !(self.compression_ratio_max.is_finite() && (2.0..=50.0).contains(&self.compression_ratio_max))
+        if !(self.compression_ratio_max.is_finite()
+            && (2.0..=50.0).contains(&self.compression_ratio_max))
         {
-            return Err(Error::config(key("compression_ratio_max"), "must be in 2..=50"));
+            return Err(Error::config(
+                key("compression_ratio_max"),
+                "must be in 2..=50",
+            ));
         }
         probability(self.low_cut_probability, key("low_cut_probability"))?;
         range(
@@ -349,6 +383,12 @@ mod tests {
         assert_eq!(s.bpm_max, 200.0);
         s.validate("groove").unwrap();
         assert!(toml::from_str::<GrooveSettings>("bpm = 3\n").is_err());
+        let habits: GrooveSettings =
+            toml::from_str("tom_fill_probability = 0.5\naccent_crash_probability = \"style\"\n")
+                .unwrap();
+        assert_eq!(habits.tom_fill_probability, Habit::Probability(0.5));
+        assert_eq!(habits.accent_crash_probability, Habit::STYLE);
+        assert!(toml::from_str::<GrooveSettings>("tom_fill_probability = \"often\"\n").is_err());
     }
 
     #[test]
@@ -388,7 +428,7 @@ mod tests {
             ),
             (
                 GrooveSettings {
-                    tom_fill_probability: Some(2.0),
+                    tom_fill_probability: Habit::Probability(2.0),
                     ..Default::default()
                 },
                 "groove.tom_fill_probability",

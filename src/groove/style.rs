@@ -113,7 +113,7 @@ impl Style {
         }
     }
 
-    /// The style's habit when `[groove] tom_fill_probability` is unset: the chance that a fill
+    /// The style's habit when `[groove] tom_fill_probability` is `"style"`: the chance that a fill
     /// stays on the toms. `None` for the classic styles, which keep their original mix of
     /// fills (one in six on the toms alone).
     pub(crate) fn tom_fill_habit(self) -> Option<f64> {
@@ -126,7 +126,7 @@ impl Style {
         }
     }
 
-    /// The style's habit when `[groove] accent_crash_probability` is unset: the chance per bar
+    /// The style's habit when `[groove] accent_crash_probability` is `"style"`: the chance per bar
     /// of a crash accent inside the bar (0 for the classic styles).
     pub(crate) fn accent_crash_habit(self) -> f64 {
         match self {
