@@ -57,7 +57,8 @@ impl MicPlacement {
 /// (with `mic_probability`) says the kit is heard as rendered. Deterministic per seed.
 pub fn mic_placement(seed: u64, settings: &AugmentSettings) -> Option<MicPlacement> {
     let p = settings.mic_probability;
-    if !settings.enabled || !(p > 0.0) {
+    // Written so that a NaN probability also means "off".
+    if !settings.enabled || p.is_nan() || p <= 0.0 {
         return None;
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ MIC_SALT);

@@ -141,19 +141,17 @@ pub(crate) fn trap(bar: &mut Bar, feel: &Feel, section: &Section, rng: &mut impl
                 2 => (8, 4),
                 _ => (6, 3),
             };
-            let mut k = 0;
             if from > 0 {
                 bar.add(beat, Piece::ClosedHat, NORMAL);
             }
-            for j in from..per_beat {
+            for (k, j) in (from..per_beat).enumerate() {
                 // A roll swells towards the next beat.
-                let level = 0.38 + 0.3 * f64::from(k) / f64::from(per_beat - from);
+                let level = 0.38 + 0.3 * k as f64 / f64::from(per_beat - from);
                 bar.add(
                     beat + f64::from(j) / f64::from(per_beat),
                     Piece::ClosedHat,
                     level,
                 );
-                k += 1;
             }
         } else {
             let n = (1.0 / step) as u32;
