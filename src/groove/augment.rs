@@ -1,10 +1,13 @@
-//! Audio augmentation of rendered grooves: level, spectral tilt, room, noise.
+//! Audio augmentation of rendered grooves: level, spectral tilt, room, noise, and the
+//! recording conditions (mic placement's room, filters, compression, lo-fi).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::generate::gaussian;
+use super::mics::{mic_placement, MicPlacement};
+use super::recording::{compress, high_cut, lofi, low_cut, mid_peak};
 use super::settings::AugmentSettings;
 
 /// Largest magnitude augmented audio may reach (a hair under full scale, so 16-bit PCM
@@ -22,6 +25,104 @@ pub struct Augmentation {
     pub noise_db: f64,
     /// Extra gain (<= 1) applied at the end to stay under [`AUGMENT_CEILING`].
     pub limiter_gain: f64,
+    /// The recording conditions drawn (all `None` with the default settings).
+    #[serde(default)]
+    pub recording: Recording,
+}
+
+/// The recording conditions [`augment`] applied, beyond gain, tilt, reverb and noise.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recording {
+    /// Microphone placement (its balance is applied while mixing, its room here).
+    pub mics: Option<MicPlacement>,
+    /// Low-cut corner, Hz.
+    pub low_cut_hz: Option<f64>,
+    /// High-cut corner, Hz.
+    pub high_cut_hz: Option<f64>,
+    /// Mid bell (Hz, dB).
+    pub mid_peak: Option<(f64, f64)>,
+    /// Compressor (threshold dB below the peak, ratio).
+    pub compression: Option<(f64, f64)>,
+    /// Lo-fi (bits, hold samples, band limit Hz).
+    pub lofi: Option<(u32, usize, f64)>,
+}
+
+/// A salt for the recording conditions' own random stream: the classic augmentation's stream
+/// of a seed stays exactly what it was, whatever is switched on.
+const RECORDING_SALT: u64 = 0x7265_636f_7264; // "record"
+
+/// `true` with probability `p`, drawing nothing when `p` is 0 (a feature that is off).
+fn chance(rng: &mut impl Rng, p: f64) -> bool {
+    p > 0.0 && rng.random_bool(p.min(1.0))
+}
+
+/// Mic room, filters and compression, in the order of a recording chain (the mics' room,
+/// then the console's EQ, then the bus compressor).
+fn recording_chain(
+    samples: &mut [f32],
+    rng: &mut impl Rng,
+    settings: &AugmentSettings,
+    mics: Option<MicPlacement>,
+    sample_rate: u32,
+) -> Recording {
+    let mut r = Recording {
+        mics,
+        ..Recording::default()
+    };
+    if let Some(m) = mics.filter(|m| m.room_wet > 0.0) {
+        // A small room: overheads hear the kit from a distance.
+        reverb(samples, 0.35, m.room_wet, sample_rate);
+    }
+    if chance(rng, settings.low_cut_probability) {
+        let hz = log_uniform(rng, settings.low_cut_hz_min, settings.low_cut_hz_max);
+        low_cut(samples, hz, sample_rate);
+        r.low_cut_hz = Some(hz);
+    }
+    if chance(rng, settings.high_cut_probability) {
+        let hz = log_uniform(rng, settings.high_cut_hz_min, settings.high_cut_hz_max);
+        high_cut(samples, hz, sample_rate);
+        r.high_cut_hz = Some(hz);
+    }
+    if chance(rng, settings.mid_peak_probability) {
+        let hz = log_uniform(rng, 300.0, 4000.0);
+        let db = uniform(rng, -settings.mid_peak_db.abs(), settings.mid_peak_db.abs());
+        mid_peak(samples, hz, db, sample_rate);
+        r.mid_peak = Some((hz, db));
+    }
+    if chance(rng, settings.compression_probability) {
+        let threshold = uniform(
+            rng,
+            settings.compression_threshold_db_min,
+            settings.compression_threshold_db_max,
+        );
+        let ratio = uniform(rng, 2.0, settings.compression_ratio_max.max(2.0));
+        compress(samples, threshold, ratio, 80.0, sample_rate);
+        r.compression = Some((threshold, ratio));
+    }
+    r
+}
+
+/// Lo-fi comes last, after the noise: a cheap converter digitises everything before it.
+fn lofi_stage(
+    samples: &mut [f32],
+    rng: &mut impl Rng,
+    settings: &AugmentSettings,
+    sample_rate: u32,
+) -> Option<(u32, usize, f64)> {
+    if !chance(rng, settings.lofi_probability) {
+        return None;
+    }
+    let bits_hi = settings.lofi_bits_max.max(settings.lofi_bits_min);
+    let bits = rng.random_range(settings.lofi_bits_min..=bits_hi);
+    let hold = rng.random_range(1..=settings.lofi_hold_max.max(1)) as usize;
+    // Band-limited to well inside the held rate's Nyquist, as a cheap sampler would be.
+    let band = uniform(rng, 0.25, 0.45) * f64::from(sample_rate) / hold as f64;
+    lofi(samples, bits, hold, band, sample_rate);
+    Some((bits, hold, band))
+}
+
+fn log_uniform(rng: &mut impl Rng, lo: f64, hi: f64) -> f64 {
+    uniform(rng, lo.max(1e-3).ln(), hi.max(1e-3).ln()).exp()
 }
 
 fn uniform(rng: &mut impl Rng, lo: f64, hi: f64) -> f64 {
@@ -93,9 +194,12 @@ fn reverb(samples: &mut [f32], rt60: f64, wet: f64, sample_rate: u32) {
     }
 }
 
-/// Randomly re-colours `samples` in place (deterministic per `seed`): spectral tilt, optional
-/// room reverb, overall gain, white noise, and finally a gain reduction if anything would
-/// exceed [`AUGMENT_CEILING`]. Onset times are unchanged, so annotations stay exact.
+/// Randomly re-colours `samples` in place (deterministic per `seed`): the recording conditions
+/// switched on in the settings (the mics' room, low/high cut, a mid bell, compression),
+/// spectral tilt, optional room reverb, overall gain, white noise, lo-fi, and finally a gain
+/// reduction if anything would exceed [`AUGMENT_CEILING`]. The mics' balance between drums is
+/// not applied here: render with [`render_through_mics`](super::render_through_mics) and
+/// [`mic_placement`] of the same seed. Onset times are unchanged, so annotations stay exact.
 /// Does nothing when `settings.enabled` is false.
 pub fn augment(
     samples: &mut [f32],
@@ -109,11 +213,15 @@ pub fn augment(
         reverb: None,
         noise_db: f64::NEG_INFINITY,
         limiter_gain: 1.0,
+        recording: Recording::default(),
     };
     if !settings.enabled || samples.is_empty() || sample_rate == 0 {
         return applied;
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut recording_rng = ChaCha8Rng::seed_from_u64(seed ^ RECORDING_SALT);
+    let mics = mic_placement(seed, settings);
+    applied.recording = recording_chain(samples, &mut recording_rng, settings, mics, sample_rate);
     let max_tilt = settings.eq_tilt_db.abs();
     applied.tilt_db = uniform(&mut rng, -max_tilt, max_tilt);
     tilt(samples, applied.tilt_db, sample_rate);
@@ -130,6 +238,7 @@ pub fn augment(
     for s in samples.iter_mut() {
         *s = *s * gain + (gaussian(&mut rng) * noise) as f32;
     }
+    applied.recording.lofi = lofi_stage(samples, &mut recording_rng, settings, sample_rate);
     let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
     if peak > AUGMENT_CEILING {
         let g = AUGMENT_CEILING / peak;

@@ -7,6 +7,12 @@ pub(crate) const ACCENT: f64 = 0.94;
 pub(crate) const NORMAL: f64 = 0.78;
 pub(crate) const SOFT: f64 = 0.6;
 pub(crate) const GHOST: f64 = 0.22;
+/// Accents over the groove's normal level (velocity 127): accented downbeats, crash accents.
+pub(crate) const FULL: f64 = 1.0;
+/// A jazz drummer's "feathered" kick: felt more than heard.
+pub(crate) const FEATHER: f64 = 0.24;
+/// A brush swish across the snare head.
+pub(crate) const SWISH: f64 = 0.24;
 
 /// A hit at `beat` (0.0..4.0 within a 4/4 bar) with a nominal level in (0, 1].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,6 +20,8 @@ pub(crate) struct PlannedHit {
     pub beat: f64,
     pub piece: Piece,
     pub level: f64,
+    /// How long the note is held, in beats (0: a plain hit of `NOTE_SECONDS`); brushes swish.
+    pub length: f64,
 }
 
 fn same_beat(a: f64, b: f64) -> bool {
@@ -29,6 +37,11 @@ impl Bar {
     /// Adds a hit. The same piece twice at one beat keeps the louder level; a time-keeping
     /// cymbal replaces another one at the same beat (one hand cannot play both).
     pub fn add(&mut self, beat: f64, piece: Piece, level: f64) {
+        self.add_long(beat, piece, level, 0.0);
+    }
+
+    /// [`Bar::add`] with a note held `length` beats (the longer length wins on a merge).
+    pub fn add_long(&mut self, beat: f64, piece: Piece, level: f64, length: f64) {
         if piece.is_timekeeping_cymbal() {
             self.hits
                 .retain(|h| !(h.piece.is_timekeeping_cymbal() && same_beat(h.beat, beat)));
@@ -39,9 +52,15 @@ impl Bar {
             .find(|h| h.piece == piece && same_beat(h.beat, beat))
         {
             h.level = h.level.max(level);
+            h.length = h.length.max(length);
             return;
         }
-        self.hits.push(PlannedHit { beat, piece, level });
+        self.hits.push(PlannedHit {
+            beat,
+            piece,
+            level,
+            length,
+        });
     }
 
     pub fn has(&self, beat: f64, piece: Piece) -> bool {

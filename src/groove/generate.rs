@@ -4,7 +4,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::patterns::{add_fill, crash_downbeat, groove_bar, new_section, Feel};
+use super::bar::ACCENT;
+use super::fills::{accent_downbeat, add_fill, crash_accent, crash_at, crash_cymbal};
+use super::patterns::{groove_bar, new_section, Feel};
 use super::settings::GrooveSettings;
 use super::style::Style;
 use crate::midi::MidiNote;
@@ -84,6 +86,7 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
     };
     let lo = clamp_or(settings.bpm_min, 20.0, 400.0, 60.0);
     let hi = clamp_or(settings.bpm_max, lo, 400.0, lo);
+    let (lo, hi) = style_tempo(style, lo, hi);
     let bpm = if hi > lo {
         rng.random_range(lo..=hi)
     } else {
@@ -100,6 +103,24 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
     let std_s = clamp_or(settings.humanize_std_ms, 0.0, 1000.0, 0.0) / 1000.0;
     let max_s = clamp_or(settings.humanize_max_ms, 0.0, 1000.0, 0.0) / 1000.0;
     let velocity_std = clamp_or(settings.velocity_std, 0.0, 127.0, 0.0);
+    let crash_probability = clamp_or(settings.crash_probability, 0.0, 1.0, 0.0);
+    let pickup_probability = clamp_or(settings.pickup_fill_probability, 0.0, 1.0, 0.0);
+    let toms_only = settings
+        .tom_fill_probability
+        .probability()
+        .or(style.tom_fill_habit())
+        .map(|p| clamp_or(p, 0.0, 1.0, 0.0));
+    let accent_crashes = clamp_or(
+        settings
+            .accent_crash_probability
+            .probability()
+            .unwrap_or(style.accent_crash_habit()),
+        0.0,
+        1.0,
+        0.0,
+    );
+    let china_splash = clamp_or(settings.china_splash_probability, 0.0, 1.0, 0.0);
+    let crash_level = ACCENT * style.fill_level();
 
     let feel = Feel {
         style,
@@ -122,9 +143,15 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
         let mut bar = groove_bar(&feel, &section, &mut rng);
         // Drawn whether or not crashes are on, so that turning them off keeps every other
         // choice (sections, fills, styles) of the seed.
-        let crash = crash_next || (phrase_start && rng.random_bool(0.25));
+        let crash = crash_next || (phrase_start && rng.random_bool(crash_probability));
         if crash && settings.crashes {
-            crash_downbeat(&mut bar);
+            let cymbal = crash_cymbal(china_splash, &mut rng);
+            crash_at(&mut bar, 0.0, cymbal, crash_level);
+        }
+        // Guarded: no draw when accents are off (the classic styles' streams are kept).
+        if settings.crashes && accent_crashes > 0.0 && rng.random_bool(accent_crashes) {
+            let cymbal = crash_cymbal(china_splash, &mut rng);
+            crash_accent(&mut bar, &feel, cymbal, &mut rng);
         }
         crash_next = false;
         let phrase_end = (index + 1).is_multiple_of(phrase_bars);
@@ -134,12 +161,15 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
             } else {
                 [1, 2][rng.random_range(0..2)]
             };
-            add_fill(&mut bar, &feel, beats, &mut rng);
+            add_fill(&mut bar, &feel, beats, toms_only, &mut rng);
             crash_next = true;
-        } else if (index + 1) % 4 == 2 && rng.random_bool(0.15 * fill_probability) {
+        } else if (index + 1) % 4 == 2 && rng.random_bool(pickup_probability * fill_probability) {
             // A short pickup fill in the middle of a phrase.
-            add_fill(&mut bar, &feel, 1, &mut rng);
+            add_fill(&mut bar, &feel, 1, toms_only, &mut rng);
             crash_next = rng.random_bool(0.5);
+        }
+        if settings.accents {
+            accent_downbeat(&mut bar);
         }
         bar.sort();
         let bar_start = start + index as f64 * bar_seconds;
@@ -150,12 +180,12 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
                 .round()
                 .clamp(1.0, 127.0) as u8;
             if time < seconds {
-                notes.push(MidiNote::drum(
-                    time,
-                    hit.piece.gm_note(),
-                    velocity,
-                    NOTE_SECONDS,
-                ));
+                let length = if hit.length > 0.0 {
+                    hit.length * beat_seconds
+                } else {
+                    NOTE_SECONDS
+                };
+                notes.push(MidiNote::drum(time, hit.piece.gm_note(), velocity, length));
             }
         }
         index += 1;
@@ -167,6 +197,17 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
         seconds,
         notes,
         first_downbeat: start,
+    }
+}
+
+/// The tempo range of `style` within the settings' `[lo, hi]`: the two ranges' overlap, or
+/// the settings' bound nearest the style's range when they do not overlap.
+fn style_tempo(style: Style, lo: f64, hi: f64) -> (f64, f64) {
+    match style.tempo_range() {
+        None => (lo, hi),
+        Some((s_lo, s_hi)) if s_lo.max(lo) <= s_hi.min(hi) => (s_lo.max(lo), s_hi.min(hi)),
+        Some((s_lo, _)) if s_lo > hi => (hi, hi),
+        Some(_) => (lo, lo),
     }
 }
 

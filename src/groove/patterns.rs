@@ -1,11 +1,14 @@
-//! What a drummer plays in one bar of each style, and the fills at phrase ends.
+//! What a drummer plays in one bar of each classic style, the section choices every style
+//! shares, and the dispatch to the other styles' modules.
 
 use rand::Rng;
 
 use super::bar::{Bar, ACCENT, GHOST, NORMAL, SOFT};
+use super::patterns_modern::{blast, electro, trap};
+use super::patterns_world::{ballad, jazz, latin, toms};
 use super::style::{Piece, Style};
 
-const TRIPLET: f64 = 1.0 / 3.0;
+pub(crate) const TRIPLET: f64 = 1.0 / 3.0;
 
 /// Choices that hold for a whole phrase (a "section" of the song).
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +66,7 @@ pub(crate) fn new_section(
     }
 }
 
-fn pick<T: Copy>(templates: &[T], variant: usize) -> T {
+pub(crate) fn pick<T: Copy>(templates: &[T], variant: usize) -> T {
     templates[variant % templates.len()]
 }
 
@@ -344,56 +347,16 @@ pub(crate) fn groove_bar(feel: &Feel, section: &Section, rng: &mut impl Rng) -> 
         Style::Breakbeat => breakbeat(&mut bar, feel, section, rng),
         Style::Sparse => sparse(&mut bar, section, rng),
         Style::Disco => disco(&mut bar, section),
+        Style::Jazz => jazz(&mut bar, feel, section, rng),
+        Style::Latin => latin(&mut bar, feel, section, rng),
+        Style::Blast => blast(&mut bar, feel, section),
+        Style::Ballad => ballad(&mut bar, section, rng),
+        Style::Electro => electro(&mut bar, section, rng),
+        Style::Trap => trap(&mut bar, feel, section, rng),
+        Style::Toms => toms(&mut bar, section, rng),
     }
     if let Some(part) = section.tambourine {
         tambourine(&mut bar, part);
     }
     bar
-}
-
-/// Replaces the last `beats` beats of the bar with a fill moving down the toms, getting
-/// louder, with the kick under some beats.
-pub(crate) fn add_fill(bar: &mut Bar, feel: &Feel, beats: u32, rng: &mut impl Rng) {
-    let beats = beats.clamp(1, 4);
-    let start = 4.0 - f64::from(beats);
-    bar.clear_from(start);
-    let per_beat = if feel.style.subdivision() == 3 {
-        3
-    } else if feel.bpm > 170.0 {
-        if rng.random_bool(0.5) {
-            2
-        } else {
-            3
-        }
-    } else {
-        4
-    };
-    let n = (beats * per_beat) as usize;
-    let drums: &[Piece] = match rng.random_range(0..6) {
-        0 => &[Piece::Snare, Piece::Snare, Piece::FloorTom],
-        1 => &[Piece::HighTom, Piece::MidTom, Piece::FloorTom],
-        2 => &[Piece::Snare, Piece::MidTom, Piece::FloorTom],
-        _ => &[Piece::Snare, Piece::HighTom, Piece::MidTom, Piece::FloorTom],
-    };
-    for j in 0..n {
-        let first_or_last = j == 0 || j + 1 == n;
-        if !first_or_last && rng.random_bool(0.12) {
-            continue;
-        }
-        let beat = start + j as f64 / f64::from(per_beat);
-        let piece = drums[j * drums.len() / n];
-        let level = 0.62 + 0.33 * j as f64 / (n.max(2) - 1) as f64;
-        bar.add(beat, piece, level);
-        if j % per_beat as usize == 0 && rng.random_bool(0.5) {
-            bar.add(beat, Piece::Kick, NORMAL);
-        }
-    }
-}
-
-/// A crash with the kick on the downbeat (after a fill, at a section start); the crash takes
-/// the time-keeping hand's place.
-pub(crate) fn crash_downbeat(bar: &mut Bar) {
-    bar.remove_at(0.0, Piece::is_timekeeping_cymbal);
-    bar.add(0.0, Piece::Crash, ACCENT);
-    bar.add(0.0, Piece::Kick, ACCENT);
 }

@@ -1,6 +1,7 @@
 //! Rendering MIDI notes through a kit: exact, sample-accurate synthetic audio.
 
-use crate::kit::components::{component_for_gm_note, DrumClass, COMPONENTS};
+use super::mics::MicPlacement;
+use crate::kit::components::{component_by_name, component_for_gm_note, DrumClass, COMPONENTS};
 use crate::kit::Kit;
 use crate::midi::MidiNote;
 
@@ -37,6 +38,27 @@ pub fn kit_index_for_note(kit: &Kit, note: u8) -> Option<usize> {
 /// waveforms must already be at `sample_rate`. The result is the raw sum: it may exceed 1.0
 /// (see [`normalize_peak`]).
 pub fn render(notes: &[MidiNote], kit: &Kit, sample_rate: u32, seconds: f64) -> Vec<f32> {
+    render_through_mics(notes, kit, sample_rate, seconds, None)
+}
+
+/// [`render`] as heard through a microphone placement: each kit component's waveform is scaled
+/// by its drum class's gain under `mics` (kit components with no known class keep theirs).
+/// `None` is [`render`] exactly.
+pub fn render_through_mics(
+    notes: &[MidiNote],
+    kit: &Kit,
+    sample_rate: u32,
+    seconds: f64,
+    mics: Option<&MicPlacement>,
+) -> Vec<f32> {
+    let component_gain: Vec<f32> = kit
+        .components
+        .iter()
+        .map(|c| match (mics, component_by_name(&c.name)) {
+            (Some(m), Some(component)) => m.class_gain(component.class),
+            _ => 1.0,
+        })
+        .collect();
     let len = if seconds.is_finite() && seconds > 0.0 {
         (seconds * f64::from(sample_rate)).round() as usize
     } else {
@@ -55,7 +77,8 @@ pub fn render(notes: &[MidiNote], kit: &Kit, sample_rate: u32, seconds: f64) -> 
         if start >= len {
             continue;
         }
-        let gain = velocity_gain(n.velocity);
+        // Multiplying by exactly 1.0 (no mics) leaves every sample as it was.
+        let gain = velocity_gain(n.velocity) * component_gain[index];
         let wave = &kit.components[index].samples;
         let end = (start + wave.len()).min(len);
         for (o, &w) in out[start..end].iter_mut().zip(wave) {

@@ -10,7 +10,8 @@ use rayon::prelude::*;
 use super::annotation::{beat_lines, write_annotations};
 use super::augment::{augment, Augmentation};
 use super::generate::{generate_performance, Performance};
-use super::render::{normalize_peak, render};
+use super::mics::mic_placement;
+use super::render::{normalize_peak, render_through_mics};
 use super::settings::GrooveSettings;
 use crate::atomic_file::{check_writable, write_bytes_atomic, Overwrite};
 use crate::audio::{write_wav, WavFormat, SAMPLE_RATE};
@@ -79,15 +80,13 @@ pub fn make_groove(
     performance.notes.retain(|n| n.time < seconds);
     let mut kit_rng = ChaCha8Rng::seed_from_u64(mix(seed ^ 0x6b_6974)); // "kit"
     let kit = &kits[kit_rng.random_range(0..kits.len())];
-    let mut audio = render(&performance.notes, kit, SAMPLE_RATE, seconds);
+    let augment_seed = mix(seed ^ 0x61_7567); // "aug"
+    let mics = mic_placement(augment_seed, &settings.augment);
+    let mut audio =
+        render_through_mics(&performance.notes, kit, SAMPLE_RATE, seconds, mics.as_ref());
     let peak = 10f64.powf(settings.peak_dbfs.min(-0.1) / 20.0) as f32;
     let mix_gain = normalize_peak(&mut audio, peak);
-    let augmentation = augment(
-        &mut audio,
-        mix(seed ^ 0x61_7567),
-        &settings.augment,
-        SAMPLE_RATE,
-    );
+    let augmentation = augment(&mut audio, augment_seed, &settings.augment, SAMPLE_RATE);
     Ok(GrooveTake {
         performance,
         midi_options,

@@ -149,10 +149,20 @@ impl ItemSource {
         // Start somewhere inside a longer performance so items do not all begin on a downbeat.
         let lead_in = self.rng.random_range(0.0..2.0);
         let perf = groove::generate_performance(self.rng.random(), seconds + lead_in, &self.groove);
-        let mut audio = groove::render(&perf.notes, &kit, audio::SAMPLE_RATE, seconds + lead_in);
+        // Drawn before rendering (nothing else draws in between, so the stream is unchanged):
+        // the microphone placement of this seed acts while mixing.
+        let augment_seed: u64 = self.rng.random();
+        let mics = groove::mic_placement(augment_seed, &self.groove.augment);
+        let mut audio = groove::render_through_mics(
+            &perf.notes,
+            &kit,
+            audio::SAMPLE_RATE,
+            seconds + lead_in,
+            mics.as_ref(),
+        );
         groove::augment(
             &mut audio,
-            self.rng.random(),
+            augment_seed,
             &self.groove.augment,
             audio::SAMPLE_RATE,
         );
