@@ -305,6 +305,16 @@ impl AugmentSettings {
     /// The recording-condition keys (compression, filters, lo-fi, mics).
     fn validate_recording(&self, key: &dyn Fn(&str) -> String) -> Result<()> {
         probability(self.compression_probability, key("compression_probability"))?;
+        // The lower threshold stays 6 dB under full scale (a threshold above it barely
+        // compresses a drum mix), so a lower bound set alone is refused as out of range,
+        // naming itself, before it could cross the upper one.
+        let lowest = self.compression_threshold_db_min;
+        if !(lowest.is_finite() && (-60.0..=-6.0).contains(&lowest)) {
+            return Err(Error::config(
+                key("compression_threshold_db_min"),
+                "must be in -60..=-6",
+            ));
+        }
         range(
             self.compression_threshold_db_min,
             self.compression_threshold_db_max,
