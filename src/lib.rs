@@ -13,6 +13,7 @@ pub mod groove;
 pub mod kit;
 pub mod midi;
 pub mod model;
+pub mod plot;
 pub mod tempo;
 pub mod train;
 pub mod transcribe;

@@ -50,6 +50,9 @@ enum Command {
     Adapt(cli::adapt::AdaptArgs),
     /// Score predictions (or a model) against ground-truth onsets: P/R/F1 per class.
     Eval(cli::eval::EvalArgs),
+    /// Learning curves of training sessions as an SVG: the loss and validation F1 of their
+    /// checkpoints against items trained on.
+    Curves(cli::curves::CurvesArgs),
     /// The terminal workbench (also what `drummernet` alone starts).
     #[cfg(feature = "tui")]
     Tui(cli::tui::TuiArgs),
@@ -112,6 +115,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Export(a) => cli::export::export_cmd(a),
         Command::Adapt(a) => cli::adapt::adapt_cmd(cfg, a),
         Command::Eval(a) => cli::eval::eval_cmd(cfg, a),
+        Command::Curves(a) => cli::curves::curves_cmd(cfg, a),
         #[cfg(feature = "tui")]
         Command::Tui(a) => cli::tui::tui_cmd(cfg, a),
         #[cfg(feature = "watch")]

@@ -54,7 +54,7 @@ pub struct EvalArgs {
 }
 
 /// The audio file of clip `id` in `dir` (any extension; `.wav` first).
-fn find_audio(dir: &Path, id: &str) -> Result<Option<PathBuf>> {
+pub(super) fn find_audio(dir: &Path, id: &str) -> Result<Option<PathBuf>> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))

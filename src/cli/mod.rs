@@ -1,6 +1,7 @@
 //! The command line's subcommands: argument definitions and the calls into the library.
 
 pub mod adapt;
+pub mod curves;
 pub mod eval;
 pub mod export;
 pub mod groove;

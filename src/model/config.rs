@@ -50,6 +50,11 @@ pub struct ModelConfig {
     pub sparsemax_window: usize,
     /// Component names in channel order; K = their count.
     pub components: Vec<String>,
+    /// A "nothing sounds" channel after the K components: the per-frame instrument sparsemax
+    /// runs over K + 1 channels and may give its mass to this one, which is never synthesised.
+    /// Without it the mass of every frame must land on some drum (the release; the floor tom
+    /// became that sink). Models without the key in their metadata have none.
+    pub silence_channel: bool,
 }
 
 impl Default for ModelConfig {
@@ -65,6 +70,7 @@ impl Default for ModelConfig {
             branches: BranchKind::Sparsemax,
             sparsemax_window: 64,
             components: crate::kit::components::default_component_names(),
+            silence_channel: false,
         }
     }
 }
@@ -73,6 +79,12 @@ impl ModelConfig {
     /// Number of drum components K.
     pub fn n_components(&self) -> usize {
         self.components.len()
+    }
+
+    /// Channels of the recurrent head's dense output: the components, and the silence channel
+    /// where the model has one.
+    pub fn dense_channels(&self) -> usize {
+        self.n_components() + usize::from(self.silence_channel)
     }
 
     /// Input lengths are padded to a multiple of this (scale^encoder_layers = 1024).

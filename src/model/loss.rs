@@ -56,6 +56,10 @@ pub struct LossSettings {
     pub hpss: bool,
     /// Floor inside the magnitude's sqrt and the log (the release's EPS = 1e-5).
     pub eps: f64,
+    /// Weight of the paper's L1 term on the activations (mean over the batch of each item's
+    /// activation sum; the paper's optional `l1_reg`, λ = 0.003). 0 = off (the release). Added
+    /// by training to this loss, which compares audio only.
+    pub activation_l1: f64,
 }
 
 impl Default for LossSettings {
@@ -68,6 +72,7 @@ impl Default for LossSettings {
             metric: LossMetric::Mae,
             hpss: false,
             eps: 1e-5,
+            activation_l1: 0.0,
         }
     }
 }
@@ -92,6 +97,9 @@ impl LossSettings {
         }
         if !(self.eps.is_finite() && self.eps > 0.0 && self.eps < 1.0) {
             return Err(Error::config(key("eps"), "must be in (0, 1)"));
+        }
+        if !(self.activation_l1.is_finite() && (0.0..=10.0).contains(&self.activation_l1)) {
+            return Err(Error::config(key("activation_l1"), "must be in 0..=10"));
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
 //! The recurrent head (spec section 3): U-Net features r (B, 2n, T) -> dense activations
-//! (B, K, T). Default: a bi-GRU and a GRU along time, then a scalar GRU that scans the K
+//! (B, K, T) (K + 1 with the silence channel). Default: a bi-GRU and a GRU along time, then a scalar GRU that scans the K
 //! components of every frame in the fixed component order, each followed by ELU. Alternative:
 //! the paper's CONV ablation (three 'same' convolutions, no activations).
 
@@ -88,7 +88,7 @@ pub struct Recurrent {
 impl Recurrent {
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
         let features = 2 * cfg.channels;
-        let k = cfg.n_components();
+        let k = cfg.dense_channels();
         let head = match cfg.recurrent {
             RecurrentKind::Gru => {
                 let x2h = vb.pp("midi_x2h");

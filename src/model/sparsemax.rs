@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 pub struct SparseBranches {
     kind: BranchKind,
     window: usize,
+    /// The dense input's last channel is the silence channel, which only the instrument branch
+    /// sees.
+    silence: bool,
 }
 
 impl SparseBranches {
@@ -20,18 +23,36 @@ impl SparseBranches {
         SparseBranches {
             kind: cfg.branches,
             window: cfg.sparsemax_window,
+            silence: cfg.silence_channel,
         }
     }
 
     /// dense (B, K, T) -> sparse (B, K, T) with values in [0, 1]: the product of the two
-    /// branches, cropped back to T frames.
+    /// branches, cropped back to T frames. With the silence channel, dense is (B, K + 1, T) and
+    /// the output still (B, K, T): the silence channel's share of each frame is what no drum
+    /// gets.
     pub fn forward(&self, dense: &Tensor) -> Result<Tensor> {
         let frames = dense.dim(D::Minus1)?;
-        let time = self.time_branch(dense)?.narrow(D::Minus1, 0, frames)?;
-        Ok((self.instrument_branch(dense)? * time)?)
+        if !self.silence {
+            let time = self.time_branch(dense)?.narrow(D::Minus1, 0, frames)?;
+            return Ok((self.instrument_branch(dense)? * time)?);
+        }
+        let drums = dense
+            .dim(1)?
+            .checked_sub(1)
+            .filter(|&k| k > 0)
+            .ok_or_else(|| {
+                Error::Invalid("sparse branches: the silence channel needs a component".into())
+            })?;
+        let time = self
+            .time_branch(&dense.narrow(1, 0, drums)?)?
+            .narrow(D::Minus1, 0, frames)?;
+        let instrument = self.instrument_branch(dense)?.narrow(1, 0, drums)?;
+        Ok((instrument * time)?)
     }
 
-    /// P_inst (B, K, T): sparsemax over the K components of every frame.
+    /// P_inst (B, C, T): sparsemax over the C channels of every frame (the K components, and
+    /// the silence channel where there is one).
     pub fn instrument_branch(&self, dense: &Tensor) -> Result<Tensor> {
         Ok(self.normalise(&dense.transpose(1, 2)?)?.transpose(1, 2)?)
     }

@@ -40,6 +40,11 @@ impl Adam {
         })
     }
 
+    /// The learning rate of the following updates (a schedule sets it before each).
+    pub fn set_learning_rate(&mut self, lr: f64) {
+        self.params.lr = lr;
+    }
+
     pub fn steps_taken(&self) -> u64 {
         self.t
     }

@@ -4,6 +4,7 @@
 pub mod adam;
 pub mod background;
 pub mod dataset;
+pub mod learning_curve;
 pub mod prefetch;
 pub mod procedural_draw;
 pub mod session;

@@ -10,8 +10,12 @@ use crate::kit::procedural::KitFamily;
 pub struct TrainSettings {
     /// Items per optimizer step (release: 32; 16 keeps a CPU step short).
     pub batch_size: usize,
-    /// Adam learning rate (release: 4e-4).
+    /// Adam learning rate (release: 4e-4); with a decay, the rate at step 0.
     pub learning_rate: f64,
+    /// How the learning rate changes over the run's `steps`: constant (release) or cosine.
+    pub learning_rate_decay: LearningRateDecay,
+    /// The cosine decay's rate at step `steps` (and after).
+    pub learning_rate_final: f64,
     pub adam_beta1: f64,
     pub adam_beta2: f64,
     pub adam_eps: f64,
@@ -43,6 +47,8 @@ impl Default for TrainSettings {
         TrainSettings {
             batch_size: 16,
             learning_rate: 4e-4,
+            learning_rate_decay: LearningRateDecay::Constant,
+            learning_rate_final: 1e-5,
             adam_beta1: 0.9,
             adam_beta2: 0.999,
             adam_eps: 1e-8,
@@ -60,7 +66,30 @@ impl Default for TrainSettings {
     }
 }
 
+/// The learning-rate schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LearningRateDecay {
+    Constant,
+    /// From `learning_rate` at step 0 to `learning_rate_final` at step `steps` along half a
+    /// cosine: long near the start rate, slow at the end (where checkpoint averaging also
+    /// helps).
+    Cosine,
+}
+
 impl TrainSettings {
+    /// The learning rate of the update that makes step `step + 1`.
+    pub fn learning_rate_at(&self, step: u64) -> f64 {
+        match self.learning_rate_decay {
+            LearningRateDecay::Constant => self.learning_rate,
+            LearningRateDecay::Cosine => {
+                let progress = (step as f64 / self.steps.max(1) as f64).min(1.0);
+                let (start, end) = (self.learning_rate, self.learning_rate_final);
+                end + 0.5 * (start - end) * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
+    }
+
     pub fn validate(&self, prefix: &str) -> Result<()> {
         let key = |k: &str| format!("{prefix}.{k}");
         if !(1..=4096).contains(&self.batch_size) {
@@ -68,6 +97,12 @@ impl TrainSettings {
         }
         if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
             return Err(Error::config(key("learning_rate"), "must be in (0, 1]"));
+        }
+        if !(self.learning_rate_final > 0.0 && self.learning_rate_final <= self.learning_rate) {
+            return Err(Error::config(
+                key("learning_rate_final"),
+                "must be in (0, learning_rate]",
+            ));
         }
         for (k, v) in [
             ("adam_beta1", self.adam_beta1),
@@ -136,6 +171,28 @@ impl TrainSettings {
 mod tests {
     use super::*;
     use crate::config::Config;
+
+    #[test]
+    fn cosine_decay_runs_from_the_start_rate_to_the_final_one() {
+        let t = TrainSettings {
+            learning_rate_decay: LearningRateDecay::Cosine,
+            learning_rate: 4e-4,
+            learning_rate_final: 1e-5,
+            steps: 1000,
+            ..TrainSettings::default()
+        };
+        assert_eq!(t.learning_rate_at(0), 4e-4);
+        assert!((t.learning_rate_at(500) - 2.05e-4).abs() < 1e-12);
+        assert!((t.learning_rate_at(1000) - 1e-5).abs() < 1e-15);
+        assert!((t.learning_rate_at(5000) - 1e-5).abs() < 1e-15);
+        let rates: Vec<f64> = (0..=1000)
+            .step_by(100)
+            .map(|s| t.learning_rate_at(s))
+            .collect();
+        assert!(rates.windows(2).all(|w| w[1] < w[0]), "{rates:?}");
+        let constant = TrainSettings::default();
+        assert_eq!(constant.learning_rate_at(99_999), constant.learning_rate);
+    }
 
     fn families_error(value: &str) -> String {
         Config::load(None, &[format!("train.procedural_families={value}")])

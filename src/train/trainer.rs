@@ -215,7 +215,16 @@ impl Training {
         }
         let target = self.net.aligned_target(&padded, frames)?;
         let out = self.loss.forward(&target, &estimate)?;
-        Ok((out.total, out.per_scale.iter().map(|&v| v as f64).collect()))
+        let per_scale = out.per_scale.iter().map(|&v| v as f64).collect();
+        let lambda = self.cfg.loss.activation_l1;
+        if lambda == 0.0 {
+            return Ok((out.total, per_scale));
+        }
+        // Activations are non-negative: their L1 norm is their sum.
+        let items = analysis.activations.dim(0)? as f64;
+        let l1 = (analysis.activations.sum_all()? * (lambda / items))?;
+        let dtype = out.total.dtype();
+        Ok(((out.total + l1.to_dtype(dtype)?)?, per_scale))
     }
 
     /// One optimizer step on a fresh batch.
@@ -233,6 +242,8 @@ impl Training {
             // A finite loss can still have NaN gradients (NaN parameters give all-zero sparsemax
             // outputs, hence a finite loss); one such update would poison every parameter.
             if self.gradients_finite(&grads)? {
+                self.adam
+                    .set_learning_rate(self.cfg.train.learning_rate_at(self.step));
                 self.adam.step(&grads)?;
                 self.synth.project_norm()?;
                 self.step += 1;

@@ -245,3 +245,40 @@ fn multiply_branches_gradient_matches_finite_differences() -> R<()> {
     assert!(nonzero > 5, "the check must exercise non-zero gradients");
     Ok(())
 }
+
+#[test]
+fn the_silence_channel_takes_mass_from_every_drum_and_is_not_output() -> R<()> {
+    let b = SparseBranches::new(&ModelConfig {
+        sparsemax_window: 4,
+        silence_channel: true,
+        ..ModelConfig::default()
+    });
+    // Two drums and the silence channel over 8 frames: the silence channel wins frames 0-3
+    // outright, and ties with drum 0 over frames 4-7.
+    let mut dense = vec![0.0f64; 3 * 8];
+    for t in 0..4 {
+        dense[2 * 8 + t] = 5.0;
+    }
+    for t in 4..8 {
+        dense[t] = 5.0;
+        dense[2 * 8 + t] = 5.0;
+    }
+    let dense = Tensor::from_vec(dense, (1, 3, 8), &Device::Cpu)?;
+    let out = b.forward(&dense)?;
+    assert_eq!(out.dims(), &[1, 2, 8]);
+    let v = values(&out)?;
+    assert!(v[..4].iter().all(|x| *x == 0.0), "{v:?}");
+    assert!(v[8..].iter().all(|x| *x == 0.0), "drum 1 never wins: {v:?}");
+    // Drum 0 gets half of each frame 4-7, times its time branch's quarter.
+    assert!(v[4..8].iter().all(|x| (x - 0.125).abs() < 1e-12), "{v:?}");
+
+    // Without the channel the same drums must share all of frames 0-3.
+    let drums_only = dense.narrow(1, 0, 2)?;
+    let plain = values(&branches(BranchKind::Sparsemax, 4).forward(&drums_only)?)?;
+    let mass: f64 = plain[..4].iter().chain(&plain[8..12]).sum();
+    assert!(
+        mass > 0.9,
+        "without it, frames 0-3 carry drum mass: {plain:?}"
+    );
+    Ok(())
+}
