@@ -31,7 +31,8 @@ pub struct TrainArgs {
     /// Folder holding the sessions.
     #[arg(long, default_value = "sessions")]
     pub sessions_dir: PathBuf,
-    /// Train until this step (default: train.steps).
+    /// Train until this step (default: train.steps); it is also train.steps, where a cosine
+    /// learning-rate schedule ends.
     #[arg(long)]
     pub steps: Option<u64>,
     /// Continue the session from its latest checkpoint.
@@ -50,7 +51,10 @@ pub fn train_cmd(mut cfg: Config, a: TrainArgs) -> Result<()> {
     a.device.settle(&mut cfg)?;
     let device = cfg.device.candle_device()?;
     let kits = load_kits(&a.kits, &cfg.model.components, cfg.kit.length_samples())?;
-    let target = a.steps.unwrap_or(cfg.train.steps);
+    if let Some(steps) = a.steps {
+        cfg.train.steps = steps;
+    }
+    let target = cfg.train.steps;
     let job = train::background::TrainJob {
         data: train::trainer::DataSpec {
             stems: a.data,
