@@ -20,6 +20,10 @@ pub enum KitDraw {
     PerComponent,
     /// One kit for all components (the paper's text).
     PerBatch,
+    /// Each synthetic item re-synthesised with the kit it was rendered with, so that matching
+    /// the audio never pays for a drum played on another drum's channel (a hi-hat patching a
+    /// snare's highs); items without a kit (stems) draw per component.
+    PerItem,
 }
 
 /// How each waveform is scaled before use (spec section 6, `source_norm`): the kit's own
@@ -100,6 +104,8 @@ pub struct KitPool {
     /// Per kit, K·L samples in model component order.
     waveforms: Vec<Vec<f32>>,
     components: usize,
+    component_names: Vec<String>,
+    settings: SynthSettings,
     waveform_len: usize,
     device: Device,
 }
@@ -146,6 +152,8 @@ impl KitPool {
             kit_names: kits.iter().map(|k| k.name.clone()).collect(),
             waveforms,
             components: component_names.len(),
+            component_names: component_names.to_vec(),
+            settings: settings.clone(),
             waveform_len: len,
             device: device.clone(),
         })
@@ -171,7 +179,7 @@ impl KitPool {
     pub fn draw_indices(&self, rng: &mut impl Rng, mode: KitDraw) -> Vec<usize> {
         match mode {
             KitDraw::PerBatch => vec![rng.random_range(0..self.len()); self.components],
-            KitDraw::PerComponent => (0..self.components)
+            KitDraw::PerComponent | KitDraw::PerItem => (0..self.components)
                 .map(|_| rng.random_range(0..self.len()))
                 .collect(),
         }
@@ -199,6 +207,18 @@ impl KitPool {
             (self.components, len),
             &self.device,
         )?)
+    }
+
+    /// One kit's (K, L) waveforms, normalised as the pool's (a per-item draw: the kit an item
+    /// was rendered with).
+    pub fn kit_waveforms(&self, kit: &Kit) -> Result<Tensor> {
+        let one = KitPool::new(
+            std::slice::from_ref(kit),
+            &self.component_names,
+            &self.settings,
+            &self.device,
+        )?;
+        one.waveforms(&vec![0; self.components])
     }
 
     /// One batch's (K, L) waveforms, normalised.

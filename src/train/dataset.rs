@@ -82,6 +82,13 @@ pub fn peak_normalise(samples: &mut [f32], rng: &mut ChaCha8Rng) {
     }
 }
 
+/// One training item: mono audio, and the kit a synthetic item was rendered with (for the
+/// synthesizer's per-item draw; stems have none).
+pub struct TrainingItem {
+    pub audio: Vec<f32>,
+    pub kit: Option<Kit>,
+}
+
 /// Where the training items come from.
 pub struct ItemSource {
     stems: Vec<Stem>,
@@ -126,19 +133,19 @@ impl ItemSource {
     }
 
     /// One mono item of `samples` samples at 16 kHz, peak-normalised.
-    pub fn next_item(&mut self, samples: usize) -> Result<Vec<f32>> {
+    pub fn next_item(&mut self, samples: usize) -> Result<TrainingItem> {
         let synthetic = self.stems.is_empty() || self.rng.random_bool(self.synthetic_share);
-        let mut item = if synthetic {
+        let (mut audio, kit) = if synthetic {
             self.groove_item(samples)
         } else {
             self.stem_item(samples)?
         };
-        item.resize(samples, 0.0);
-        peak_normalise(&mut item, &mut self.rng);
-        Ok(item)
+        audio.resize(samples, 0.0);
+        peak_normalise(&mut audio, &mut self.rng);
+        Ok(TrainingItem { audio, kit })
     }
 
-    fn groove_item(&mut self, samples: usize) -> Vec<f32> {
+    fn groove_item(&mut self, samples: usize) -> (Vec<f32>, Option<Kit>) {
         let seconds = samples as f64 / audio::SAMPLE_RATE as f64;
         let use_source = !self.source_kits.is_empty() && self.rng.random_bool(0.5);
         let kit = if use_source {
@@ -168,10 +175,10 @@ impl ItemSource {
         );
         let skip = ((lead_in * audio::SAMPLE_RATE as f64) as usize).min(audio.len());
         audio.drain(..skip);
-        audio
+        (audio, Some(kit))
     }
 
-    fn stem_item(&mut self, samples: usize) -> Result<Vec<f32>> {
+    fn stem_item(&mut self, samples: usize) -> Result<(Vec<f32>, Option<Kit>)> {
         let stem = &self.stems[self.rng.random_range(0..self.stems.len())];
         let seconds = samples as f64 / audio::SAMPLE_RATE as f64;
         let latest_start = (stem.seconds - seconds).max(0.0);
@@ -181,7 +188,7 @@ impl ItemSource {
             0.0
         };
         match audio::load_mono_segment(&stem.path, audio::SAMPLE_RATE, start, seconds) {
-            Ok(x) => Ok(x),
+            Ok(x) => Ok((x, None)),
             Err(e) => {
                 tracing::warn!("{e}; using a synthetic item instead");
                 Ok(self.groove_item(samples))

@@ -7,9 +7,16 @@
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
+use crate::kit::Kit;
 use crate::train::dataset::ItemSource;
 
-type Worker = JoinHandle<(ItemSource, Result<Vec<f32>>)>;
+/// A batch: B items' audio (B x samples, item-major) and each item's kit, if it has one.
+pub struct Batch {
+    pub audio: Vec<f32>,
+    pub kits: Vec<Option<Kit>>,
+}
+
+type Worker = JoinHandle<(ItemSource, Result<Batch>)>;
 
 pub struct PrefetchedItems {
     /// None while a worker holds it.
@@ -20,12 +27,15 @@ pub struct PrefetchedItems {
 }
 
 /// `batch` items of `samples` samples, one after another.
-fn make_batch(source: &mut ItemSource, batch: usize, samples: usize) -> Result<Vec<f32>> {
-    let mut data = Vec::with_capacity(batch * samples);
+fn make_batch(source: &mut ItemSource, batch: usize, samples: usize) -> Result<Batch> {
+    let mut audio = Vec::with_capacity(batch * samples);
+    let mut kits = Vec::with_capacity(batch);
     for _ in 0..batch {
-        data.extend(source.next_item(samples)?);
+        let item = source.next_item(samples)?;
+        audio.extend(item.audio);
+        kits.push(item.kit);
     }
-    Ok(data)
+    Ok(Batch { audio, kits })
 }
 
 impl PrefetchedItems {
@@ -39,7 +49,7 @@ impl PrefetchedItems {
 
     /// Takes the source back from a worker (its batch comes along, or is dropped by callers
     /// that seek).
-    fn join(&mut self) -> Result<Option<Result<Vec<f32>>>> {
+    fn join(&mut self) -> Result<Option<Result<Batch>>> {
         let Some(worker) = self.worker.take() else {
             return Ok(None);
         };
@@ -56,8 +66,8 @@ impl PrefetchedItems {
             .ok_or_else(|| Error::Invalid("training data source lost".into()))
     }
 
-    /// The next batch (B x samples, item-major): the prefetched one when there is one.
-    pub fn next_batch(&mut self, batch: usize, samples: usize) -> Result<Vec<f32>> {
+    /// The next batch: the prefetched one when there is one.
+    pub fn next_batch(&mut self, batch: usize, samples: usize) -> Result<Batch> {
         let data = match self.join()? {
             Some(made) => made?,
             None => make_batch(self.source()?, batch, samples)?,
@@ -127,7 +137,15 @@ mod tests {
             let want = plain.next_batch(b, n).unwrap();
             let got = ahead.next_batch(b, n).unwrap();
             ahead.prefetch(b, n);
-            assert_eq!(got, want);
+            assert_eq!(got.audio, want.audio);
+            let names = |b: &Batch| -> Vec<String> {
+                b.kits
+                    .iter()
+                    .map(|k| k.as_ref().unwrap().name.clone())
+                    .collect()
+            };
+            assert_eq!(names(&got), names(&want));
+            let want = want.audio;
             // The position is the one after the batch handed out, not after the prefetched one.
             assert_eq!(ahead.rng_word_pos(), plain.rng_word_pos());
             positions.push(plain.rng_word_pos());
@@ -136,6 +154,6 @@ mod tests {
         // Resuming from the position after batch 1 gives batch 2 again (a prefetch in flight
         // is dropped).
         ahead.set_rng_word_pos(positions[1]).unwrap();
-        assert_eq!(ahead.next_batch(b, n).unwrap(), batches[2]);
+        assert_eq!(ahead.next_batch(b, n).unwrap().audio, batches[2]);
     }
 }

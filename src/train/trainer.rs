@@ -20,7 +20,7 @@ use crate::model::drummernet::DrummerNet;
 use crate::model::file::{self, CHECKPOINT_FORMAT};
 use crate::model::loss::CqtLoss;
 use crate::model::seeded_init::SeededVarMap;
-use crate::model::synthesizer::{KitPool, Synthesizer};
+use crate::model::synthesizer::{KitDraw, KitPool, Synthesizer};
 use crate::model::unet::TrainingWorkspace;
 use crate::train::adam::{Adam, AdamParams};
 use crate::train::dataset::{find_stems, ItemSource};
@@ -190,19 +190,56 @@ impl Training {
 
     /// One batch of training audio (B, segment) on the device.
     pub fn next_batch(&mut self) -> Result<Tensor> {
-        let b = self.cfg.train.batch_size;
-        let n = self.cfg.audio.segment_samples();
-        let data = self.items.next_batch(b, n)?;
-        Ok(Tensor::from_vec(data, (b, n), &self.device)?)
+        Ok(self.next_batch_with_kits()?.0)
     }
 
-    /// Forward pass and loss for a batch, without an update (used by tests and the bench).
+    /// One batch of training audio (B, segment) and the kit each item was rendered with
+    /// (None for stems).
+    pub fn next_batch_with_kits(&mut self) -> Result<(Tensor, Vec<Option<Kit>>)> {
+        let b = self.cfg.train.batch_size;
+        let n = self.cfg.audio.segment_samples();
+        let batch = self.items.next_batch(b, n)?;
+        Ok((
+            Tensor::from_vec(batch.audio, (b, n), &self.device)?,
+            batch.kits,
+        ))
+    }
+
+    /// Forward pass and loss for a batch, without an update (used by tests and the bench); the
+    /// synthesizer draws from the pool (as for items without a kit).
     pub fn loss_of(&mut self, batch: &Tensor) -> Result<(Tensor, Vec<f64>)> {
+        self.loss_with_kits(batch, &[])
+    }
+
+    /// `loss_of` with the kits the items were rendered with, which the per-item draw uses;
+    /// `kits` is empty or has one entry per item.
+    pub fn loss_with_kits(
+        &mut self,
+        batch: &Tensor,
+        kits: &[Option<Kit>],
+    ) -> Result<(Tensor, Vec<f64>)> {
         let padded = self.net.pad(batch)?;
         let analysis = self.net.analyse_with(&padded, &self.unet_workspace)?;
         let frames = analysis.activations.dim(2)?;
+        let per_item = self.cfg.synth.draw == KitDraw::PerItem
+            && kits.len() == batch.dim(0)?
+            && kits.iter().any(Option::is_some);
         let estimate = if self.synth.learned_waveforms().is_some() {
             self.synth.forward_learned(&analysis.activations)?
+        } else if per_item {
+            // One synthesis per item, each with its own kit (a pool draw for stems).
+            let mut mixes = Vec::with_capacity(kits.len());
+            for (i, kit) in kits.iter().enumerate() {
+                let waveforms = match kit {
+                    Some(kit) => self.pool.kit_waveforms(kit)?,
+                    None => self.pool.draw(&mut self.kit_rng, KitDraw::PerComponent)?,
+                };
+                mixes.push(
+                    self.synth
+                        .forward(&analysis.activations.narrow(0, i, 1)?, &waveforms)?,
+                );
+            }
+            Tensor::cat(&mixes, 0)?
         } else {
             let waveforms = self.pool.draw(&mut self.kit_rng, self.cfg.synth.draw)?;
             self.synth.forward(&analysis.activations, &waveforms)?
@@ -230,11 +267,11 @@ impl Training {
     /// One optimizer step on a fresh batch.
     pub fn step(&mut self) -> Result<StepReport> {
         let started = Instant::now();
-        let batch = self.next_batch()?;
+        let (batch, kits) = self.next_batch_with_kits()?;
         // The next step's batch is made while this one computes.
         self.items
             .prefetch(self.cfg.train.batch_size, self.cfg.audio.segment_samples());
-        let (loss, per_scale) = self.loss_of(&batch)?;
+        let (loss, per_scale) = self.loss_with_kits(&batch, &kits)?;
         let value = loss.to_scalar::<f32>()? as f64;
         let mut finite = value.is_finite();
         if finite {

@@ -393,6 +393,20 @@ fn kit_pool_draws_deterministically_and_normalises() -> drummernet::Result<()> {
         }
         assert!(row[n..].iter().all(|&v| v == 0.0));
     }
+
+    // The per-item draw: any kit (here one outside the pool) in the model's component order,
+    // normalised as the pool's; a kit of the pool gives exactly that kit's rows.
+    let outsider = test_kit("outsider", &mut rng, &reversed, 9_000);
+    let own = to_vec(&pool.kit_waveforms(&outsider)?);
+    let alone = KitPool::new(&[outsider], &names, &settings, &Device::Cpu)?;
+    assert_eq!(own, to_vec(&alone.waveforms(&[0; 11])?));
+    assert_eq!(
+        to_vec(&pool.kit_waveforms(&kits[2])?),
+        to_vec(&pool.waveforms(&[2; 11])?)
+    );
+    // Items without a kit fall back to per-component draws.
+    let mut r = ChaCha8Rng::seed_from_u64(42);
+    assert_eq!(pool.draw_indices(&mut r, KitDraw::PerItem), idx_c);
     Ok(())
 }
 
