@@ -14,7 +14,7 @@ use drummernet::eval::score::score_with;
 use drummernet::model::drummernet::DrummerNet;
 use drummernet::plot::line_chart::{Chart, Panel, Series};
 use drummernet::train::learning_curve::{
-    fingerprint, loss_curve, read_validation_csv, spaced_checkpoints, validation_csv,
+    fingerprint, loss_curve, read_validation_csv, spaced_checkpoints, thinned, validation_csv,
     ValidationPoint, CLASSES,
 };
 use drummernet::train::session::{read_loss_csv, Session, CONFIG_FILE, LOSS_CSV};
@@ -287,8 +287,10 @@ fn chart(
             faint,
             markers: false,
         };
-        loss.series.push(line(run.name.clone(), curve.raw, true));
-        loss.series.push(line(run.name.clone(), curve.mean, false));
+        loss.series
+            .push(line(run.name.clone(), thinned(&curve.raw, 1500), true));
+        loss.series
+            .push(line(run.name.clone(), thinned(&curve.mean, 600), false));
         for (i, set) in sets.iter().enumerate() {
             let mine: Vec<&ValidationPoint> = points
                 .iter()

@@ -37,6 +37,19 @@ pub fn loss_curve(rows: &[LossRow], batch_size: usize, window: usize) -> LossCur
     LossCurve { raw, mean }
 }
 
+/// At most about `max` of `points`, evenly spaced, the last always kept: a chart of a long run
+/// needs no more points than it has pixels, and the SVG stays small.
+pub fn thinned(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
+    let every = points.len().div_ceil(max.max(1)).max(1);
+    let mut kept: Vec<(f64, f64)> = points.iter().step_by(every).copied().collect();
+    if let Some(&last) = points.last() {
+        if kept.last() != Some(&last) {
+            kept.push(last);
+        }
+    }
+    kept
+}
+
 /// The checkpoints to score: the first, then each at least `every_items` items after the last
 /// one taken, and always the last (the run's end). `checkpoints` sorted by step.
 pub fn spaced_checkpoints(
@@ -194,6 +207,16 @@ mod tests {
             c.mean,
             vec![(16.0, 4.0), (32.0, 3.0), (48.0, 2.5), (80.0, 2.0)]
         );
+    }
+
+    #[test]
+    fn thinning_keeps_even_steps_and_the_last_point() {
+        let points: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, 0.0)).collect();
+        let xs = |p: Vec<(f64, f64)>| p.into_iter().map(|(x, _)| x).collect::<Vec<_>>();
+        assert_eq!(xs(thinned(&points, 4)), vec![0.0, 3.0, 6.0, 9.0]);
+        assert_eq!(xs(thinned(&points, 3)), vec![0.0, 4.0, 8.0, 9.0]);
+        assert_eq!(thinned(&points, 100), points);
+        assert!(thinned(&[], 5).is_empty());
     }
 
     #[test]
