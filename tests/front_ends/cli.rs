@@ -794,6 +794,84 @@ fn train_smoke_run_resume_and_refusals() {
     assert!(!sessions.join("gpu").exists());
 }
 
+#[test]
+fn curves_score_each_checkpoint_once_draw_an_svg_and_refuse_bad_input() {
+    let dir = TempDir::new().unwrap();
+    let sessions = dir.path().join("sessions");
+    let session = sessions.join("default");
+    succeeds(tiny_train(&sessions).args(["--steps", "2", "--set", "train.checkpoint_every=1"]));
+    let val = dir.path().join("val");
+    succeeds(&mut groove(&val, 3, &["procedural:5"]));
+    let svg = dir.path().join("curves.svg");
+    let csv = dir.path().join("curves.csv");
+    let curves = || {
+        let mut cmd = drummernet();
+        cmd.args(["curves", "--session"])
+            .arg(&session)
+            .arg("--validation")
+            .arg(format!("val={}", val.display()))
+            .arg("-o")
+            .arg(&svg);
+        cmd
+    };
+    let out = curves().output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    for step in [1, 2] {
+        assert!(
+            stderr.contains(&format!("scoring default step {step} on val")),
+            "{stderr}"
+        );
+    }
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg ") && text.trim_end().ends_with("</svg>"));
+    assert!(
+        text.contains("<polyline") && text.contains("default / val"),
+        "{text}"
+    );
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = rows.lines().collect();
+    assert_eq!(lines.len(), 3, "{rows}");
+    for (line, step) in lines[1..].iter().zip([1, 2]) {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(fields.len(), 11, "{line}");
+        assert_eq!(
+            (fields[0], fields[1], fields[3]),
+            ("default", &*step.to_string(), "val")
+        );
+        let mean: f64 = fields[10].parse().unwrap();
+        assert!((0.0..=1.0).contains(&mean), "{line}");
+    }
+
+    // The outputs exist: refused without --force, and left alone.
+    fails_with(&mut curves(), &["curves.svg"]);
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), rows);
+    // With --force the scored checkpoints are reused, not scored again.
+    let out = curves().arg("--force").output().unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("scoring"));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), rows);
+
+    let other = dir.path().join("other.svg");
+    fails_with(
+        drummernet()
+            .args(["curves", "--session"])
+            .arg(&session)
+            .args(["--validation", "val", "-o"])
+            .arg(&other),
+        &["--validation `val`", "NAME=DIR"],
+    );
+    fails_with(
+        drummernet()
+            .args(["curves", "--session"])
+            .arg(&val)
+            .arg("-o")
+            .arg(&other),
+        &["not a training session"],
+    );
+    assert!(!other.exists());
+}
+
 // ---------------------------------------------------------------- help
 
 #[test]

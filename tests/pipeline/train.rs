@@ -167,6 +167,39 @@ fn resume_refuses_other_configurations_model_files_and_corrupt_files() {
     assert_eq!(params(&fresh), before);
 }
 
+#[test]
+fn the_per_item_draw_resynthesises_each_item_with_its_own_kit() {
+    let mut cfg = tiny_config(4);
+    cfg.synth.draw = drummernet::model::synthesizer::KitDraw::PerItem;
+    let mut t = Training::new(&cfg, &data(), &Device::Cpu).unwrap();
+    let (batch, kits) = t.next_batch_with_kits().unwrap();
+    // Synthetic items carry the kit they were rendered with.
+    assert_eq!(kits.len(), 2);
+    assert!(kits.iter().all(Option::is_some));
+    let loss = |t: &mut Training, kits: &[Option<drummernet::kit::Kit>]| {
+        t.loss_with_kits(&batch, kits)
+            .unwrap()
+            .0
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    // The item's own kits draw nothing at random: the same loss every time.
+    let own = loss(&mut t, &kits);
+    assert_eq!(own, loss(&mut t, &kits));
+    // Without them the synthesizer draws from the pool: another loss each draw.
+    let pooled = [loss(&mut t, &[]), loss(&mut t, &[])];
+    assert_ne!(pooled[0], pooled[1]);
+    assert!(pooled.iter().all(|p| *p != own));
+    // Swapping the two items' kits changes the loss: each item uses its own.
+    if kits[0].as_ref().unwrap().name != kits[1].as_ref().unwrap().name {
+        let swapped = [kits[1].clone(), kits[0].clone()];
+        assert_ne!(loss(&mut t, &swapped), own);
+    }
+    // A run with it trains.
+    let l = losses(&mut t, 2);
+    assert!(l.iter().all(|v| v.is_finite()));
+}
+
 fn set_all_parameters(t: &Training, value: f32) {
     for var in t.var_map().data().lock().unwrap().values() {
         let filled = (var.as_tensor().ones_like().unwrap() * value as f64).unwrap();
