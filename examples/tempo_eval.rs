@@ -11,6 +11,12 @@
 //! share of tempi within 4 % (half, double and triple answers counted apart), the mean beat
 //! F-measure and the mean downbeat F-measure (mir_eval's 70 ms window, no trimming).
 //!
+//! Grooves that change tempo (`--set groove.tempo_change_probability=1`) are judged by their
+//! tempo map: the verdict of the median local tempo ratio, and correct only when the local
+//! tempo is within 4 % over at least 90 % of the true beats (the `map` column: that share);
+//! the summary counts how many of them the estimator reported as changing (a tempo map
+//! written) and how many steady grooves it kept steady.
+//!
 //! `--write DIR` also writes each groove's audio (`item_NNN.wav`, 16-bit mono at the model's
 //! sample rate) and `item_NNN.json` (style, true tempo, beats and downbeats, and this
 //! estimator's tempo and beats), so that other trackers can be scored on the same audio
@@ -24,7 +30,9 @@ use candle_core::Device;
 use drummernet::atomic_file::Overwrite;
 use drummernet::audio::{write_wav, WavFormat, SAMPLE_RATE};
 use drummernet::config::Config;
-use drummernet::eval::beats::{f_measure, tempo_verdict, TempoVerdict, BEAT_WINDOW};
+use drummernet::eval::beats::{
+    f_measure, tempo_map_verdict, tempo_verdict, TempoVerdict, BEAT_WINDOW,
+};
 use drummernet::groove::{item_seed, make_groove};
 use drummernet::kit::procedural::procedural_kit;
 use drummernet::model::drummernet::DrummerNet;
@@ -91,7 +99,9 @@ fn main() -> Result<()> {
     let mut analyse_seconds = 0.0;
     let (mut correct, mut double, mut half, mut triple, mut wrong) = (0, 0, 0, 0, 0);
     let (mut beat_f, mut down_f) = (0.0, 0.0);
-    println!("item style        true_bpm  est_bpm verdict  beat_F  down_F  events");
+    // Grooves that change tempo, and those the estimator wrote a map for; steady ones kept so.
+    let (mut changing, mut changing_seen, mut steady, mut steady_kept) = (0, 0, 0, 0);
+    println!("item style        true_bpm  est_bpm verdict    map  beat_F  down_F  events");
     for i in 0..count {
         let take = make_groove(item_seed(seed, i), seconds, &kit_set, &settings)?;
         let p = &take.performance;
@@ -120,7 +130,19 @@ fn main() -> Result<()> {
             cfg.midi.fallback_bpm,
         );
         analyse_seconds += started.elapsed().as_secs_f64();
-        let verdict = tempo_verdict(a.bpm, p.bpm);
+        let (map_verdict, map_share) = tempo_map_verdict(&p.beat_times(), &a.grid.beats);
+        let verdict = if p.changes_tempo() {
+            changing += 1;
+            changing_seen += usize::from(!a.steady);
+            match map_verdict {
+                TempoVerdict::Correct if map_share < 0.9 => TempoVerdict::Wrong,
+                v => v,
+            }
+        } else {
+            steady += 1;
+            steady_kept += usize::from(a.steady);
+            tempo_verdict(a.bpm, p.bpm)
+        };
         match verdict {
             TempoVerdict::Correct => correct += 1,
             TempoVerdict::Double => double += 1,
@@ -133,12 +155,18 @@ fn main() -> Result<()> {
         beat_f += bf;
         down_f += df;
         println!(
-            "{i:4} {:<12} {:8.2} {:8.2} {:<8} {bf:6.3}  {df:6.3}  {}",
+            "{i:4} {:<12} {:8.2} {:8.2} {:<8} {map_share:5.2} {bf:6.3}  {df:6.3}  {}{}",
             p.style.to_string(),
             p.bpm,
             a.bpm,
             format!("{verdict:?}").to_lowercase(),
-            onsets.len()
+            onsets.len(),
+            if p.changes_tempo() {
+                let last = p.bar_bpm(usize::MAX);
+                format!("  tempo change -> {last:.2}")
+            } else {
+                String::new()
+            }
         );
         if let Some(dir) = &write_dir {
             let stem = dir.join(format!("item_{i:03}"));
@@ -189,6 +217,12 @@ fn main() -> Result<()> {
             "the true notes"
         }
     );
+    if changing > 0 {
+        println!(
+            "tempo changes: {changing} grooves, a tempo map written for {changing_seen}; \
+             steady grooves kept steady: {steady_kept}/{steady}"
+        );
+    }
     println!(
         "tempo estimation took {:.1} ms per groove on average",
         1000.0 * analyse_seconds / n

@@ -74,6 +74,43 @@ pub fn tempo_verdict(estimated: f64, reference: f64) -> TempoVerdict {
     }
 }
 
+/// A tempo map's local tempo against the true one's: for each interval between true beats,
+/// the estimated beat interval at its middle (the nearest interval before the first and after
+/// the last estimated beat) over the true interval, as a tempo ratio (2.0: twice as fast).
+/// Empty when either list has fewer than two beats.
+pub fn local_tempo_ratios(reference: &[f64], estimated: &[f64]) -> Vec<f64> {
+    if reference.len() < 2 || estimated.len() < 2 {
+        return Vec::new();
+    }
+    reference
+        .windows(2)
+        .map(|w| {
+            let middle = 0.5 * (w[0] + w[1]);
+            let i = estimated
+                .partition_point(|&b| b <= middle)
+                .clamp(1, estimated.len() - 1);
+            (w[1] - w[0]) / (estimated[i] - estimated[i - 1])
+        })
+        .collect()
+}
+
+/// How a tempo map follows the true one: the verdict of the median local ratio
+/// ([`local_tempo_ratios`]) and the share of true beat intervals whose local tempo is within
+/// [`TEMPO_TOLERANCE`]. `(Wrong, 0.0)` when there is nothing to compare.
+pub fn tempo_map_verdict(reference: &[f64], estimated: &[f64]) -> (TempoVerdict, f64) {
+    let mut ratios = local_tempo_ratios(reference, estimated);
+    if ratios.is_empty() {
+        return (TempoVerdict::Wrong, 0.0);
+    }
+    let within = ratios
+        .iter()
+        .filter(|r| (*r - 1.0).abs() <= TEMPO_TOLERANCE)
+        .count() as f64
+        / ratios.len() as f64;
+    ratios.sort_by(f64::total_cmp);
+    (tempo_verdict(ratios[ratios.len() / 2], 1.0), within)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +136,36 @@ mod tests {
         assert_eq!(tempo_verdict(201.0, 100.0), TempoVerdict::Double);
         assert_eq!(tempo_verdict(49.0, 100.0), TempoVerdict::Half);
         assert_eq!(tempo_verdict(150.0, 100.0), TempoVerdict::Triple);
+    }
+
+    #[test]
+    fn a_tempo_map_is_compared_beat_by_beat() {
+        // 8 beats at 0.5 s, then 8 at 0.4 s (120 -> 150 BPM).
+        let mut truth = vec![0.0];
+        for k in 1..16 {
+            truth.push(truth[k - 1] + if k <= 8 { 0.5 } else { 0.4 });
+        }
+        assert_eq!(
+            tempo_map_verdict(&truth, &truth),
+            (TempoVerdict::Correct, 1.0)
+        );
+        // One steady tempo of 120 BPM: right before the change, 25 % slow after it.
+        let steady: Vec<f64> = (0..16).map(|k| k as f64 * 0.5).collect();
+        let (verdict, within) = tempo_map_verdict(&truth, &steady);
+        assert_eq!(verdict, TempoVerdict::Correct);
+        assert!((within - 8.0 / 15.0).abs() < 1e-12, "{within}");
+        // Twice as many beats: a double-tempo map, no interval within the tolerance.
+        let double: Vec<f64> = truth
+            .windows(2)
+            .flat_map(|w| [w[0], 0.5 * (w[0] + w[1])])
+            .collect();
+        assert_eq!(
+            tempo_map_verdict(&truth, &double),
+            (TempoVerdict::Double, 0.0)
+        );
+        assert_eq!(
+            tempo_map_verdict(&truth, &[1.0]),
+            (TempoVerdict::Wrong, 0.0)
+        );
     }
 }

@@ -9,6 +9,7 @@ use super::fills::{accent_downbeat, add_fill, crash_accent, crash_at, crash_cymb
 use super::patterns::{groove_bar, new_section, Feel};
 use super::settings::GrooveSettings;
 use super::style::Style;
+use super::tempo_change::TempoChange;
 use crate::midi::MidiNote;
 
 /// Length given to every generated note (drum hits have no musical end).
@@ -27,6 +28,10 @@ pub struct Performance {
     /// bars are 4/4 at `bpm` from here: the ground truth of beats and downbeats.
     #[serde(default)]
     pub first_downbeat: f64,
+    /// The tempo of each bar from the first, where the tempo changes (`groove.
+    /// tempo_change_probability`); empty: every bar at `bpm`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bar_bpms: Vec<f64>,
 }
 
 /// Beats per bar of every generated groove.
@@ -35,6 +40,9 @@ pub const BEATS_PER_BAR: u32 = 4;
 impl Performance {
     /// Every beat in `[0, seconds)` with its number in the bar (1 = downbeat).
     pub fn beats(&self) -> Vec<(f64, u32)> {
+        if !self.bar_bpms.is_empty() {
+            return self.beats_of_changing_tempo();
+        }
         let period = 60.0 / self.bpm;
         let mut out = Vec::new();
         let mut k = 0u32;
@@ -46,6 +54,39 @@ impl Performance {
             out.push((t, k % BEATS_PER_BAR + 1));
             k += 1;
         }
+    }
+
+    /// [`Performance::beats`] bar by bar at each bar's tempo (the last bar's tempo goes on).
+    fn beats_of_changing_tempo(&self) -> Vec<(f64, u32)> {
+        let mut out = Vec::new();
+        let mut bar_start = self.first_downbeat;
+        for bar in 0.. {
+            let bpm = self.bar_bpm(bar);
+            let period = 60.0 / bpm;
+            for k in 0..BEATS_PER_BAR {
+                let t = bar_start + f64::from(k) * period;
+                if t >= self.seconds || !t.is_finite() {
+                    return out;
+                }
+                out.push((t, k + 1));
+            }
+            bar_start += f64::from(BEATS_PER_BAR) * period;
+        }
+        out
+    }
+
+    /// The tempo of bar `index` (from 0).
+    pub fn bar_bpm(&self, index: usize) -> f64 {
+        self.bar_bpms
+            .get(index)
+            .or(self.bar_bpms.last())
+            .copied()
+            .unwrap_or(self.bpm)
+    }
+
+    /// Whether the tempo changes within the performance.
+    pub fn changes_tempo(&self) -> bool {
+        self.bar_bpms.iter().any(|&b| b != self.bpm)
     }
 
     pub fn beat_times(&self) -> Vec<f64> {
@@ -133,9 +174,28 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
     let start = rng.random::<f64>() * 0.5 * beat_seconds;
     let mut section = new_section(&feel, ride_probability, tambourine_probability, &mut rng);
     let mut crash_next = rng.random_bool(0.5);
+    let bars_at_start_tempo = ((seconds - start) / bar_seconds).ceil().max(0.0) as u64;
+    let tempo_change = TempoChange::draw(bpm, bars_at_start_tempo, phrase_bars, settings, &mut rng);
+    let mut bar_bpms = Vec::new();
     let mut notes = Vec::new();
     let mut index: u64 = 0;
-    while start + index as f64 * bar_seconds < seconds {
+    // With a tempo change, bars start where the previous one ended; without, at whole bars
+    // from the start (the arithmetic every seed made before tempo changes existed).
+    let mut changing_start = start;
+    loop {
+        let (bar_start, beat_seconds) = match &tempo_change {
+            None => (start + index as f64 * bar_seconds, beat_seconds),
+            Some(change) => {
+                let bar_bpm = change.bpm_of_bar(index);
+                bar_bpms.push(bar_bpm);
+                (changing_start, 60.0 / bar_bpm)
+            }
+        };
+        if bar_start >= seconds {
+            bar_bpms.truncate(index as usize);
+            break;
+        }
+        changing_start += 4.0 * beat_seconds;
         let phrase_start = index > 0 && index.is_multiple_of(phrase_bars);
         if phrase_start && rng.random_bool(0.5) {
             section = new_section(&feel, ride_probability, tambourine_probability, &mut rng);
@@ -172,7 +232,6 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
             accent_downbeat(&mut bar);
         }
         bar.sort();
-        let bar_start = start + index as f64 * bar_seconds;
         for hit in &bar.hits {
             let jitter = (gaussian(&mut rng) * std_s).clamp(-max_s, max_s);
             let time = (bar_start + hit.beat * beat_seconds + jitter).max(0.0);
@@ -197,6 +256,7 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
         seconds,
         notes,
         first_downbeat: start,
+        bar_bpms,
     }
 }
 

@@ -20,6 +20,7 @@ mod render_file;
 mod set;
 mod settings;
 mod style;
+mod tempo_change;
 #[cfg(test)]
 mod world_tests;
 

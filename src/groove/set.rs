@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::annotation::{beat_lines, write_annotations};
 use super::augment::{augment, Augmentation};
-use super::generate::{generate_performance, Performance};
+use super::generate::{generate_performance, Performance, BEATS_PER_BAR};
 use super::mics::mic_placement;
 use super::render::{normalize_peak, render_through_mics};
 use super::settings::GrooveSettings;
@@ -18,6 +18,7 @@ use crate::audio::{write_wav, WavFormat, SAMPLE_RATE};
 use crate::error::{Error, Result};
 use crate::kit::Kit;
 use crate::midi::{quantize_to_ticks, write_midi, MidiWriteOptions, TrackLayout};
+use crate::tempo::BeatGrid;
 
 /// Ticks per beat of groove MIDI files: at 200 BPM a tick is 0.625 ms.
 const GROOVE_TICKS_PER_BEAT: u16 = 480;
@@ -69,10 +70,17 @@ pub fn make_groove(
         )));
     }
     let mut performance = generate_performance(seed, seconds, settings);
+    // A groove that changes tempo writes its tempo map (bars from its first downbeat); a
+    // steady one its tempo from 0 s, as every groove set made before tempo changes did.
+    let grid = performance
+        .changes_tempo()
+        .then(|| BeatGrid::new(performance.beat_times(), 0, BEATS_PER_BAR))
+        .flatten();
     let midi_options = MidiWriteOptions {
         tempo_bpm: performance.bpm,
         ticks_per_beat: GROOVE_TICKS_PER_BEAT,
         layout: TrackLayout::Single,
+        grid,
         ..MidiWriteOptions::default()
     };
     performance.notes = quantize_to_ticks(&performance.notes, &midi_options);

@@ -74,6 +74,14 @@ pub struct GrooveSettings {
     pub accents: bool,
     /// Peak level of the rendered mix in dBFS before augmentation (never above -0.1).
     pub peak_dbfs: f64,
+    /// Chance that a performance changes tempo once: at a phrase boundary (or mid-way), by
+    /// `tempo_change_percent_min..=max` percent, faster or slower.
+    pub tempo_change_probability: f64,
+    pub tempo_change_percent_min: f64,
+    pub tempo_change_percent_max: f64,
+    /// Share of tempo changes that ramp over 2-4 bars (accelerando, ritardando) rather than
+    /// step.
+    pub tempo_ramp_probability: f64,
     pub augment: AugmentSettings,
 }
 
@@ -98,6 +106,10 @@ impl Default for GrooveSettings {
             china_splash_probability: 0.0,
             accents: false,
             peak_dbfs: -1.0,
+            tempo_change_probability: 0.0,
+            tempo_change_percent_min: 6.0,
+            tempo_change_percent_max: 15.0,
+            tempo_ramp_probability: 0.5,
             augment: AugmentSettings::default(),
         }
     }
@@ -261,6 +273,19 @@ impl GrooveSettings {
         if !(self.peak_dbfs.is_finite() && (-60.0..=-0.1).contains(&self.peak_dbfs)) {
             return Err(Error::config(key("peak_dbfs"), "must be in -60..=-0.1"));
         }
+        probability(
+            self.tempo_change_probability,
+            key("tempo_change_probability"),
+        )?;
+        range(
+            self.tempo_change_percent_min,
+            self.tempo_change_percent_max,
+            0.0,
+            50.0,
+            key("tempo_change_percent_min"),
+            key("tempo_change_percent_max"),
+        )?;
+        probability(self.tempo_ramp_probability, key("tempo_ramp_probability"))?;
         self.augment.validate(&key("augment"))
     }
 }

@@ -358,3 +358,50 @@ fn the_wide_world_config_loads_every_style_and_recording_condition() {
         assert!(p.notes.iter().all(|n| n.time >= 0.0 && n.time < 8.0));
     }
 }
+
+#[test]
+fn tempo_changes_move_the_beats_and_the_notes_with_them() {
+    let settings = GrooveSettings {
+        tempo_change_probability: 1.0,
+        ..strict(Style::Electro)
+    };
+    let (mut steps, mut ramps) = (0, 0);
+    for seed in 0..12 {
+        let p = generate_performance(seed, 40.0, &settings);
+        assert!(p.changes_tempo(), "seed {seed}");
+        let beats = p.beats();
+        // Beats run bar by bar at each bar's tempo, four to a bar.
+        for (k, w) in beats.windows(2).enumerate() {
+            let period = 60.0 / p.bar_bpm(k / 4);
+            assert!(
+                (w[1].0 - w[0].0 - period).abs() < 1e-9,
+                "seed {seed} beat {k}"
+            );
+            assert_eq!(w[0].1, (k % 4) as u32 + 1);
+        }
+        // The electro kick still lands on every beat: the notes moved with the tempo.
+        let kicks = notes(&p, &[36]);
+        for (t, _) in &beats {
+            assert!(
+                kicks.iter().any(|k| (k.time - t).abs() < 1e-6),
+                "seed {seed}: {t}"
+            );
+        }
+        let last = p.bar_bpm(usize::MAX);
+        let ratio = (last / p.bpm).max(p.bpm / last);
+        assert!(
+            (1.06 - 1e-9..=1.15 + 1e-9).contains(&ratio),
+            "seed {seed}: {ratio}"
+        );
+        let moving_bars = p.bar_bpms.windows(2).filter(|w| w[0] != w[1]).count();
+        if moving_bars == 1 {
+            steps += 1;
+        } else {
+            ramps += 1;
+        }
+    }
+    assert!(steps > 0 && ramps > 0, "{steps} steps, {ramps} ramps");
+    // Off by default: one tempo.
+    let p = generate_performance(0, 40.0, &strict(Style::Electro));
+    assert!(!p.changes_tempo() && p.bar_bpms.is_empty());
+}

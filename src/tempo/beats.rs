@@ -44,8 +44,26 @@ pub fn envelope(onsets: &[Onset], frames: usize) -> Vec<f64> {
 /// on each interval (intervals from half to twice the period). Beats more than half a period
 /// outside `[first_onset, last_onset]` are dropped.
 pub fn track(env: &[f64], period: f64, tightness: f64, span: (f64, f64)) -> Vec<f64> {
+    if !(period.is_finite() && period >= 2.0) {
+        return Vec::new();
+    }
+    track_varying(env, &|_| period, tightness, span)
+}
+
+/// [`track`] with a period that changes with time: `period(frame)` is the expected interval,
+/// in frames, of a beat that ends at `frame` (a tempo map's).
+pub fn track_varying(
+    env: &[f64],
+    period: &dyn Fn(usize) -> f64,
+    tightness: f64,
+    span: (f64, f64),
+) -> Vec<f64> {
     let n = env.len();
-    if n < 2 || !(period.is_finite() && period >= 2.0) {
+    if n < 2 {
+        return Vec::new();
+    }
+    let periods: Vec<f64> = (0..n).map(period).collect();
+    if periods.iter().any(|p| !(p.is_finite() && *p >= 2.0)) {
         return Vec::new();
     }
     // Normalise so that the tightness means the same for loud and quiet parts.
@@ -54,20 +72,21 @@ pub fn track(env: &[f64], period: f64, tightness: f64, span: (f64, f64)) -> Vec<
         .sqrt()
         .max(1e-12);
     let local: Vec<f64> = env.iter().map(|x| x / sd).collect();
-    let lo = (period / 2.0).round().max(1.0) as usize;
-    let hi = (period * 2.0).round() as usize;
-    let penalty: Vec<f64> = (0..=hi)
-        .map(|d| {
-            if d < lo {
-                f64::NEG_INFINITY
-            } else {
-                -tightness * (d as f64 / period).ln().powi(2)
-            }
-        })
-        .collect();
     let mut score = vec![0.0; n];
     let mut back = vec![usize::MAX; n];
+    // The interval penalties of the current period, rebuilt only when the period changes.
+    let mut penalty: Vec<f64> = Vec::new();
+    let mut penalty_period = f64::NAN;
     for t in 0..n {
+        let period = periods[t];
+        let lo = (period / 2.0).round().max(1.0) as usize;
+        let hi = (period * 2.0).round() as usize;
+        if period != penalty_period {
+            penalty = (0..=hi)
+                .map(|d| -tightness * (d as f64 / period).ln().powi(2))
+                .collect();
+            penalty_period = period;
+        }
         let mut best = 0.0;
         let mut arg = usize::MAX;
         if t >= lo {
@@ -90,7 +109,7 @@ pub fn track(env: &[f64], period: f64, tightness: f64, span: (f64, f64)) -> Vec<
     // End on the best-scoring frame of the last period with an onset near it (the chain's
     // end), as librosa does with the last strong local maximum.
     let last_onset = ((span.1 * FRAME_RATE).round() as usize).min(n - 1);
-    let from = last_onset.saturating_sub(hi);
+    let from = last_onset.saturating_sub((periods[last_onset] * 2.0).round() as usize);
     let mut end = from;
     for t in from..=last_onset.min(n - 1) {
         if score[t] > score[end] {
@@ -105,11 +124,15 @@ pub fn track(env: &[f64], period: f64, tightness: f64, span: (f64, f64)) -> Vec<
         }
     }
     frames.reverse();
-    let half = 0.5 * period / FRAME_RATE;
+    let first_onset = ((span.0 * FRAME_RATE).round().max(0.0) as usize).min(n - 1);
+    let (head, tail) = (
+        0.5 * periods[first_onset] / FRAME_RATE,
+        0.5 * periods[last_onset] / FRAME_RATE,
+    );
     frames
         .into_iter()
         .map(|f| f as f64 / FRAME_RATE)
-        .filter(|&t| t >= span.0 - half && t <= span.1 + half)
+        .filter(|&t| t >= span.0 - head && t <= span.1 + tail)
         .collect()
 }
 

@@ -6,9 +6,11 @@ use crate::kit::components::DrumClass;
 use crate::midi::MidiNote;
 use crate::transcribe::DrumEvent;
 
-use super::beats::{class_weight, downbeat_phase, envelope, track, FRAME_RATE};
+use super::beats::{class_weight, downbeat_phase, envelope, track, track_varying, FRAME_RATE};
 use super::grid::BeatGrid;
+use super::local_tempo::local_periods;
 use super::settings::TempoSettings;
+use super::stretches::fit_stretches;
 
 /// One hit as tempo estimation sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -525,7 +527,7 @@ pub fn analyse(
         scored.push((bpm, score, beats));
     }
     scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let Some((_, _, beats)) = scored.first().cloned() else {
+    let Some((best_bpm, _, beats)) = scored.first().cloned() else {
         let mut a = TempoAnalysis::fallback(fixed_bpm.unwrap_or(fallback_bpm), duration, per);
         if fixed_bpm.is_some() {
             a.source = TempoSource::Fixed;
@@ -551,7 +553,15 @@ pub fn analyse(
             .map(|k| origin + k as f64 * period)
             .collect::<Vec<f64>>()
     } else {
-        beats
+        // The tracker held one period and bent beats onto it around each change; tracked
+        // again along the local period, the beats follow the changes.
+        let local = local_periods(&env, 60.0 / best_bpm * FRAME_RATE);
+        let again = track_varying(&env, &|f| local[f], settings.tightness, (first, last));
+        if again.len() >= 4 {
+            fit_stretches(&again)
+        } else {
+            fit_stretches(&beats)
+        }
     };
     let phase = downbeat_phase(&onsets, &tracked, per);
     let grid = BeatGrid::new(tracked.clone(), phase, per)

@@ -10,15 +10,20 @@
 //!    tempo lose to the musical one.
 //! 2. [`beats::downbeat_phase`]: which of four beats starts a bar (accented kick, crash, no
 //!    snare; fills end bars).
-//! 3. The result is a [`BeatGrid`]: the MIDI writer turns it into a tempo map with the first
+//! 3. Where the tempo moves, the beats are tracked again along the [`local_tempo`] (a
+//!    tempogram near the song's tempo), and [`stretches`] splits the tracked beats into stretches of one tempo
+//!    each and puts their beats on each stretch's line.
+//! 4. The result is a [`BeatGrid`]: the MIDI writer turns it into a tempo map with the first
 //!    downbeat on a bar line; JSON and CSV read bar.beat positions from it; [`quantize`] snaps
 //!    to its subdivisions.
 
 pub mod beats;
 pub mod estimate;
 pub mod grid;
+pub mod local_tempo;
 pub mod quantize;
 pub mod settings;
+pub mod stretches;
 
 pub use estimate::{analyse, Onset, TempoAnalysis, TempoSource};
 pub use grid::{BeatGrid, Position};

@@ -400,3 +400,55 @@ fn groove_sets_write_their_beats_and_bars() {
             .any(|n| n.note == 36 && (n.time - p.first_downbeat).abs() < 0.021));
     }
 }
+
+/// A groove that changes tempo (`groove.tempo_change_probability`): its MIDI carries the tempo
+/// map (the electro kick of every beat reads back on its beat, bars start on the downbeats) and
+/// the estimator, given its notes, writes a tempo map that follows it.
+#[test]
+fn tempo_changes_reach_the_groove_midi_and_the_estimated_tempo_map() {
+    use drummernet::eval::beats::tempo_map_verdict;
+    use drummernet::groove::{item_seed, make_groove};
+    let kits = [drummernet::kit::procedural::procedural_kit(100, 4000)];
+    let settings = GrooveSettings {
+        styles: vec![Style::Electro],
+        tempo_change_probability: 1.0,
+        tempo_change_percent_min: 10.0,
+        fill_probability: 0.0,
+        humanize_std_ms: 0.0,
+        humanize_max_ms: 0.0,
+        ..GrooveSettings::default()
+    };
+    for i in 0..4 {
+        let take = make_groove(item_seed(5, i), 30.0, &kits, &settings).unwrap();
+        let p = &take.performance;
+        assert!(p.changes_tempo(), "groove {i}");
+        let bytes = midi_bytes(&p.notes, &take.midi_options).unwrap();
+        let tempi: std::collections::BTreeSet<u32> = metas(&bytes)
+            .iter()
+            .filter_map(|(_, e)| match e {
+                MetaMessage::Tempo(t) => Some(t.as_int()),
+                _ => None,
+            })
+            .collect();
+        assert!(tempi.len() >= 2, "groove {i}: one tempo written");
+        let read = parse_midi(&bytes, Path::new("mem.mid")).unwrap();
+        for t in p.beat_times() {
+            assert!(
+                read.iter()
+                    .any(|n| n.note == 36 && (n.time - t).abs() < 0.002),
+                "groove {i}: no kick read back at beat {t}"
+            );
+        }
+        let a = analyse(
+            &onsets(p),
+            p.seconds,
+            &MidiSettings::default().tempo,
+            None,
+            120.0,
+        );
+        assert!(!a.steady, "groove {i}: the change was not seen");
+        let (verdict, within) = tempo_map_verdict(&p.beat_times(), &a.grid.beats);
+        assert_eq!(verdict, TempoVerdict::Correct, "groove {i}");
+        assert!(within >= 0.9, "groove {i}: {within}");
+    }
+}
