@@ -38,7 +38,7 @@ impl TempoChange {
         rng: &mut impl Rng,
     ) -> Option<TempoChange> {
         let p = settings.tempo_change_probability;
-        if !(p.is_finite() && p > 0.0) || !rng.random_bool(p.min(1.0)) {
+        if !(p.is_finite() && p > 0.0 && rng.random_bool(p.min(1.0))) {
             return None;
         }
         let lo = settings.tempo_change_percent_min.max(0.0) / 100.0;

@@ -215,7 +215,7 @@ mod tests {
         assert!(d.iter().all(|x| (x / 0.45 - 1.0).abs() < 0.01), "{d:?}");
         // A ramp of 2 % a bar over 4 bars, between steady stretches.
         let periods: Vec<f64> = (0..64)
-            .map(|i| 0.5 / 1.02f64.powi((i as i32 / 4 - 6).clamp(0, 4)))
+            .map(|i: i32| 0.5 / 1.02f64.powi((i / 4 - 6).clamp(0, 4)))
             .collect();
         let (truth, framed) = framed(&periods);
         let fitted = fit_stretches(&framed);
