@@ -8,7 +8,7 @@
 //!    verification reads ([`resynthesis`]). The result is a
 //!    [`StemAnalysis`]: everything the events are picked from, computed once.
 //! 2. **Pick** events with the [`passes::PIPELINE`] (peak picking, hi-hat onsets, ring test,
-//!    velocity, cross-talk gate, kick low-band test, verification), each switchable in
+//!    velocity, cross-talk gate, kick low-band test, cymbal gate, verification), each switchable in
 //!    `[inference.passes.*]`. The audio at the candidates' onsets ([`onset_level`]) is read once,
 //!    before the first pass that needs it ([`StemAnalysis::pick`]); a new pick from other
 //!    settings (the workbench's threshold) redoes only this step.

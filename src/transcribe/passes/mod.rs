@@ -9,6 +9,7 @@
 //! parallel vectors.
 
 pub mod crosstalk_gate;
+pub mod cymbal_gate;
 pub mod hihat_onsets;
 pub mod kick_low_band;
 pub mod peak_picking;
@@ -21,8 +22,8 @@ use crate::kit::DrumClass;
 use crate::midi::MidiSettings;
 
 pub use settings::{
-    HihatOnsetSettings, KickLowBandSettings, PassSettings, RingTestSettings, Switch,
-    VerificationSettings,
+    CymbalGateSettings, HihatOnsetSettings, KickLowBandSettings, PassSettings, RingTestSettings,
+    Switch, VerificationSettings,
 };
 
 use super::events::DrumEvent;
@@ -32,13 +33,14 @@ use super::resynthesis::BandSpectrogram;
 use super::settings::InferenceSettings;
 
 /// Every pass, in the order they run.
-pub const PIPELINE: [&dyn Pass; 7] = [
+pub const PIPELINE: [&dyn Pass; 8] = [
     &peak_picking::PeakPicking,
     &hihat_onsets::HihatOnsets,
     &ring_test::RingTest,
     &velocity::Velocity,
     &crosstalk_gate::CrosstalkGate,
     &kick_low_band::KickLowBand,
+    &cymbal_gate::CymbalGate,
     &verification::Verification,
 ];
 
@@ -397,6 +399,40 @@ mod tests {
         };
         assert_eq!(toms(false), vec![1.25, 2.25]);
         assert_eq!(toms(true), vec![1.25]);
+    }
+
+    #[test]
+    fn the_cymbal_gate_keeps_a_new_hit_and_drops_a_peak_in_its_ring_or_a_weak_one() {
+        // The band above 6 kHz: a crash at 0.5 s ringing for seconds; the cymbal channel peaks
+        // at the hit and again 0.5 s into its ring.
+        let ride = 8; // CY_RDC
+        let power: Vec<f32> = (0..3_000)
+            .map(|f| match f {
+                f if f < 500 => 1e-6,
+                f => (-((f - 500) as f32) / 1_000.0).exp(),
+            })
+            .collect();
+        let band = HighBand {
+            flux: vec![0.0; 3_000],
+            power,
+        };
+        let curves = spikes(&[(ride, 0.5, 0.5), (ride, 1.0, 0.5)]);
+        let audio = vec![0.0f32; 48_000];
+        let cymbals = |enabled: bool, min_height: f64| {
+            let mut s = settings();
+            s.passes.cymbal_gate.enabled = enabled;
+            s.passes.cymbal_gate.min_height = min_height;
+            let p = pick_for_test(&curves, Some(band.clone()), &audio, &s);
+            p.events
+                .iter()
+                .filter(|e| e.class == DrumClass::CY)
+                .map(|e| e.time)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(cymbals(true, 0.03), vec![0.5]);
+        assert_eq!(cymbals(false, 0.03), vec![0.5, 1.0]);
+        // Peaks under the absolute floor go, however the song's normalisation scaled them.
+        assert_eq!(cymbals(true, 0.6), Vec::<f64>::new());
     }
 
     #[test]

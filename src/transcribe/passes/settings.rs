@@ -18,6 +18,7 @@ pub struct PassSettings {
     pub velocity: Switch,
     pub crosstalk_gate: Switch,
     pub kick_low_band: KickLowBandSettings,
+    pub cymbal_gate: CymbalGateSettings,
     pub verification: VerificationSettings,
 }
 
@@ -96,6 +97,27 @@ impl Default for KickLowBandSettings {
 
 /// `[inference.passes.verification]`: an event stays only where the re-synthesis of the stem
 /// from the events needs it (`passes::verification`).
+/// `[inference.passes.cymbal_gate]`: what a cymbal event from the model's curves needs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CymbalGateSettings {
+    pub enabled: bool,
+    /// Lowest activation peak height (absolute, the model's own scale).
+    pub min_height: f64,
+    /// Lowest rise (dB) of the band above 6 kHz at the onset over the 20-60 ms before.
+    pub min_rise_db: f64,
+}
+
+impl Default for CymbalGateSettings {
+    fn default() -> Self {
+        CymbalGateSettings {
+            enabled: true,
+            min_height: 0.03,
+            min_rise_db: 1.0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VerificationSettings {
@@ -124,7 +146,7 @@ impl Default for VerificationSettings {
     fn default() -> Self {
         VerificationSettings {
             enabled: true,
-            classes: ["TT", "CY"].map(String::from).to_vec(),
+            classes: ["TT"].map(String::from).to_vec(),
             trusted: ["KD", "SD", "HH"].map(String::from).to_vec(),
             min_db: 1.0,
             min_part: 0.5,
@@ -146,6 +168,7 @@ impl PassSettings {
             "velocity" => self.velocity.enabled,
             "crosstalk_gate" => self.crosstalk_gate.enabled,
             "kick_low_band" => self.kick_low_band.enabled,
+            "cymbal_gate" => self.cymbal_gate.enabled,
             "verification" => self.verification.enabled,
             _ => false,
         }
@@ -166,6 +189,18 @@ impl PassSettings {
                 self.kick_low_band.margin_db,
                 0.0,
                 120.0,
+            ),
+            (
+                "cymbal_gate.min_height",
+                self.cymbal_gate.min_height,
+                0.0,
+                1.0,
+            ),
+            (
+                "cymbal_gate.min_rise_db",
+                self.cymbal_gate.min_rise_db,
+                -60.0,
+                60.0,
             ),
             ("verification.min_db", self.verification.min_db, -60.0, 60.0),
             (
