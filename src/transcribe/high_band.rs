@@ -8,7 +8,7 @@
 //! maximum over frequency (SuperFlux, Böck & Widmer 2013): a ringing ride or open hat wobbles
 //! by fractions of a decibel from one millisecond to the next, and a 1-ms flux summed those
 //! wobbles into false hats; a new hit rises far above the widened past. The passes that read
-//! it: `passes::hihat_onsets` (onsets) and `passes::ring_test` (power).
+//! it: `passes::hihat_onsets` (onsets), `passes::ring_test` and `passes::cymbal_gate` (power).
 
 use realfft::RealFftPlanner;
 
@@ -127,6 +127,29 @@ fn widen_into(spectrum: &[f32], width: usize, out: &mut [f32]) {
             .iter()
             .fold(f32::MIN, |m, &x| m.max(x));
     }
+}
+
+/// Level (dB) of the band's mean power over `mean` (seconds from `frame`, both ends included)
+/// against its strongest window over `peak`: how far what sounds there lies below the hit.
+/// Read by the ring test (the ring after an onset) and the cymbal gate (what sounded before
+/// it). `None` where a window falls outside the file or the peak is silent.
+pub fn mean_to_peak_db(
+    power: &[f32],
+    frame: usize,
+    hop: usize,
+    sample_rate: u32,
+    peak: (f64, f64),
+    mean: (f64, f64),
+) -> Option<f64> {
+    let at = |s: f64| {
+        let f = frame as f64 + s * f64::from(sample_rate) / hop as f64;
+        (f >= 0.0).then_some(f.round() as usize)
+    };
+    let peak = power.get(at(peak.0)?..=at(peak.1)?)?;
+    let mean = power.get(at(mean.0)?..=at(mean.1)?)?;
+    let peak = peak.iter().fold(0.0f32, |m, &x| m.max(x));
+    let mean = mean.iter().map(|&x| f64::from(x)).sum::<f64>() / mean.len() as f64;
+    (peak > 0.0).then(|| 10.0 * (mean.max(1e-30) / f64::from(peak)).log10())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 use super::{Candidate, Needs, Origin, Pass, PassContext};
 use crate::kit::DrumClass;
+use crate::transcribe::high_band::mean_to_peak_db;
 
 /// Seconds around the onset where the band's attack is read (its strongest window).
 const ATTACK_SECONDS: (f64, f64) = (-0.005, 0.030);
@@ -50,15 +51,15 @@ impl Pass for CymbalGate {
 /// How far (dB) the band's strongest window around `frame` lies above its mean power
 /// 20-60 ms before; `None` where the file starts or ends too close to tell.
 pub fn rise_db(power: &[f32], frame: usize, hop: usize, sample_rate: u32) -> Option<f64> {
-    let at = |s: f64| {
-        let f = frame as f64 + s * f64::from(sample_rate) / hop as f64;
-        (f >= 0.0).then_some(f.round() as usize)
-    };
-    let attack = power.get(at(ATTACK_SECONDS.0)?..=at(ATTACK_SECONDS.1)?)?;
-    let before = power.get(at(BEFORE_SECONDS.0)?..=at(BEFORE_SECONDS.1)?)?;
-    let attack = attack.iter().fold(0.0f32, |m, &x| m.max(x));
-    let before = before.iter().map(|&x| f64::from(x)).sum::<f64>() / before.len() as f64;
-    (attack > 0.0).then(|| 10.0 * (f64::from(attack) / before.max(1e-30)).log10())
+    mean_to_peak_db(
+        power,
+        frame,
+        hop,
+        sample_rate,
+        ATTACK_SECONDS,
+        BEFORE_SECONDS,
+    )
+    .map(|db| -db)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! open hats exempt.
 
 use super::{Candidate, Needs, Origin, Pass, PassContext};
+use crate::transcribe::high_band::mean_to_peak_db;
 
 /// Seconds after an onset over which the band's attack is read (its strongest window).
 const ATTACK_SECONDS: (f64, f64) = (0.0, 0.030);
@@ -43,10 +44,5 @@ impl Pass for RingTest {
 /// How far (dB) the band's mean power 60-120 ms after `frame` lies below its strongest
 /// window in the first 30 ms; `None` where the file ends too early to tell.
 pub fn ring_db(power: &[f32], frame: usize, hop: usize, sample_rate: u32) -> Option<f64> {
-    let at = |s: f64| frame + (s * f64::from(sample_rate) / hop as f64).round() as usize;
-    let attack = power.get(at(ATTACK_SECONDS.0)..=at(ATTACK_SECONDS.1))?;
-    let ring = power.get(at(RING_SECONDS.0)..=at(RING_SECONDS.1))?;
-    let attack = attack.iter().fold(0.0f32, |m, &x| m.max(x));
-    let ring = ring.iter().map(|&x| f64::from(x)).sum::<f64>() / ring.len() as f64;
-    (attack > 0.0).then(|| 10.0 * (ring.max(1e-30) / f64::from(attack)).log10())
+    mean_to_peak_db(power, frame, hop, sample_rate, ATTACK_SECONDS, RING_SECONDS)
 }
