@@ -576,12 +576,12 @@ fn infer_split(scenario: &str) -> Res<()> {
             "s",
         );
     }
-    // The inference U-Net against what this machine's GEMM (the gemm crate the convolutions
-    // call, on every thread) reaches on a large square product: the bound the speed issue asks
-    // the U-Net to approach.
+    // The inference U-Net against what this machine's GEMM (the code the convolutions call, at
+    // this process's `DRUMMERNET_SIMD` level, on every thread) reaches on a large square
+    // product: the bound the speed issue asks the U-Net to approach.
     let flops = UnetPlan::new(unet.shape(), len)?.flops();
     let unet_gflops = flops / median(walls[3].clone()) / 1e9;
-    let machine = gemm_gflops();
+    let machine = drummernet::model::ops::matmul::gemm_gflops(2048);
     emit(scenario, "unet_inference_gflops", unet_gflops, "GFLOP/s");
     emit(scenario, "gemm_gflops", machine, "GFLOP/s");
     emit(
@@ -755,47 +755,6 @@ fn transcribe_split(scenario: &str) -> Res<()> {
         );
     }
     Ok(())
-}
-
-/// Single-precision GEMM rate of this machine with the gemm crate on every thread: the best of
-/// three 2048 x 2048 x 2048 products (after one warm-up).
-fn gemm_gflops() -> f64 {
-    let n = 2048;
-    let a: Vec<f32> = (0..n * n).map(|i| (i % 7) as f32 * 0.1).collect();
-    let b = a.clone();
-    let mut c = vec![0f32; n * n];
-    let mut best = f64::INFINITY;
-    for run in 0..4 {
-        let t = Instant::now();
-        // SAFETY: three n x n row-major matrices, c written only here.
-        unsafe {
-            gemm::gemm(
-                n,
-                n,
-                n,
-                c.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                a.as_ptr(),
-                1,
-                n as isize,
-                b.as_ptr(),
-                1,
-                n as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
-            );
-        }
-        if run > 0 {
-            best = best.min(t.elapsed().as_secs_f64());
-        }
-    }
-    2.0 * (n * n * n) as f64 / best / 1e9
 }
 
 /// The workbench's loss pane after 1 000 and 1 000 000 training steps: the cost of taking a

@@ -1,7 +1,11 @@
-//! Every build of the hand-written kernels (`DRUMMERNET_SIMD` = `avx512`, `avx2`, `portable`:
-//! those this CPU can run) gives the same transcription and the same training losses, bit for
-//! bit: the kernels keep one arithmetic order whatever the vector width. (The gemm crate under
-//! the convolutions chooses its own kernels at run time and is not switched by the variable.)
+//! Every vector level (`DRUMMERNET_SIMD` = `avx512`, `avx2`, `portable`: those this CPU can
+//! run; the variable switches the hand-written kernels and the matrix products under the
+//! convolutions) gives the same transcription and the same training. The hand-written kernels
+//! keep one arithmetic order whatever the vector width, and the AVX2 and AVX-512 products one
+//! fused multiply-add chain per output element, so those two transcribe bit for bit alike; the
+//! portable products round each product separately (no FMA), so there only the events are
+//! identical. The products' blocking over long depths (the weight gradients) depends on the
+//! register width, so the training losses agree to single precision, not bit for bit.
 
 use std::path::Path;
 
@@ -56,16 +60,24 @@ fn transcription_is_identical_on_every_simd_path() {
     let (first, mid, json) = &outputs[0];
     for (level, m, j) in &outputs[1..] {
         assert!(
-            m == mid && j == json,
-            "{} and {} transcribe differently",
+            m == mid,
+            "{} and {} write different MIDI",
             first.name(),
             level.name()
         );
+        if *level >= SimdLevel::Avx2 {
+            assert!(
+                j == json,
+                "{} and {} transcribe differently",
+                first.name(),
+                level.name()
+            );
+        }
     }
 }
 
 #[test]
-fn training_losses_are_identical_on_every_simd_path() {
+fn training_losses_agree_on_every_simd_path() {
     let dir = TempDir::new().unwrap();
     let mut losses = Vec::new();
     for level in levels() {
@@ -101,13 +113,23 @@ fn training_losses_are_identical_on_every_simd_path() {
         assert_eq!(rows.len(), 3, "{csv}");
         losses.push((level, rows));
     }
+    let numbers = |rows: &[String]| -> Vec<f64> {
+        rows.iter()
+            .flat_map(|r| r.split(',').map(|v| v.parse::<f64>().unwrap()))
+            .collect()
+    };
+    let reference = numbers(&losses[0].1);
     for (level, rows) in &losses[1..] {
-        assert_eq!(
-            rows,
-            &losses[0].1,
-            "{} and {} train differently",
-            losses[0].0.name(),
-            level.name()
-        );
+        let these = numbers(rows);
+        assert_eq!(these.len(), reference.len());
+        for (a, b) in these.iter().zip(&reference) {
+            assert!(
+                (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                "{} and {} train differently: {rows:?} vs {:?}",
+                losses[0].0.name(),
+                level.name(),
+                losses[0].1
+            );
+        }
     }
 }

@@ -402,7 +402,7 @@ pub(crate) unsafe fn gemm_into<T: WithDType>(
 }
 
 /// dst (m x n) = (accumulate ? dst : 0) + lhs (m x depth) * rhs (depth x n), single-threaded,
-/// exactly as laid out (no transposition: see [`gemm_into`]).
+/// exactly as laid out (no transposition: see [`gemm_into`]), on the process's vector level.
 ///
 /// # Safety
 /// As for [`gemm_into`].
@@ -413,27 +413,16 @@ pub(crate) unsafe fn gemm<T: WithDType>(
     lhs: Mat<T>,
     rhs: Mat<T>,
 ) {
-    gemm::gemm(
-        m,
-        n,
-        depth,
-        dst.ptr as *mut T,
-        dst.cs,
-        dst.rs,
-        accumulate,
-        lhs.ptr,
-        lhs.cs,
-        lhs.rs,
-        rhs.ptr,
-        rhs.cs,
-        rhs.rs,
-        T::from_f64(1.0),
-        T::from_f64(1.0),
-        false,
-        false,
-        false,
-        gemm::Parallelism::None,
-    );
+    // SAFETY: as for this function.
+    unsafe {
+        super::matmul::gemm(
+            (m, n, depth),
+            (dst.ptr as *mut T, dst.rs, dst.cs),
+            accumulate,
+            (lhs.ptr, lhs.rs, lhs.cs),
+            (rhs.ptr, rhs.rs, rhs.cs),
+        )
+    }
 }
 
 impl<T> Mat<T> {

@@ -16,6 +16,7 @@ pub mod gru;
 mod gru_scan;
 pub mod hpss;
 pub mod kernel;
+pub mod matmul;
 pub mod maxpool;
 pub mod scalar_gru;
 pub mod simd;
