@@ -22,6 +22,11 @@ pub struct Augmentation {
     pub tilt_db: f64,
     /// (RT60 seconds, wet ratio) when reverb was added.
     pub reverb: Option<(f64, f64)>,
+    /// The gain the reverb's tail was mixed in at (its wet ratio times the dry RMS over the
+    /// tail's RMS of this signal), so that [`replay_linear`] can put another sound through the
+    /// same room. Not recorded in files.
+    #[serde(skip)]
+    pub reverb_scale: f32,
     pub noise_db: f64,
     /// Extra gain (<= 1) applied at the end to stay under [`AUGMENT_CEILING`].
     pub limiter_gain: f64,
@@ -35,6 +40,9 @@ pub struct Augmentation {
 pub struct Recording {
     /// Microphone placement (its balance is applied while mixing, its room here).
     pub mics: Option<MicPlacement>,
+    /// The gain the mics' room was mixed in at (see [`Augmentation::reverb_scale`]).
+    #[serde(skip)]
+    pub room_scale: f32,
     /// Low-cut corner, Hz.
     pub low_cut_hz: Option<f64>,
     /// High-cut corner, Hz.
@@ -71,7 +79,7 @@ fn recording_chain(
     };
     if let Some(m) = mics.filter(|m| m.room_wet > 0.0) {
         // A small room: overheads hear the kit from a distance.
-        reverb(samples, 0.35, m.room_wet, sample_rate);
+        r.room_scale = reverb(samples, MIC_ROOM_RT60, m.room_wet, sample_rate);
     }
     if chance(rng, settings.low_cut_probability) {
         let hz = log_uniform(rng, settings.low_cut_hz_min, settings.low_cut_hz_max);
@@ -158,9 +166,31 @@ fn rms(x: &[f32]) -> f64 {
     (x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64).sqrt()
 }
 
+/// RT60 of the overhead mics' small room, seconds.
+const MIC_ROOM_RT60: f64 = 0.35;
+
 /// A Schroeder room (four parallel feedback combs, two series all-passes), mixed in at
-/// `wet` times the dry signal's RMS. Linear time O(n), so long grooves stay cheap.
-fn reverb(samples: &mut [f32], rt60: f64, wet: f64, sample_rate: u32) {
+/// `wet` times the dry signal's RMS; returns the tail's gain (0 when there is no tail). Linear
+/// time O(n), so long grooves stay cheap.
+fn reverb(samples: &mut [f32], rt60: f64, wet: f64, sample_rate: u32) -> f32 {
+    let tail = reverb_tail(samples, rt60, sample_rate);
+    let (dry, wet_rms) = (rms(samples), rms(&tail));
+    if wet_rms == 0.0 || !wet_rms.is_finite() {
+        return 0.0;
+    }
+    let scale = (wet * dry / wet_rms) as f32;
+    mix_tail(samples, &tail, scale);
+    scale
+}
+
+fn mix_tail(samples: &mut [f32], tail: &[f32], scale: f32) {
+    for (s, t) in samples.iter_mut().zip(tail) {
+        *s += scale * t;
+    }
+}
+
+/// The room's response to `samples` (without the dry sound).
+fn reverb_tail(samples: &[f32], rt60: f64, sample_rate: u32) -> Vec<f32> {
     let sr = f64::from(sample_rate);
     let mut tail = vec![0.0f32; samples.len()];
     for delay_ms in [29.7, 37.1, 41.1, 43.7] {
@@ -184,13 +214,35 @@ fn reverb(samples: &mut [f32], rt60: f64, wet: f64, sample_rate: u32) {
             *t = delayed - g * v;
         }
     }
-    let (dry, wet_rms) = (rms(samples), rms(&tail));
-    if wet_rms == 0.0 || !wet_rms.is_finite() {
-        return;
+    tail
+}
+
+/// Puts `samples` (another sound, e.g. one drum of the kit) through the linear stages that
+/// [`augment`] applied to a mix, in the same order and with the same gains: the mics' room, the
+/// low and high cuts, the mid bell, the tilt and the room reverb. Every stage is linear and
+/// time-invariant, so a mix of sounds replayed this way is the replay of the mix. The rest is
+/// left out: compression and lo-fi are not linear, the noise is not the drums', and the overall
+/// gain and limiter are a scale that the synthesizer's waveform norm removes anyway. For the
+/// synthesizer's per-item kits: the kit as the item's recording heard it.
+pub fn replay_linear(samples: &mut [f32], applied: &Augmentation, sample_rate: u32) {
+    let r = &applied.recording;
+    if r.room_scale > 0.0 {
+        let tail = reverb_tail(samples, MIC_ROOM_RT60, sample_rate);
+        mix_tail(samples, &tail, r.room_scale);
     }
-    let scale = (wet * dry / wet_rms) as f32;
-    for (s, t) in samples.iter_mut().zip(&tail) {
-        *s += scale * t;
+    if let Some(hz) = r.low_cut_hz {
+        low_cut(samples, hz, sample_rate);
+    }
+    if let Some(hz) = r.high_cut_hz {
+        high_cut(samples, hz, sample_rate);
+    }
+    if let Some((hz, db)) = r.mid_peak {
+        mid_peak(samples, hz, db, sample_rate);
+    }
+    tilt(samples, applied.tilt_db, sample_rate);
+    if let Some((rt60, _)) = applied.reverb {
+        let tail = reverb_tail(samples, rt60, sample_rate);
+        mix_tail(samples, &tail, applied.reverb_scale);
     }
 }
 
@@ -211,6 +263,7 @@ pub fn augment(
         gain_db: 0.0,
         tilt_db: 0.0,
         reverb: None,
+        reverb_scale: 0.0,
         noise_db: f64::NEG_INFINITY,
         limiter_gain: 1.0,
         recording: Recording::default(),
@@ -228,7 +281,7 @@ pub fn augment(
     if rng.random_bool(settings.reverb_probability.clamp(0.0, 1.0)) {
         let rt60 = uniform(&mut rng, 0.2, settings.reverb_seconds_max.max(0.2));
         let wet = uniform(&mut rng, 0.0, settings.reverb_wet_max.clamp(0.0, 1.0));
-        reverb(samples, rt60, wet, sample_rate);
+        applied.reverb_scale = reverb(samples, rt60, wet, sample_rate);
         applied.reverb = Some((rt60, wet));
     }
     applied.gain_db = uniform(&mut rng, settings.gain_db_min, settings.gain_db_max);

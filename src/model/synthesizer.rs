@@ -65,6 +65,11 @@ pub struct SynthSettings {
     pub draw: KitDraw,
     /// `sqrsum` (L2 = 10, release), `abssum` (L1 = 400) or `none`.
     pub norm: WaveformNorm,
+    /// With the per-item draw: each item's kit passes through the linear part of the item's
+    /// augmentation (mic room, low/high cut, mid bell, tilt, reverb) before it synthesises, so
+    /// the synthesizer hears the drums as the item's recording did and no channel is taught to
+    /// patch a brighter snare or a room with another drum.
+    pub item_recording: bool,
 }
 
 impl Default for SynthSettings {
@@ -74,6 +79,7 @@ impl Default for SynthSettings {
             trainable: false,
             draw: KitDraw::PerComponent,
             norm: WaveformNorm::SqrSum,
+            item_recording: false,
         }
     }
 }

@@ -82,6 +82,18 @@ pub fn peak_normalise(samples: &mut [f32], rng: &mut ChaCha8Rng) {
     }
 }
 
+/// `kit` as a recording with `applied`'s augmentation heard it: every component cut to `len`
+/// samples and put through the augmentation's linear stages ([`groove::replay_linear`]). The
+/// stages are linear and time-invariant, so the grooves rendered through this kit are the
+/// augmented grooves, but for compression, lo-fi, noise and overall gain.
+pub fn heard_kit(mut kit: Kit, applied: &groove::Augmentation, len: usize) -> Kit {
+    for c in &mut kit.components {
+        c.samples.truncate(len);
+        groove::replay_linear(&mut c.samples, applied, audio::SAMPLE_RATE);
+    }
+    kit
+}
+
 /// One training item: mono audio, and the kit a synthetic item was rendered with (for the
 /// synthesizer's per-item draw; stems have none).
 pub struct TrainingItem {
@@ -99,6 +111,9 @@ pub struct ItemSource {
     source_kits: Vec<Kit>,
     procedural: ProceduralDraw,
     kit_length: usize,
+    /// Some(waveform length): hand out each synthetic item's kit as its recording heard it
+    /// (see [`heard_kit`]), cut to the synthesizer's waveform length.
+    heard_kits: Option<usize>,
     rng: ChaCha8Rng,
 }
 
@@ -119,8 +134,17 @@ impl ItemSource {
             source_kits,
             procedural,
             kit_length,
+            heard_kits: None,
             rng: ChaCha8Rng::seed_from_u64(seed),
         }
+    }
+
+    /// Items' kits as their recordings heard them (`synth.item_recording`), cut to
+    /// `waveform_len` samples first (the synthesizer uses no more). Draws nothing extra: the
+    /// item stream stays the same.
+    pub fn with_heard_kits(mut self, waveform_len: usize) -> Self {
+        self.heard_kits = Some(waveform_len);
+        self
     }
 
     /// The generator's position, saved in checkpoints so a resumed run draws the same items.
@@ -167,7 +191,7 @@ impl ItemSource {
             seconds + lead_in,
             mics.as_ref(),
         );
-        groove::augment(
+        let applied = groove::augment(
             &mut audio,
             augment_seed,
             &self.groove.augment,
@@ -175,6 +199,10 @@ impl ItemSource {
         );
         let skip = ((lead_in * audio::SAMPLE_RATE as f64) as usize).min(audio.len());
         audio.drain(..skip);
+        let kit = match self.heard_kits {
+            Some(len) => heard_kit(kit, &applied, len),
+            None => kit,
+        };
         (audio, Some(kit))
     }
 
@@ -194,5 +222,51 @@ impl ItemSource {
                 Ok(self.groove_item(samples))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kit::procedural::{procedural_kit, KitFamily};
+
+    fn source(seed: u64) -> ItemSource {
+        ItemSource::new(
+            Vec::new(),
+            1.0,
+            GrooveSettings::default(),
+            vec![procedural_kit(3, 8_000)],
+            ProceduralDraw {
+                families: vec![KitFamily::Acoustic],
+                first: 1000,
+                count: 4,
+            },
+            8_000,
+            seed,
+        )
+    }
+
+    /// Heard kits change the kits handed out (cut to the waveform length, put through the
+    /// item's room and EQ) and nothing else: the items are the same audio.
+    #[test]
+    fn heard_kits_leave_the_items_alone_and_colour_the_kits() {
+        let mut plain = source(9);
+        let mut heard = source(9).with_heard_kits(4_000);
+        let mut coloured = 0;
+        for _ in 0..6 {
+            let a = plain.next_item(8_000).unwrap();
+            let b = heard.next_item(8_000).unwrap();
+            assert_eq!(a.audio, b.audio);
+            let (ka, kb) = (a.kit.unwrap(), b.kit.unwrap());
+            assert_eq!(ka.name, kb.name);
+            for (ca, cb) in ka.components.iter().zip(&kb.components) {
+                assert_eq!(cb.samples.len(), ca.samples.len().min(4_000));
+                if ca.samples[..cb.samples.len()] != cb.samples[..] {
+                    coloured += 1;
+                }
+            }
+        }
+        // The default augmentation always tilts (up to 6 dB either way).
+        assert!(coloured > 0);
     }
 }

@@ -146,7 +146,7 @@ impl Training {
                 "no readable audio files in the --data folders".into(),
             ));
         }
-        let items = ItemSource::new(
+        let mut items = ItemSource::new(
             stems,
             t.synthetic_share,
             cfg.groove.clone(),
@@ -155,6 +155,9 @@ impl Training {
             kit_len,
             t.seed,
         );
+        if cfg.synth.draw == KitDraw::PerItem && cfg.synth.item_recording {
+            items = items.with_heard_kits(cfg.synth.waveform_len());
+        }
         Ok(Training {
             cfg: cfg.clone(),
             device: device.clone(),
