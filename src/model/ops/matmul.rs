@@ -58,7 +58,7 @@ unsafe fn gemm_at<T: WithDType>(
     if T::DTYPE == candle_core::DType::F32 && level < SimdLevel::Avx512 {
         // SAFETY: T is f32 (checked above), so the casts change nothing; the rest is the
         // caller's contract.
-        return unsafe {
+        let done = unsafe {
             narrow_f32(
                 level,
                 (m, n, depth),
@@ -68,7 +68,13 @@ unsafe fn gemm_at<T: WithDType>(
                 (rhs as *const f32, rhs_rs, rhs_cs),
             )
         };
+        if done {
+            return;
+        }
     }
+    // Elsewhere the crate's own choice is the only one.
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = level;
     // SAFETY: the caller's contract.
     unsafe {
         gemm::gemm(
@@ -96,7 +102,9 @@ unsafe fn gemm_at<T: WithDType>(
 }
 
 /// The crate's generic driver with the micro-kernels of `level` (AVX2+FMA, or scalar for
-/// `portable`): what `gemm::gemm` runs on a CPU without AVX-512.
+/// `portable`): what `gemm::gemm` runs on a CPU without AVX-512. `false` (nothing computed)
+/// where the crate's AVX2 type wants a feature this CPU lacks beyond AVX2 and FMA (F16C, SSE4.2:
+/// every AVX2 CPU known has them); the caller then leaves the choice to the crate.
 #[cfg(target_arch = "x86_64")]
 unsafe fn narrow_f32(
     level: SimdLevel,
@@ -105,15 +113,16 @@ unsafe fn narrow_f32(
     accumulate: bool,
     (lhs, lhs_rs, lhs_cs): (*const f32, isize, isize),
     (rhs, rhs_rs, rhs_cs): (*const f32, isize, isize),
-) {
+) -> bool {
     use gemm_common::gemm::gemm_basic_generic;
     use gemm_common::simd::MixedSimd;
     // Written once per micro-kernel family: the crate's own `gemm_basic` for that family.
     macro_rules! run {
         ($simd:ty, $ukr:path, $lanes:expr) => {{
             use $ukr as k;
-            let simd = <$simd as MixedSimd<f32, f32, f32, f32>>::try_new()
-                .expect("simd::level never exceeds the CPU's features");
+            let Some(simd) = <$simd as MixedSimd<f32, f32, f32, f32>>::try_new() else {
+                return false;
+            };
             // SAFETY: the caller's contract; the micro-kernels match `simd`.
             unsafe {
                 gemm_basic_generic::<
@@ -151,7 +160,8 @@ unsafe fn narrow_f32(
                     false,
                     gemm::Parallelism::None,
                 )
-            }
+            };
+            true
         }};
     }
     match level {
