@@ -9,6 +9,7 @@ use super::generate::gaussian;
 use super::mics::{mic_placement, MicPlacement};
 use super::recording::{compress, high_cut, lofi, low_cut, mid_peak};
 use super::settings::AugmentSettings;
+use crate::kit::Kit;
 
 /// Largest magnitude augmented audio may reach (a hair under full scale, so 16-bit PCM
 /// never clips).
@@ -23,7 +24,7 @@ pub struct Augmentation {
     /// (RT60 seconds, wet ratio) when reverb was added.
     pub reverb: Option<(f64, f64)>,
     /// The gain the reverb's tail was mixed in at (its wet ratio times the dry RMS over the
-    /// tail's RMS of this signal), so that [`replay_linear`] can put another sound through the
+    /// tail's RMS of this signal), so that [`heard_kit`] can put another sound through the
     /// same room. Not recorded in files.
     #[serde(skip)]
     pub reverb_scale: f32,
@@ -217,14 +218,27 @@ fn reverb_tail(samples: &[f32], rt60: f64, sample_rate: u32) -> Vec<f32> {
     tail
 }
 
+/// `kit` as a recording with `applied`'s augmentation heard it: every component zero-padded or
+/// cut to `len` samples (so a short drum keeps its room's tail up to there) and put through
+/// the augmentation's linear stages ([`replay_linear`]). Grooves rendered through this kit are
+/// the augmented grooves, but for compression, lo-fi, noise and overall gain. For the
+/// synthesizer's per-item kits (`synth.item_recording`).
+pub fn heard_kit(kit: &Kit, applied: &Augmentation, len: usize, sample_rate: u32) -> Kit {
+    let mut heard = kit.clone();
+    for c in &mut heard.components {
+        c.samples.resize(len, 0.0);
+        replay_linear(&mut c.samples, applied, sample_rate);
+    }
+    heard
+}
+
 /// Puts `samples` (another sound, e.g. one drum of the kit) through the linear stages that
 /// [`augment`] applied to a mix, in the same order and with the same gains: the mics' room, the
 /// low and high cuts, the mid bell, the tilt and the room reverb. Every stage is linear and
 /// time-invariant, so a mix of sounds replayed this way is the replay of the mix. The rest is
 /// left out: compression and lo-fi are not linear, the noise is not the drums', and the overall
-/// gain and limiter are a scale that the synthesizer's waveform norm removes anyway. For the
-/// synthesizer's per-item kits: the kit as the item's recording heard it.
-pub fn replay_linear(samples: &mut [f32], applied: &Augmentation, sample_rate: u32) {
+/// gain and limiter are a scale that the synthesizer's waveform norm removes anyway.
+fn replay_linear(samples: &mut [f32], applied: &Augmentation, sample_rate: u32) {
     let r = &applied.recording;
     if r.room_scale > 0.0 {
         let tail = reverb_tail(samples, MIC_ROOM_RT60, sample_rate);

@@ -28,7 +28,7 @@ pub use annotation::{
     annotated_class, annotation_lines, beat_lines, parse_annotations, parse_beats,
     read_annotations, read_beats, write_annotations,
 };
-pub use augment::{augment, replay_linear, Augmentation, Recording, AUGMENT_CEILING};
+pub use augment::{augment, heard_kit, Augmentation, Recording, AUGMENT_CEILING};
 pub use generate::{generate_performance, Performance, BEATS_PER_BAR, NOTE_SECONDS};
 pub use mics::{mic_placement, MicPlacement, MicSetup};
 pub use render::{

@@ -82,18 +82,6 @@ pub fn peak_normalise(samples: &mut [f32], rng: &mut ChaCha8Rng) {
     }
 }
 
-/// `kit` as a recording with `applied`'s augmentation heard it: every component cut to `len`
-/// samples and put through the augmentation's linear stages ([`groove::replay_linear`]). The
-/// stages are linear and time-invariant, so the grooves rendered through this kit are the
-/// augmented grooves, but for compression, lo-fi, noise and overall gain.
-pub fn heard_kit(mut kit: Kit, applied: &groove::Augmentation, len: usize) -> Kit {
-    for c in &mut kit.components {
-        c.samples.truncate(len);
-        groove::replay_linear(&mut c.samples, applied, audio::SAMPLE_RATE);
-    }
-    kit
-}
-
 /// One training item: mono audio, and the kit a synthetic item was rendered with (for the
 /// synthesizer's per-item draw; stems have none).
 pub struct TrainingItem {
@@ -112,7 +100,7 @@ pub struct ItemSource {
     procedural: ProceduralDraw,
     kit_length: usize,
     /// Some(waveform length): hand out each synthetic item's kit as its recording heard it
-    /// (see [`heard_kit`]), cut to the synthesizer's waveform length.
+    /// ([`groove::heard_kit`]), at the synthesizer's waveform length.
     heard_kits: Option<usize>,
     rng: ChaCha8Rng,
 }
@@ -139,8 +127,8 @@ impl ItemSource {
         }
     }
 
-    /// Items' kits as their recordings heard them (`synth.item_recording`), cut to
-    /// `waveform_len` samples first (the synthesizer uses no more). Draws nothing extra: the
+    /// Items' kits as their recordings heard them (`synth.item_recording`), at `waveform_len`
+    /// samples (the synthesizer uses no more, and a short drum keeps its room's tail). Draws nothing extra: the
     /// item stream stays the same.
     pub fn with_heard_kits(mut self, waveform_len: usize) -> Self {
         self.heard_kits = Some(waveform_len);
@@ -200,7 +188,7 @@ impl ItemSource {
         let skip = ((lead_in * audio::SAMPLE_RATE as f64) as usize).min(audio.len());
         audio.drain(..skip);
         let kit = match self.heard_kits {
-            Some(len) => heard_kit(kit, &applied, len),
+            Some(len) => groove::heard_kit(&kit, &applied, len, audio::SAMPLE_RATE),
             None => kit,
         };
         (audio, Some(kit))
@@ -246,8 +234,8 @@ mod tests {
         )
     }
 
-    /// Heard kits change the kits handed out (cut to the waveform length, put through the
-    /// item's room and EQ) and nothing else: the items are the same audio.
+    /// Heard kits change the kits handed out (at the waveform length, put through the item's
+    /// room and EQ) and nothing else: the items are the same audio.
     #[test]
     fn heard_kits_leave_the_items_alone_and_colour_the_kits() {
         let mut plain = source(9);
@@ -260,8 +248,9 @@ mod tests {
             let (ka, kb) = (a.kit.unwrap(), b.kit.unwrap());
             assert_eq!(ka.name, kb.name);
             for (ca, cb) in ka.components.iter().zip(&kb.components) {
-                assert_eq!(cb.samples.len(), ca.samples.len().min(4_000));
-                if ca.samples[..cb.samples.len()] != cb.samples[..] {
+                assert_eq!(cb.samples.len(), 4_000);
+                let n = ca.samples.len().min(4_000);
+                if ca.samples[..n] != cb.samples[..n] {
                     coloured += 1;
                 }
             }
