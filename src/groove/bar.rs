@@ -79,6 +79,15 @@ impl Bar {
             .retain(|h| !(same_beat(h.beat, beat) && drop(h.piece)));
     }
 
+    /// Whether `hit` is a hi-hat stroke on the same beat as a snare stroke.
+    pub fn is_hat_on_snare(&self, hit: &PlannedHit) -> bool {
+        hit.piece.is_hihat()
+            && self
+                .hits
+                .iter()
+                .any(|h| h.piece.is_snare() && same_beat(h.beat, hit.beat))
+    }
+
     pub fn sort(&mut self) {
         self.hits
             .sort_by(|a, b| a.beat.total_cmp(&b.beat).then(a.piece.cmp(&b.piece)));

@@ -162,6 +162,9 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
     );
     let china_splash = clamp_or(settings.china_splash_probability, 0.0, 1.0, 0.0);
     let crash_level = ACCENT * style.fill_level();
+    let hat_on_snare = clamp_or(settings.hat_on_snare_probability, 0.0, 1.0, 1.0);
+    // Its own stream: thinning the hats keeps every other choice of the seed.
+    let mut hat_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4a7_0e5_5a2e);
 
     let feel = Feel {
         style,
@@ -238,7 +241,11 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
             let velocity = (hit.level * 127.0 + gaussian(&mut rng) * velocity_std)
                 .round()
                 .clamp(1.0, 127.0) as u8;
-            if time < seconds {
+            // Decided after the stroke's own draws, so that a dropped hat changes nothing else.
+            let dropped = hat_on_snare < 1.0
+                && bar.is_hat_on_snare(hit)
+                && !hat_rng.random_bool(hat_on_snare);
+            if time < seconds && !dropped {
                 let length = if hit.length > 0.0 {
                     hit.length * beat_seconds
                 } else {
@@ -324,6 +331,48 @@ mod tests {
             .fold(0.0, f64::max);
         assert!(worst <= 0.007 + 1e-12, "{worst}");
         assert!(worst > 0.003, "timing was not humanised: {worst}");
+    }
+
+    #[test]
+    fn hats_on_snares_are_thinned_and_nothing_else_changes() {
+        let coinciding = |p: &Performance| {
+            let snares: Vec<f64> = p
+                .notes
+                .iter()
+                .filter(|n| [37, 38, 40].contains(&n.note))
+                .map(|n| n.time)
+                .collect();
+            let hats = p.notes.iter().filter(|n| [42, 44, 46].contains(&n.note));
+            // Humanised separately: a hat on a snare's beat lies within twice the clip.
+            hats.filter(|h| snares.iter().any(|&s| (s - h.time).abs() < 0.041))
+                .count()
+        };
+        let keep = |p: f64| GrooveSettings {
+            hat_on_snare_probability: p,
+            ..GrooveSettings::default()
+        };
+        let (mut all, mut none, mut half) = (0, 0, 0);
+        for seed in 0..12 {
+            let full = generate_performance(seed, 30.0, &keep(1.0));
+            let default = generate_performance(seed, 30.0, &GrooveSettings::default());
+            assert_eq!(full, default, "the default must keep every seed's groove");
+            all += coinciding(&full);
+            none += coinciding(&generate_performance(seed, 30.0, &keep(0.0)));
+            half += coinciding(&generate_performance(seed, 30.0, &keep(0.5)));
+            // Only hats go, and every other stroke stays as it was (time and velocity).
+            let thinned = generate_performance(seed, 30.0, &keep(0.0));
+            assert!(thinned.notes.iter().all(|n| full.notes.contains(n)), "seed {seed}");
+            assert!(full
+                .notes
+                .iter()
+                .filter(|n| !thinned.notes.contains(n))
+                .all(|n| [42, 44, 46].contains(&n.note)));
+        }
+        assert!(all > 200, "too few hats on snares to test: {all}");
+        // A hat whose humanised time drifted near a snare off its beat may stay.
+        assert!(none * 20 < all, "{none} of {all} stayed at probability 0");
+        let share = half as f64 / all as f64;
+        assert!((0.35..0.65).contains(&share), "{half} of {all} at probability 0.5");
     }
 
     #[test]

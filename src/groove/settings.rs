@@ -69,6 +69,11 @@ pub struct GrooveSettings {
     pub accent_crash_probability: Habit,
     /// Share of crashes (downbeat and accent) played on a china or a splash instead.
     pub china_splash_probability: f64,
+    /// Chance that a hi-hat stroke on the same beat as a snare stroke is kept. Below 1 the
+    /// grooves let hats and snares be heard apart more often: in the log-spectral loss a soft
+    /// hat under a loud snare is nearly invisible, so a model trained where half the snares
+    /// carry a hat learns to put hi-hat activation on every snare (assets/model/README.md).
+    pub hat_on_snare_probability: f64,
     /// Accented downbeats: the kick and cymbal of beat 1 at full velocity (110-127), above the
     /// groove's normal level; ghost notes then sit far below (velocity layers).
     pub accents: bool,
@@ -104,6 +109,7 @@ impl Default for GrooveSettings {
             tom_fill_probability: Habit::STYLE,
             accent_crash_probability: Habit::STYLE,
             china_splash_probability: 0.0,
+            hat_on_snare_probability: 1.0,
             accents: false,
             peak_dbfs: -1.0,
             tempo_change_probability: 0.0,
@@ -258,6 +264,10 @@ impl GrooveSettings {
         probability(
             self.china_splash_probability,
             key("china_splash_probability"),
+        )?;
+        probability(
+            self.hat_on_snare_probability,
+            key("hat_on_snare_probability"),
         )?;
         range(
             self.humanize_std_ms,

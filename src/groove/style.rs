@@ -227,6 +227,16 @@ impl Piece {
     pub(crate) fn is_crash(self) -> bool {
         matches!(self, Piece::Crash | Piece::China | Piece::Splash)
     }
+
+    /// The pieces annotated as snare (SD).
+    pub(crate) fn is_snare(self) -> bool {
+        matches!(self, Piece::Snare | Piece::CrossStick)
+    }
+
+    /// The pieces annotated as hi-hat (HH).
+    pub(crate) fn is_hihat(self) -> bool {
+        matches!(self, Piece::ClosedHat | Piece::OpenHat | Piece::PedalHat)
+    }
 }
 
 #[cfg(test)]
