@@ -49,6 +49,9 @@ pub struct LossSettings {
     pub bins: usize,
     /// Weight of every scale's term (the release hard-codes 4).
     pub factor: f64,
+    /// One multiplier of `factor` per scale, lowest first (empty: 1 for every scale, the
+    /// release). Hi-hats live in the top scale (4-8 kHz), one term of eight.
+    pub scale_weights: Vec<f64>,
     /// mae or mse.
     pub metric: LossMetric,
     /// Compare percussive parts (HPSS onset enhancement, spec 7.3): both signals go through a
@@ -69,6 +72,7 @@ impl Default for LossSettings {
             hop: 64,
             bins: 12,
             factor: 4.0,
+            scale_weights: Vec::new(),
             metric: LossMetric::Mae,
             hpss: false,
             eps: 1e-5,
@@ -95,6 +99,19 @@ impl LossSettings {
         if !(self.factor.is_finite() && self.factor > 0.0) {
             return Err(Error::config(key("factor"), "must be a positive number"));
         }
+        if !self.scale_weights.is_empty() && self.scale_weights.len() != self.scales {
+            return Err(Error::config(
+                key("scale_weights"),
+                format!("must be empty or have one weight per scale ({})", self.scales),
+            ));
+        }
+        if !self
+            .scale_weights
+            .iter()
+            .all(|w| w.is_finite() && (0.0..=100.0).contains(w))
+        {
+            return Err(Error::config(key("scale_weights"), "must be in 0..=100"));
+        }
         if !(self.eps.is_finite() && self.eps > 0.0 && self.eps < 1.0) {
             return Err(Error::config(key("eps"), "must be in (0, 1)"));
         }
@@ -110,7 +127,7 @@ impl LossSettings {
 pub struct LossOutput {
     /// Scalar tensor to call `backward` on.
     pub total: Tensor,
-    /// factor · metric per scale (NaN where that scale was dropped).
+    /// factor · scale weight · metric per scale (NaN where that scale was dropped).
     pub per_scale: Vec<f32>,
 }
 
@@ -268,13 +285,14 @@ impl CqtLoss {
         let estimate = self.front_end(&estimate)?;
         let mut total: Option<Tensor> = None;
         let mut per_scale = Vec::with_capacity(self.scales.len());
-        for s in &self.scales {
+        for (index, s) in self.scales.iter().enumerate() {
             let diff = (self.cqt_scale(s, &estimate)? - self.cqt_scale(s, &target)?)?;
             let reduced = match self.settings.metric {
                 LossMetric::Mae => diff.abs()?.mean_all()?,
                 LossMetric::Mse => diff.sqr()?.mean_all()?,
             };
-            let term = reduced.affine(self.settings.factor, 0.0)?;
+            let weight = self.settings.scale_weights.get(index).copied().unwrap_or(1.0);
+            let term = reduced.affine(self.settings.factor * weight, 0.0)?;
             let value = term.to_dtype(DType::F32)?.to_scalar::<f32>()?;
             per_scale.push(value);
             // The release drops a NaN scale from the sum; say so instead of hiding it.

@@ -203,6 +203,41 @@ fn a_sine_at_a_bin_centre_peaks_in_that_bin() {
     }
 }
 
+#[test]
+fn scale_weights_multiply_each_scale_term() {
+    let n = 9_000;
+    let x = Tensor::from_vec(noise(2, n, 0.1), (2, n), &Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap();
+    let y = (&x * 0.7).unwrap();
+    let plain = loss_on_cpu().forward(&x, &y).unwrap();
+    let weights = vec![0.0, 1.0, 1.0, 2.0, 1.0, 1.0, 0.5, 4.0];
+    let settings = LossSettings {
+        scale_weights: weights.clone(),
+        ..Default::default()
+    };
+    let weighted = CqtLoss::new(&settings, &Device::Cpu)
+        .unwrap()
+        .forward(&x, &y)
+        .unwrap();
+    let mut want = 0.0;
+    for ((&p, &w), &got) in plain.per_scale.iter().zip(&weights).zip(&weighted.per_scale) {
+        assert!((got - p * w as f32).abs() <= 1e-6 * p.abs().max(1.0), "{got} vs {p} x {w}");
+        want += p * w as f32;
+    }
+    let total = scalar(&weighted.total);
+    let want = f64::from(want);
+    assert!((total - want).abs() <= 1e-5 * want, "{total} vs {want}");
+    // One weight per scale or none: anything else names the key.
+    let short = LossSettings {
+        scale_weights: vec![1.0; 3],
+        ..Default::default()
+    };
+    let err = short.validate("loss").unwrap_err().to_string();
+    assert!(err.contains("loss.scale_weights"), "{err}");
+}
+
 /// Central finite differences at sampled coordinates of the estimate. `amplitude` scales the
 /// estimate: at 1e-4 most magnitudes sit near the eps floor, where the floors inside the sqrt
 /// and the log shape the gradient.
