@@ -361,7 +361,10 @@ mod tests {
             half += coinciding(&generate_performance(seed, 30.0, &keep(0.5)));
             // Only hats go, and every other stroke stays as it was (time and velocity).
             let thinned = generate_performance(seed, 30.0, &keep(0.0));
-            assert!(thinned.notes.iter().all(|n| full.notes.contains(n)), "seed {seed}");
+            assert!(
+                thinned.notes.iter().all(|n| full.notes.contains(n)),
+                "seed {seed}"
+            );
             assert!(full
                 .notes
                 .iter()
@@ -372,7 +375,10 @@ mod tests {
         // A hat whose humanised time drifted near a snare off its beat may stay.
         assert!(none * 20 < all, "{none} of {all} stayed at probability 0");
         let share = half as f64 / all as f64;
-        assert!((0.35..0.65).contains(&share), "{half} of {all} at probability 0.5");
+        assert!(
+            (0.35..0.65).contains(&share),
+            "{half} of {all} at probability 0.5"
+        );
     }
 
     #[test]

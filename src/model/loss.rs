@@ -102,7 +102,10 @@ impl LossSettings {
         if !self.scale_weights.is_empty() && self.scale_weights.len() != self.scales {
             return Err(Error::config(
                 key("scale_weights"),
-                format!("must be empty or have one weight per scale ({})", self.scales),
+                format!(
+                    "must be empty or have one weight per scale ({})",
+                    self.scales
+                ),
             ));
         }
         if !self
@@ -291,7 +294,12 @@ impl CqtLoss {
                 LossMetric::Mae => diff.abs()?.mean_all()?,
                 LossMetric::Mse => diff.sqr()?.mean_all()?,
             };
-            let weight = self.settings.scale_weights.get(index).copied().unwrap_or(1.0);
+            let weight = self
+                .settings
+                .scale_weights
+                .get(index)
+                .copied()
+                .unwrap_or(1.0);
             let term = reduced.affine(self.settings.factor * weight, 0.0)?;
             let value = term.to_dtype(DType::F32)?.to_scalar::<f32>()?;
             per_scale.push(value);

@@ -222,8 +222,16 @@ fn scale_weights_multiply_each_scale_term() {
         .forward(&x, &y)
         .unwrap();
     let mut want = 0.0;
-    for ((&p, &w), &got) in plain.per_scale.iter().zip(&weights).zip(&weighted.per_scale) {
-        assert!((got - p * w as f32).abs() <= 1e-6 * p.abs().max(1.0), "{got} vs {p} x {w}");
+    for ((&p, &w), &got) in plain
+        .per_scale
+        .iter()
+        .zip(&weights)
+        .zip(&weighted.per_scale)
+    {
+        assert!(
+            (got - p * w as f32).abs() <= 1e-6 * p.abs().max(1.0),
+            "{got} vs {p} x {w}"
+        );
         want += p * w as f32;
     }
     let total = scalar(&weighted.total);
