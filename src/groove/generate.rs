@@ -164,7 +164,7 @@ pub fn generate_performance(seed: u64, seconds: f64, settings: &GrooveSettings) 
     let crash_level = ACCENT * style.fill_level();
     let hat_on_snare = clamp_or(settings.hat_on_snare_probability, 0.0, 1.0, 1.0);
     // Its own stream: thinning the hats keeps every other choice of the seed.
-    let mut hat_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4a7_0e5_5a2e);
+    let mut hat_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x004a_70e5_5a2e);
 
     let feel = Feel {
         style,
