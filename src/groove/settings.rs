@@ -70,9 +70,9 @@ pub struct GrooveSettings {
     /// Share of crashes (downbeat and accent) played on a china or a splash instead.
     pub china_splash_probability: f64,
     /// Chance that a hi-hat stroke on the same beat as a snare stroke is kept. Below 1 the
-    /// grooves let hats and snares be heard apart more often: in the log-spectral loss a soft
-    /// hat under a loud snare is nearly invisible, so a model trained where half the snares
-    /// carry a hat learns to put hi-hat activation on every snare (assets/model/README.md).
+    /// grooves play hats and snares apart more often, so that training hears each alone (an
+    /// ablation of the model's hi-hat channels, which fire at snares; at 0 it did not help
+    /// them: assets/model/README.md, "Hats apart from snares").
     pub hat_on_snare_probability: f64,
     /// Accented downbeats: the kick and cymbal of beat 1 at full velocity (110-127), above the
     /// groove's normal level; ghost notes then sit far below (velocity layers).
