@@ -223,13 +223,12 @@ fn reverb_tail(samples: &[f32], rt60: f64, sample_rate: u32) -> Vec<f32> {
 /// the augmentation's linear stages ([`replay_linear`]). Grooves rendered through this kit are
 /// the augmented grooves, but for compression, lo-fi, noise and overall gain. For the
 /// synthesizer's per-item kits (`synth.item_recording`).
-pub fn heard_kit(kit: &Kit, applied: &Augmentation, len: usize, sample_rate: u32) -> Kit {
-    let mut heard = kit.clone();
-    for c in &mut heard.components {
+pub fn heard_kit(mut kit: Kit, applied: &Augmentation, len: usize, sample_rate: u32) -> Kit {
+    for c in &mut kit.components {
         c.samples.resize(len, 0.0);
         replay_linear(&mut c.samples, applied, sample_rate);
     }
-    heard
+    kit
 }
 
 /// Puts `samples` (another sound, e.g. one drum of the kit) through the linear stages that

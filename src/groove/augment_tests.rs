@@ -261,7 +261,7 @@ fn replaying_the_linear_stages_on_each_drum_gives_the_augmented_mix() {
         let mut mix = render_through_mics(&notes, &kit, SR, 1.0, mics.as_ref());
         let applied = augment(&mut mix, seed, &settings, SR);
         assert!(applied.reverb.is_some() && applied.recording.low_cut_hz.is_some());
-        let heard = super::heard_kit(&kit, &applied, SR as usize, SR);
+        let heard = super::heard_kit(kit.clone(), &applied, SR as usize, SR);
         let replayed = render_through_mics(&notes, &heard, SR, 1.0, mics.as_ref());
         let gain = (10f64.powf(applied.gain_db / 20.0) * applied.limiter_gain) as f32;
         let err: f64 = mix

@@ -289,6 +289,8 @@ fn clamp_or(value: f64, lo: f64, hi: f64, fallback: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::groove::annotated_class;
+    use crate::kit::DrumClass;
 
     #[test]
     fn gaussian_has_unit_variance() {
@@ -335,14 +337,15 @@ mod tests {
 
     #[test]
     fn hats_on_snares_are_thinned_and_nothing_else_changes() {
+        let is = |class: DrumClass| move |n: &&MidiNote| annotated_class(n) == Some(class);
         let coinciding = |p: &Performance| {
             let snares: Vec<f64> = p
                 .notes
                 .iter()
-                .filter(|n| [37, 38, 40].contains(&n.note))
+                .filter(is(DrumClass::SD))
                 .map(|n| n.time)
                 .collect();
-            let hats = p.notes.iter().filter(|n| [42, 44, 46].contains(&n.note));
+            let hats = p.notes.iter().filter(is(DrumClass::HH));
             // Humanised separately: a hat on a snare's beat lies within twice the clip.
             hats.filter(|h| snares.iter().any(|&s| (s - h.time).abs() < 0.041))
                 .count()
@@ -369,7 +372,7 @@ mod tests {
                 .notes
                 .iter()
                 .filter(|n| !thinned.notes.contains(n))
-                .all(|n| [42, 44, 46].contains(&n.note)));
+                .all(|n| annotated_class(n) == Some(DrumClass::HH)));
         }
         assert!(all > 200, "too few hats on snares to test: {all}");
         // A hat whose humanised time drifted near a snare off its beat may stay.

@@ -128,8 +128,8 @@ impl ItemSource {
     }
 
     /// Items' kits as their recordings heard them (`synth.item_recording`), at `waveform_len`
-    /// samples (the synthesizer uses no more, and a short drum keeps its room's tail). Draws nothing extra: the
-    /// item stream stays the same.
+    /// samples (the synthesizer uses no more, and a short drum keeps its room's tail). Draws
+    /// nothing extra: the item stream stays the same.
     pub fn with_heard_kits(mut self, waveform_len: usize) -> Self {
         self.heard_kits = Some(waveform_len);
         self
@@ -188,7 +188,7 @@ impl ItemSource {
         let skip = ((lead_in * audio::SAMPLE_RATE as f64) as usize).min(audio.len());
         audio.drain(..skip);
         let kit = match self.heard_kits {
-            Some(len) => groove::heard_kit(&kit, &applied, len, audio::SAMPLE_RATE),
+            Some(len) => groove::heard_kit(kit, &applied, len, audio::SAMPLE_RATE),
             None => kit,
         };
         (audio, Some(kit))
