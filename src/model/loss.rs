@@ -14,6 +14,16 @@
 //!
 //!   L(x, x̂) = Σ_s factor · mean |C_s(perc(x)) − C_s(perc(x̂))|.
 //!
+//! With `onset_weights` (empty by default: the release) each weighted scale also compares the
+//! signals' onsets, the positive change of the log-CQT over `onset_lag` frames:
+//!
+//!   O_s(y)[k, t] = max(0, C_s(y)[k, t] − C_s(y)[k, t − lag]),
+//!   L += Σ_s factor · w_s · mean |O_s(x) − O_s(x̂)|.
+//!
+//! The level term alone rewards filling a long high-frequency decay (a snare's ring, a cymbal's
+//! wash, a room's tail) with hi-hat strokes, since a stroke adds the energy that is missing; a
+//! stroke also adds an attack the input lacks there, which only the onset term charges for.
+//!
 //! The front end is a custom op on CPU and composed candle ops elsewhere, and needs signals of
 //! at least 3 840 samples (16 STFT frames).
 
@@ -63,6 +73,11 @@ pub struct LossSettings {
     /// activation sum; the paper's optional `l1_reg`, λ = 0.003). 0 = off (the release). Added
     /// by training to this loss, which compares audio only.
     pub activation_l1: f64,
+    /// One weight (a multiplier of `factor`) per scale for the onset term, lowest scale first
+    /// (empty: no onset term, the release). See the module docs.
+    pub onset_weights: Vec<f64>,
+    /// Frames between the two CQT columns an onset compares (hop 64: 2 = 8 ms).
+    pub onset_lag: usize,
 }
 
 impl Default for LossSettings {
@@ -77,6 +92,8 @@ impl Default for LossSettings {
             hpss: false,
             eps: 1e-5,
             activation_l1: 0.0,
+            onset_weights: Vec::new(),
+            onset_lag: 2,
         }
     }
 }
@@ -99,21 +116,28 @@ impl LossSettings {
         if !(self.factor.is_finite() && self.factor > 0.0) {
             return Err(Error::config(key("factor"), "must be a positive number"));
         }
-        if !self.scale_weights.is_empty() && self.scale_weights.len() != self.scales {
-            return Err(Error::config(
-                key("scale_weights"),
-                format!(
-                    "must be empty or have one weight per scale ({})",
-                    self.scales
-                ),
-            ));
+        for (name, weights) in [
+            ("scale_weights", &self.scale_weights),
+            ("onset_weights", &self.onset_weights),
+        ] {
+            if !weights.is_empty() && weights.len() != self.scales {
+                return Err(Error::config(
+                    key(name),
+                    format!(
+                        "must be empty or have one weight per scale ({})",
+                        self.scales
+                    ),
+                ));
+            }
+            if !weights
+                .iter()
+                .all(|w| w.is_finite() && (0.0..=100.0).contains(w))
+            {
+                return Err(Error::config(key(name), "must be in 0..=100"));
+            }
         }
-        if !self
-            .scale_weights
-            .iter()
-            .all(|w| w.is_finite() && (0.0..=100.0).contains(w))
-        {
-            return Err(Error::config(key("scale_weights"), "must be in 0..=100"));
+        if !(1..=64).contains(&self.onset_lag) {
+            return Err(Error::config(key("onset_lag"), "must be in 1..=64"));
         }
         if !(self.eps.is_finite() && self.eps > 0.0 && self.eps < 1.0) {
             return Err(Error::config(key("eps"), "must be in (0, 1)"));
@@ -130,7 +154,8 @@ impl LossSettings {
 pub struct LossOutput {
     /// Scalar tensor to call `backward` on.
     pub total: Tensor,
-    /// factor · scale weight · metric per scale (NaN where that scale was dropped).
+    /// factor · scale weight · metric per scale, plus the scale's onset term when it has one
+    /// (NaN where that scale was dropped).
     pub per_scale: Vec<f32>,
 }
 
@@ -289,18 +314,25 @@ impl CqtLoss {
         let mut total: Option<Tensor> = None;
         let mut per_scale = Vec::with_capacity(self.scales.len());
         for (index, s) in self.scales.iter().enumerate() {
-            let diff = (self.cqt_scale(s, &estimate)? - self.cqt_scale(s, &target)?)?;
-            let reduced = match self.settings.metric {
-                LossMetric::Mae => diff.abs()?.mean_all()?,
-                LossMetric::Mse => diff.sqr()?.mean_all()?,
-            };
+            let estimate_cqt = self.cqt_scale(s, &estimate)?;
+            let target_cqt = self.cqt_scale(s, &target)?;
             let weight = self
                 .settings
                 .scale_weights
                 .get(index)
                 .copied()
                 .unwrap_or(1.0);
-            let term = reduced.affine(self.settings.factor * weight, 0.0)?;
+            let mut term = self
+                .distance(&estimate_cqt, &target_cqt)?
+                .affine(self.settings.factor * weight, 0.0)?;
+            let onset_weight = self.settings.onset_weights.get(index).copied();
+            if let Some(w) = onset_weight.filter(|&w| w > 0.0) {
+                let onsets = self.distance(
+                    &self.onsets(&estimate_cqt)?,
+                    &self.onsets(&target_cqt)?.detach(),
+                )?;
+                term = (term + onsets.affine(self.settings.factor * w, 0.0)?)?;
+            }
             let value = term.to_dtype(DType::F32)?.to_scalar::<f32>()?;
             per_scale.push(value);
             // The release drops a NaN scale from the sum; say so instead of hiding it.
@@ -318,6 +350,30 @@ impl CqtLoss {
         }
         let total = total.ok_or_else(|| Error::Invalid("CQT loss is NaN at every scale".into()))?;
         Ok(LossOutput { total, per_scale })
+    }
+}
+
+impl CqtLoss {
+    /// mean |a − b| or mean (a − b)², as `metric` says.
+    fn distance(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        let diff = (a - b)?;
+        Ok(match self.settings.metric {
+            LossMetric::Mae => diff.abs()?.mean_all()?,
+            LossMetric::Mse => diff.sqr()?.mean_all()?,
+        })
+    }
+
+    /// O_s: the positive change of a (B, bins, T) log-CQT over `onset_lag` frames,
+    /// (B, bins, T − lag). A scale shorter than the lag has no onsets: one zero column.
+    pub fn onsets(&self, cqt: &Tensor) -> Result<Tensor> {
+        let (b, bins, frames) = cqt.dims3()?;
+        let lag = self.settings.onset_lag;
+        if frames <= lag {
+            return Ok(Tensor::zeros((b, bins, 1), cqt.dtype(), cqt.device())?);
+        }
+        let later = cqt.narrow(2, lag, frames - lag)?;
+        let earlier = cqt.narrow(2, 0, frames - lag)?;
+        Ok((later - earlier)?.relu()?)
     }
 }
 

@@ -246,6 +246,128 @@ fn scale_weights_multiply_each_scale_term() {
     assert!(err.contains("loss.scale_weights"), "{err}");
 }
 
+fn onset_settings(lag: usize) -> LossSettings {
+    LossSettings {
+        onset_weights: vec![0.0, 0.0, 0.0, 0.0, 0.5, 1.0, 0.0, 2.0],
+        onset_lag: lag,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn onset_term_adds_the_weighted_distance_of_the_positive_cqt_changes() {
+    let n = 9_000;
+    let x = Tensor::from_vec(noise(2, n, 0.1), (2, n), &Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap();
+    let y = Tensor::from_vec(noise(2, n, 2.3), (2, n), &Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap();
+    let plain = loss_on_cpu();
+    let level = plain.forward(&x, &y).unwrap();
+    let settings = onset_settings(3);
+    let with = CqtLoss::new(&settings, &Device::Cpu)
+        .unwrap()
+        .forward(&x, &y)
+        .unwrap();
+    // The onset term by hand, from the CQT columns: max(0, C[t] - C[t - lag]).
+    let onset = |c: &Tensor| -> Vec<f32> {
+        let (b, k, t) = c.dims3().unwrap();
+        let v: Vec<f32> = c.flatten_all().unwrap().to_vec1().unwrap();
+        let mut out = Vec::new();
+        for i in 0..b * k {
+            for j in 3..t {
+                out.push((v[i * t + j] - v[i * t + j - 3]).max(0.0));
+            }
+        }
+        out
+    };
+    let (cx, cy) = (plain.cqt(&x).unwrap(), plain.cqt(&y).unwrap());
+    let mut want_total = 0.0f64;
+    for (s, &w) in settings.onset_weights.iter().enumerate() {
+        let (ox, oy) = (onset(&cx[s]), onset(&cy[s]));
+        let mean = ox
+            .iter()
+            .zip(&oy)
+            .map(|(a, b)| f64::from((a - b).abs()))
+            .sum::<f64>()
+            / ox.len() as f64;
+        let want = f64::from(level.per_scale[s]) + 4.0 * w * mean;
+        let got = f64::from(with.per_scale[s]);
+        assert!(
+            (got - want).abs() <= 1e-5 * want,
+            "scale {s}: {got} vs {want}"
+        );
+        if w > 0.0 {
+            assert!(
+                4.0 * w * mean > 1e-3,
+                "scale {s}: onsets of two noises should differ"
+            );
+        }
+        want_total += want;
+    }
+    let total = scalar(&with.total);
+    assert!(
+        (total - want_total).abs() <= 1e-5 * want_total,
+        "{total} vs {want_total}"
+    );
+}
+
+#[test]
+fn onset_term_ignores_a_gain_that_the_level_term_charges() {
+    // A quieter copy shifts every log-CQT value by the same amount: its onsets are the
+    // target's, so only the level term sees it.
+    let n = 9_000;
+    let x = Tensor::from_vec(noise(1, n, 0.4), (1, n), &Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap();
+    let y = (&x * 0.5).unwrap();
+    let level = loss_on_cpu().forward(&x, &y).unwrap();
+    let with = CqtLoss::new(&onset_settings(2), &Device::Cpu)
+        .unwrap()
+        .forward(&x, &y)
+        .unwrap();
+    let onset_part = scalar(&with.total) - scalar(&level.total);
+    assert!(scalar(&level.total) > 1.0, "{}", scalar(&level.total));
+    assert!(
+        onset_part.abs() < 1e-3 * scalar(&level.total),
+        "{onset_part}"
+    );
+    // Wrong lengths and lags name their key.
+    let bad = LossSettings {
+        onset_weights: vec![1.0; 2],
+        ..Default::default()
+    };
+    assert!(bad
+        .validate("loss")
+        .unwrap_err()
+        .to_string()
+        .contains("loss.onset_weights"));
+    let bad = LossSettings {
+        onset_lag: 0,
+        ..Default::default()
+    };
+    assert!(bad
+        .validate("loss")
+        .unwrap_err()
+        .to_string()
+        .contains("loss.onset_lag"));
+}
+
+#[test]
+fn onset_term_gradient_matches_finite_differences() {
+    let n = 2_100;
+    let loss = CqtLoss::new(&onset_settings(2), &Device::Cpu).unwrap();
+    let coords: Vec<usize> = [0, 1, 63, 64, 1_050, n - 1]
+        .into_iter()
+        .chain((0..n).step_by(131))
+        .collect();
+    assert_gradient_matches_finite_differences(&loss, n, 1.0, &coords);
+}
+
 /// Central finite differences at sampled coordinates of the estimate. `amplitude` scales the
 /// estimate: at 1e-4 most magnitudes sit near the eps floor, where the floors inside the sqrt
 /// and the log shape the gradient.
