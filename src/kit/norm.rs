@@ -22,11 +22,11 @@ pub enum SourceNorm {
     None,
 }
 
-/// Scales `samples` in place to the norm's target. An all-zero (or non-finite) waveform is left
-/// as it is: there is no direction to scale.
-pub fn normalise(samples: &mut [f32], norm: SourceNorm) {
+/// The gain that brings `samples` to the norm's target: None for `SourceNorm::None` and for a
+/// silent (or non-finite) waveform, which has no direction to scale.
+pub fn gain(samples: &[f32], norm: SourceNorm) -> Option<f64> {
     let (current, target) = match norm {
-        SourceNorm::None => return,
+        SourceNorm::None => return None,
         SourceNorm::SqrSum => (
             samples
                 .iter()
@@ -40,8 +40,13 @@ pub fn normalise(samples: &mut [f32], norm: SourceNorm) {
             ABSSUM_TARGET,
         ),
     };
-    if current > 0.0 && current.is_finite() {
-        let gain = target / current;
+    (current > 0.0 && current.is_finite()).then(|| target / current)
+}
+
+/// Scales `samples` in place to the norm's target. An all-zero (or non-finite) waveform is left
+/// as it is: there is no direction to scale.
+pub fn normalise(samples: &mut [f32], norm: SourceNorm) {
+    if let Some(gain) = gain(samples, norm) {
         for v in samples.iter_mut() {
             *v = (f64::from(*v) * gain) as f32;
         }

@@ -37,6 +37,20 @@ fn normalise_checked(norm: WaveformNorm, samples: &mut [f32]) -> bool {
     audible || norm == WaveformNorm::None
 }
 
+/// Scales a kit's rows (K·L samples) by one gain: the row with the largest norm gets the
+/// norm's target, the others keep their level relative to it.
+fn balance_kit(norm: WaveformNorm, flat: &mut [f32], len: usize) {
+    // The loudest row needs the smallest gain.
+    let gain = flat
+        .chunks(len)
+        .filter_map(|row| crate::kit::norm::gain(row, norm))
+        .fold(f64::INFINITY, f64::min);
+    if gain.is_finite() {
+        flat.iter_mut()
+            .for_each(|v| *v = (f64::from(*v) * gain) as f32);
+    }
+}
+
 /// Scales every row of a (K, L) tensor to the norm's target (rows of zeros stay zero).
 pub fn normalise_rows(norm: WaveformNorm, h: &Tensor) -> Result<Tensor> {
     use crate::kit::norm::{ABSSUM_TARGET, SQRSUM_TARGET};
@@ -70,6 +84,13 @@ pub struct SynthSettings {
     /// the synthesizer hears the drums as the item's recording did and no channel is taught to
     /// patch a brighter snare or a room with another drum.
     pub item_recording: bool,
+    /// Keep each kit's own balance: one gain per kit brings its loudest component to the
+    /// norm's target and every other component keeps its level relative to it, instead of each
+    /// component scaled on its own. Under the per-component norm a closed hat (its samples
+    /// ~30x quieter than the kick's in kits 1-11) is raised to the kick's energy, so a hat
+    /// stroke needs an activation ~100x smaller than a kick's, where the product of two
+    /// sparsemaxes is diffuse. Kit draws only (not with `trainable`).
+    pub kit_balance: bool,
 }
 
 impl Default for SynthSettings {
@@ -80,6 +101,7 @@ impl Default for SynthSettings {
             draw: KitDraw::PerComponent,
             norm: WaveformNorm::SqrSum,
             item_recording: false,
+            kit_balance: false,
         }
     }
 }
@@ -96,6 +118,12 @@ impl SynthSettings {
             return Err(Error::config(
                 format!("{prefix}.waveform_seconds"),
                 "must be in 0.0001..=10 seconds",
+            ));
+        }
+        if self.kit_balance && (self.trainable || self.norm == WaveformNorm::None) {
+            return Err(Error::config(
+                format!("{prefix}.kit_balance"),
+                "needs fixed waveforms (trainable = false) and a norm (sqrsum or abssum)",
             ));
         }
         Ok(())
@@ -145,12 +173,20 @@ impl KitPool {
                 let row = &mut flat[k * len..(k + 1) * len];
                 let n = comp.samples.len().min(len);
                 row[..n].copy_from_slice(&comp.samples[..n]);
-                if !normalise_checked(settings.norm, row) {
+                let audible = if settings.kit_balance {
+                    row.iter().any(|v| *v != 0.0) && row.iter().all(|v| v.is_finite())
+                } else {
+                    normalise_checked(settings.norm, row)
+                };
+                if !audible {
                     return Err(Error::Invalid(format!(
                         "kit `{}`: component `{name}` is silent in its first {} samples",
                         kit.name, len
                     )));
                 }
+            }
+            if settings.kit_balance {
+                balance_kit(settings.norm, &mut flat, len);
             }
             waveforms.push(flat);
         }

@@ -442,6 +442,84 @@ fn settings_parse_and_validate() {
 }
 
 #[test]
+fn kit_balance_keeps_each_kits_levels_and_gives_its_loudest_component_the_norm(
+) -> drummernet::Result<()> {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let names = component_names();
+    let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+    // Two kits whose components differ in level (component k at 1 / (k + 1)), the second
+    // 5x quieter overall and with its loudest component elsewhere.
+    let mut kits: Vec<Kit> = (0..2)
+        .map(|i| test_kit(&format!("kit{i}"), &mut rng, &refs, 16_000))
+        .collect();
+    for (i, kit) in kits.iter_mut().enumerate() {
+        for (k, c) in kit.components.iter_mut().enumerate() {
+            let level = if i == 0 {
+                1.0 / (k + 1) as f32
+            } else {
+                0.2 / (11 - k) as f32
+            };
+            c.samples.iter_mut().for_each(|v| *v *= level);
+        }
+    }
+    let l2 = |x: &[f32]| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+    for norm in [WaveformNorm::SqrSum, WaveformNorm::AbsSum] {
+        let settings = SynthSettings {
+            kit_balance: true,
+            norm,
+            ..SynthSettings::default()
+        };
+        let pool = KitPool::new(&kits, &names, &settings, &Device::Cpu)?;
+        for (i, kit) in kits.iter().enumerate() {
+            let rows = to_vec(&pool.waveforms(&[i; 11])?);
+            let rows: Vec<&[f32]> = rows.chunks(16_000).collect();
+            // One gain for the whole kit: every row is its source times the same number.
+            let gain = rows[0][5] / kit.components[0].samples[5];
+            for (row, c) in rows.iter().zip(&kit.components) {
+                for j in [0, 777, 15_999] {
+                    assert!(
+                        (row[j] - gain * c.samples[j]).abs() <= 1e-5 * gain.abs(),
+                        "kit {i}"
+                    );
+                }
+            }
+            // The loudest row is at the norm's target, as it alone would be.
+            let loudest = if i == 0 { 0 } else { 10 };
+            let mut alone = kit.components[loudest].samples.clone();
+            drummernet::kit::normalise(&mut alone, norm);
+            assert!(
+                (l2(rows[loudest]) - l2(&alone)).abs() < 1e-3 * l2(&alone),
+                "kit {i}"
+            );
+            assert!(rows
+                .iter()
+                .all(|r| l2(r) <= l2(rows[loudest]) * (1.0 + 1e-6)));
+        }
+    }
+    // Off (the default), every row has the norm's target on its own.
+    let pool = KitPool::new(&kits, &names, &SynthSettings::default(), &Device::Cpu)?;
+    let rows = to_vec(&pool.waveforms(&[0; 11])?);
+    assert!(rows.chunks(16_000).all(|r| (l2(r) - 10.0).abs() < 1e-3));
+    // Learned waveforms or no norm: there is no kit to balance.
+    for bad in [
+        SynthSettings {
+            kit_balance: true,
+            trainable: true,
+            ..SynthSettings::default()
+        },
+        SynthSettings {
+            kit_balance: true,
+            norm: WaveformNorm::None,
+            ..SynthSettings::default()
+        },
+    ] {
+        let msg = bad.validate("synth").unwrap_err().to_string();
+        assert!(msg.contains("synth.kit_balance"), "{msg}");
+    }
+    Ok(())
+}
+
+#[test]
 fn trainable_waveforms_learn_and_keep_their_norm() -> drummernet::Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let dev = Device::Cpu;
