@@ -351,9 +351,7 @@ impl CqtLoss {
         let total = total.ok_or_else(|| Error::Invalid("CQT loss is NaN at every scale".into()))?;
         Ok(LossOutput { total, per_scale })
     }
-}
 
-impl CqtLoss {
     /// mean |a − b| or mean (a − b)², as `metric` says.
     fn distance(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let diff = (a - b)?;
