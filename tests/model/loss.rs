@@ -49,6 +49,14 @@ impl Fixture {
     }
 }
 
+/// A (batch, n) f32 tensor of the support module's deterministic noise.
+fn noise_f32(batch: usize, n: usize, seed: f64) -> Tensor {
+    Tensor::from_vec(noise(batch, n, seed), (batch, n), &Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap()
+}
+
 fn loss_on_cpu() -> CqtLoss {
     CqtLoss::new(&LossSettings::default(), &Device::Cpu).unwrap()
 }
@@ -152,10 +160,7 @@ fn the_loss_matches_the_reference() {
 fn loss_is_zero_for_identical_signals_and_positive_otherwise() {
     let loss = loss_on_cpu();
     let n = 9_000;
-    let x = Tensor::from_vec(noise(2, n, 0.1), (2, n), &Device::Cpu)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap();
+    let x = noise_f32(2, n, 0.1);
     let same = loss.forward(&x, &x).unwrap();
     assert_eq!(scalar(&same.total), 0.0);
     assert!(same.per_scale.iter().all(|&v| v == 0.0));
@@ -206,10 +211,7 @@ fn a_sine_at_a_bin_centre_peaks_in_that_bin() {
 #[test]
 fn scale_weights_multiply_each_scale_term() {
     let n = 9_000;
-    let x = Tensor::from_vec(noise(2, n, 0.1), (2, n), &Device::Cpu)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap();
+    let x = noise_f32(2, n, 0.1);
     let y = (&x * 0.7).unwrap();
     let plain = loss_on_cpu().forward(&x, &y).unwrap();
     let weights = vec![0.0, 1.0, 1.0, 2.0, 1.0, 1.0, 0.5, 4.0];
@@ -257,14 +259,8 @@ fn onset_settings(lag: usize) -> LossSettings {
 #[test]
 fn onset_term_adds_the_weighted_distance_of_the_positive_cqt_changes() {
     let n = 9_000;
-    let x = Tensor::from_vec(noise(2, n, 0.1), (2, n), &Device::Cpu)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap();
-    let y = Tensor::from_vec(noise(2, n, 2.3), (2, n), &Device::Cpu)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap();
+    let x = noise_f32(2, n, 0.1);
+    let y = noise_f32(2, n, 2.3);
     let plain = loss_on_cpu();
     let level = plain.forward(&x, &y).unwrap();
     let settings = onset_settings(3);
@@ -320,10 +316,7 @@ fn onset_term_ignores_a_gain_that_the_level_term_charges() {
     // A quieter copy shifts every log-CQT value by the same amount: its onsets are the
     // target's, so only the level term sees it.
     let n = 9_000;
-    let x = Tensor::from_vec(noise(1, n, 0.4), (1, n), &Device::Cpu)
-        .unwrap()
-        .to_dtype(DType::F32)
-        .unwrap();
+    let x = noise_f32(1, n, 0.4);
     let y = (&x * 0.5).unwrap();
     let level = loss_on_cpu().forward(&x, &y).unwrap();
     let with = CqtLoss::new(&onset_settings(2), &Device::Cpu)
@@ -464,12 +457,7 @@ fn timing_batch_16_of_24608_samples() {
     let (batch, n) = (16, 24_608);
     let fused = loss_on_cpu();
     let composed = loss_on_cpu().composed_only();
-    let signal = |seed| {
-        Tensor::from_vec(noise(batch, n, seed), (batch, n), &Device::Cpu)
-            .unwrap()
-            .to_dtype(DType::F32)
-            .unwrap()
-    };
+    let signal = |seed| noise_f32(batch, n, seed);
     let (target, base) = (signal(0.5), signal(1.5));
     let estimate = Var::from_tensor(&base).unwrap();
     for (name, loss, runs) in [("fused", &fused, 10), ("composed", &composed, 2)] {
