@@ -327,10 +327,9 @@ impl CqtLoss {
                 .affine(self.settings.factor * weight, 0.0)?;
             let onset_weight = self.settings.onset_weights.get(index).copied();
             if let Some(w) = onset_weight.filter(|&w| w > 0.0) {
-                let onsets = self.distance(
-                    &self.onsets(&estimate_cqt)?,
-                    &self.onsets(&target_cqt)?.detach(),
-                )?;
+                // The target was detached above: its onsets carry no gradient.
+                let onsets =
+                    self.distance(&self.onsets(&estimate_cqt)?, &self.onsets(&target_cqt)?)?;
                 term = (term + onsets.affine(self.settings.factor * w, 0.0)?)?;
             }
             let value = term.to_dtype(DType::F32)?.to_scalar::<f32>()?;
@@ -363,7 +362,7 @@ impl CqtLoss {
 
     /// O_s: the positive change of a (B, bins, T) log-CQT over `onset_lag` frames,
     /// (B, bins, T − lag). A scale shorter than the lag has no onsets: one zero column.
-    pub fn onsets(&self, cqt: &Tensor) -> Result<Tensor> {
+    fn onsets(&self, cqt: &Tensor) -> Result<Tensor> {
         let (b, bins, frames) = cqt.dims3()?;
         let lag = self.settings.onset_lag;
         if frames <= lag {

@@ -30,11 +30,9 @@ pub enum KitDraw {
 /// normalisation, applied here to kit draws and to learned waveforms.
 pub use crate::kit::SourceNorm as WaveformNorm;
 
-/// Scales `samples` in place; false when the waveform is silent and cannot be scaled.
-fn normalise_checked(norm: WaveformNorm, samples: &mut [f32]) -> bool {
-    let audible = samples.iter().any(|v| *v != 0.0) && samples.iter().all(|v| v.is_finite());
-    crate::kit::normalise(samples, norm);
-    audible || norm == WaveformNorm::None
+/// Whether a waveform has a direction to scale: some sample non-zero, every sample finite.
+fn audible(samples: &[f32]) -> bool {
+    samples.iter().any(|v| *v != 0.0) && samples.iter().all(|v| v.is_finite())
 }
 
 /// Scales a kit's rows (K·L samples) by one gain: the row with the largest norm gets the
@@ -173,16 +171,14 @@ impl KitPool {
                 let row = &mut flat[k * len..(k + 1) * len];
                 let n = comp.samples.len().min(len);
                 row[..n].copy_from_slice(&comp.samples[..n]);
-                let audible = if settings.kit_balance {
-                    row.iter().any(|v| *v != 0.0) && row.iter().all(|v| v.is_finite())
-                } else {
-                    normalise_checked(settings.norm, row)
-                };
-                if !audible {
+                if !audible(row) && settings.norm != WaveformNorm::None {
                     return Err(Error::Invalid(format!(
                         "kit `{}`: component `{name}` is silent in its first {} samples",
                         kit.name, len
                     )));
+                }
+                if !settings.kit_balance {
+                    crate::kit::normalise(row, settings.norm);
                 }
             }
             if settings.kit_balance {
